@@ -1,0 +1,1 @@
+"""The web interface: templates, static files and the views of the chat and admin pages."""

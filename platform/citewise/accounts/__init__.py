@@ -1,0 +1,1 @@
+"""Accounts: users, groups and (later) API keys."""

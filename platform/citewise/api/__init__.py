@@ -1,0 +1,1 @@
+"""API: REST v1 and the OpenAI-compatible endpoints."""

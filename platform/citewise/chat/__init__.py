@@ -1,0 +1,1 @@
+"""Chat: conversations, messages, citations, feedback and the ask service."""

@@ -1,0 +1,1 @@
+"""Knowledge: knowledge bases, documents, chunks, ingestion jobs, access rules and tasks."""

@@ -1,0 +1,1 @@
+"""Operations: task records, health and readiness, metrics, request logging, `serve`."""

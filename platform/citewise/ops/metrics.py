@@ -1,0 +1,62 @@
+"""Prometheus metrics.
+
+Request metrics live in this process. Task metrics are read from the task table at
+scrape time, because tasks run in worker processes (often on other machines) that the
+web server's memory never sees. Later stages add retrieval and LLM timings here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db.models import Count, Sum
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from citewise.ops.models import TaskRun, TaskState
+
+# The *_created series double the output and no dashboard of ours reads them.
+disable_created_metrics()
+
+HTTP_REQUESTS = Counter(
+    "citewise_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "citewise_http_request_duration_seconds", "Time to answer an HTTP request.",
+    ["method", "route"],
+)
+
+
+class TaskTableCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        finished = CounterMetricFamily(
+            "citewise_tasks_finished", "Tasks that ended, by task name and outcome.",
+            labels=["task", "state"],
+        )
+        runtime = CounterMetricFamily(
+            "citewise_task_runtime_seconds", "Total run time of finished tasks.",
+            labels=["task"],
+        )
+        pending = GaugeMetricFamily(
+            "citewise_tasks_pending", "Tasks queued or running now.", labels=["task", "state"]
+        )
+        rows = TaskRun.objects.values("name", "state").annotate(
+            n=Count("id"), seconds=Sum("runtime_seconds")
+        )
+        seconds_by_task: dict[str, float] = {}
+        for row in rows:
+            if row["state"] in (TaskState.SUCCEEDED, TaskState.FAILED):
+                finished.add_metric([row["name"], row["state"]], row["n"])
+                seconds_by_task[row["name"]] = (
+                    seconds_by_task.get(row["name"], 0.0) + (row["seconds"] or 0.0)
+                )
+            else:
+                pending.add_metric([row["name"], row["state"]], row["n"])
+        for name, seconds in seconds_by_task.items():
+            runtime.add_metric([name], seconds)
+        yield from (finished, runtime, pending)
+
+
+task_registry = CollectorRegistry(auto_describe=False)
+task_registry.register(TaskTableCollector())

@@ -1,0 +1,99 @@
+"""Readiness checks: can this deployment answer questions right now?
+
+Each check returns a short detail and raises when the part is not usable. They are kept
+cheap (no check waits longer than a couple of seconds) because probes call them often.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from citewise.celery import app as celery_app
+
+
+class NotReady(Exception):
+    """A part is not usable; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    milliseconds: float
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.vendor
+
+
+def check_broker() -> str:
+    with celery_app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1, timeout=2)
+        return broker.as_uri()  # kombu masks any password in the URI
+
+
+def check_worker() -> str:
+    # limit=1 returns at the first answer instead of always waiting the full timeout.
+    replies = celery_app.control.ping(timeout=settings.READY_WORKER_TIMEOUT, limit=1)
+    if not replies:
+        raise NotReady(
+            f"no Celery worker answered a ping within {settings.READY_WORKER_TIMEOUT:g} s"
+        )
+    return ", ".join(name for reply in replies for name in reply)
+
+
+def check_data_dir() -> str:
+    data_dir = settings.DATA_DIR
+    if not os.access(data_dir, os.W_OK):
+        raise NotReady(f"data directory {data_dir} is not writable")
+    with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".ready-"):
+        pass
+    return "writable"
+
+
+def check_llm() -> str:
+    if not settings.VLLM_BASE_URL:
+        return "not configured (extractive answers)"
+    headers = {"Authorization": f"Bearer {settings.VLLM_API_KEY}"} if settings.VLLM_API_KEY else {}
+    try:
+        response = httpx.get(f"{settings.VLLM_BASE_URL}/models", headers=headers, timeout=2.0)
+    except httpx.HTTPError as error:
+        raise NotReady(f"LLM server at {settings.VLLM_BASE_URL} unreachable: {error}") from None
+    if response.status_code != 200:
+        raise NotReady(f"LLM server answered {response.status_code} to /models")
+    served = [model.get("id") for model in response.json().get("data", [])]
+    if settings.VLLM_MODEL and settings.VLLM_MODEL not in served:
+        raise NotReady(f"LLM server does not serve {settings.VLLM_MODEL} (it serves {served})")
+    return ", ".join(str(model) for model in served)
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": check_database,
+    "broker": check_broker,
+    "worker": check_worker,
+    "data_dir": check_data_dir,
+    "llm": check_llm,
+}
+
+
+def run_checks() -> list[CheckResult]:
+    results = []
+    for name, check in CHECKS.items():
+        began = time.perf_counter()
+        try:
+            detail, ok = check(), True
+        except Exception as error:
+            detail, ok = str(error) or type(error).__name__, False
+        results.append(CheckResult(name, ok, detail, (time.perf_counter() - began) * 1000))
+    return results

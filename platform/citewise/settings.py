@@ -1,0 +1,221 @@
+"""Citewise settings: everything an operator may change comes from the environment.
+
+docs/configuration.md has a table of every variable read here; a test keeps the two in
+step. Defaults are the embedded ones (SQLite and Celery's filesystem broker in the data
+directory), so a laptop needs no other server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from citewise.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from citewise.secret_key import load_or_create_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+ENVIRONMENT = env_str("CITEWISE_ENV", "development")
+if ENVIRONMENT not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"CITEWISE_ENV must be development or production, not {ENVIRONMENT!r}"
+    )
+PRODUCTION = ENVIRONMENT == "production"
+
+DATA_DIR = Path(env_str("CITEWISE_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("CITEWISE_DEBUG", default=False)
+
+SECRET_KEY = env_secret("CITEWISE_SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "CITEWISE_SECRET_KEY (or CITEWISE_SECRET_KEY_FILE) must be set when "
+            "CITEWISE_ENV=production; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # A local run keeps one generated key in the data dir, so sessions survive restarts.
+    SECRET_KEY = load_or_create_secret_key(DATA_DIR / "secret_key")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_COOKIES = env_bool("CITEWISE_SECURE_COOKIES", default=PRODUCTION)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if env_bool("CITEWISE_BEHIND_TLS_PROXY", default=False):
+    # Only trust X-Forwarded-Proto when a proxy that sets it is really in front.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "citewise.ops",
+    "citewise.accounts",
+    "citewise.knowledge",
+    "citewise.chat",
+    "citewise.api",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "citewise.ops.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "citewise.urls"
+ASGI_APPLICATION = "citewise.asgi.application"
+WSGI_APPLICATION = "citewise.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'citewise.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at the same time: WAL lets readers go on while
+    # one writer holds the lock, and IMMEDIATE transactions wait for it instead of failing.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+TIME_ZONE = env_str("CITEWISE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder at every start
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Outside production, serve static files straight from the apps: no collectstatic needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Celery ---------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
+CELERY_TASK_TIME_LIMIT = env_int("CITEWISE_TASK_TIME_LIMIT", 3600, minimum=60)
+# The soft limit raises inside the task first, so it can record why it stopped.
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    # The embedded broker: queue files in the data dir, so `make run` needs no server.
+    for folder in ("queue", "control"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+    }
+else:
+    # Redis hands an unacknowledged task to another worker after this long; it must
+    # exceed the longest task, or a slow task would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+WORKER_CONCURRENCY = env_int("CITEWISE_WORKER_CONCURRENCY", 1, minimum=1)
+
+# --- Answering and retrieval ----------------------------------------------------------
+ANSWER_BACKEND = env_str("CITEWISE_ANSWER_BACKEND", "extractive")
+if ANSWER_BACKEND not in {"extractive", "vllm"}:
+    raise ImproperlyConfigured(
+        f"CITEWISE_ANSWER_BACKEND must be extractive or vllm, not {ANSWER_BACKEND!r}"
+    )
+VLLM_BASE_URL = env_str("VLLM_BASE_URL").rstrip("/")
+VLLM_MODEL = env_str("VLLM_MODEL")
+VLLM_API_KEY = env_secret("VLLM_API_KEY") or ""
+VLLM_TIMEOUT = env_float("VLLM_TIMEOUT", 60.0)
+if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:
+    raise ImproperlyConfigured("CITEWISE_ANSWER_BACKEND=vllm needs VLLM_BASE_URL")
+EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+
+# --- Running locally (`make run`) -----------------------------------------------------
+RUN_HOST = env_str("HOST", "127.0.0.1")
+RUN_PORT = env_int("PORT", 8000, minimum=1)
+BOOTSTRAP_ADMIN_USER = env_str("CITEWISE_ADMIN_USER", "admin")
+BOOTSTRAP_ADMIN_EMAIL = env_str("CITEWISE_ADMIN_EMAIL")
+BOOTSTRAP_ADMIN_PASSWORD = env_secret("CITEWISE_ADMIN_PASSWORD")
+
+# --- Operations -----------------------------------------------------------------------
+METRICS_ALLOWED_IPS = env_list("CITEWISE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+READY_WORKER_TIMEOUT = 2.0
+
+LOG_LEVEL = env_str("CITEWISE_LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("CITEWISE_LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"CITEWISE_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "citewise.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "citewise.ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log replaces Django's, which would log each failing URL twice.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
+}

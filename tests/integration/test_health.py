@@ -1,0 +1,97 @@
+"""/healthz, /readyz and /metrics as a load balancer, a probe and Prometheus see them."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OPERATOR = {"REMOTE_ADDR": "127.0.0.1"}
+OUTSIDER = {"REMOTE_ADDR": "10.20.30.40"}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_healthz_answers_without_touching_anything(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+# These tests start their own workers (no module-wide one), so that killing one leaves
+# none answering.
+
+
+def test_readyz_is_200_when_every_part_works(client, own_worker):
+    worker = own_worker("ready")
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 200, response.json()
+    checks = response.json()["checks"]
+    assert set(checks) == {"database", "broker", "worker", "data_dir", "llm"}
+    assert all(check["ok"] for check in checks.values())
+    assert worker.hostname in checks["worker"]["detail"]
+    assert checks["worker"]["ms"] < 2000
+
+
+def test_readyz_is_503_and_names_an_unreachable_llm(client, settings):
+    settings.VLLM_BASE_URL = f"http://127.0.0.1:{closed_port()}/v1"
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["llm"]["ok"] is False
+    assert "unreachable" in body["checks"]["llm"]["detail"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_readyz_is_503_when_the_data_dir_is_not_a_writable_folder(client, settings, tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    settings.DATA_DIR = not_a_folder
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 503
+    assert response.json()["checks"]["data_dir"]["ok"] is False
+
+
+def test_readyz_hides_details_from_other_addresses(client, settings):
+    settings.VLLM_BASE_URL = f"http://127.0.0.1:{closed_port()}/v1"
+    response = client.get("/readyz", **OUTSIDER)
+    assert response.status_code == 503
+    assert response.json()["checks"]["llm"] == {"ok": False}
+    assert "127.0.0.1" not in response.content.decode()
+
+
+def test_readyz_is_503_when_no_worker_answers(client, own_worker):
+    worker = own_worker("killed")
+    assert client.get("/readyz", **OPERATOR).json()["checks"]["worker"]["ok"] is True
+    worker.kill()
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == {
+        "ok": False, "detail": "no Celery worker answered a ping within 2 s",
+        "ms": response.json()["checks"]["worker"]["ms"],
+    }
+
+
+def test_metrics_only_for_configured_addresses(client):
+    assert client.get("/metrics", **OUTSIDER).status_code == 403
+    client.get("/healthz")
+    response = client.get("/metrics", **OPERATOR)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert 'citewise_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "citewise_http_request_duration_seconds_bucket" in text
+
+
+def test_metrics_allow_a_configured_network(client, settings):
+    settings.METRICS_ALLOWED_IPS = ["10.20.0.0/16"]
+    assert client.get("/metrics", **OUTSIDER).status_code == 200
+    assert client.get("/metrics", **OPERATOR).status_code == 403
