@@ -1,0 +1,162 @@
+"""Knowledge bases, their documents and chunks, ingestion attempts and access rules.
+
+The database is the source of truth: chunks keep their embeddings, so every FAISS and
+lexical index in the data dir can be rebuilt from here without re-embedding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+
+class LanguageHint(models.TextChoices):
+    AUTO = "auto", "Detect per question"
+    ENGLISH = "en", "English"
+    KOREAN = "ko", "Korean"
+
+
+class KnowledgeBase(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True, allow_unicode=True)
+    description = models.TextField(blank=True)
+    language = models.CharField(max_length=8, choices=LanguageHint.choices,
+                                default=LanguageHint.AUTO)
+    # Fixed at creation: vectors from two models cannot share an index. Changing it
+    # means re-embedding into a new index (see the reindex command).
+    embedding_model = models.CharField(max_length=300, default="all-MiniLM-L6-v2")
+    query_prefix = models.CharField(max_length=50, blank=True,
+                                    help_text='Prefix E5/BGE-type models expect, e.g. "query: "')
+    passage_prefix = models.CharField(max_length=50, blank=True,
+                                      help_text='Prefix for passages, e.g. "passage: "')
+    # Answer settings; blank means "use the server-wide setting".
+    answer_backend = models.CharField(max_length=20, blank=True)
+    instructions = models.TextField(blank=True, help_text="Tone, format or persona for answers.")
+    # Access. Readers may search and ask; editors may also upload and delete documents.
+    readable_by_all = models.BooleanField(default=False,
+                                          help_text="Everyone who can sign in may read it.")
+    reader_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                          related_name="readable_knowledge_bases")
+    reader_groups = models.ManyToManyField(Group, blank=True,
+                                           related_name="readable_knowledge_bases")
+    editor_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                          related_name="editable_knowledge_bases")
+    editor_groups = models.ManyToManyField(Group, blank=True,
+                                           related_name="editable_knowledge_bases")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def index_key(self) -> str:
+        """The folder name of this knowledge base's index files (ids never change)."""
+        return f"kb-{self.pk}"
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    INDEXED = "indexed", "Indexed"
+    FAILED = "failed", "Failed"
+
+
+class Stage(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PARSING = "parsing", "Parsing"
+    CHUNKING = "chunking", "Chunking"
+    EMBEDDING = "embedding", "Embedding"
+    INDEXING = "indexing", "Indexing"
+    INDEXED = "indexed", "Indexed"
+    FAILED = "failed", "Failed"
+
+
+class Document(models.Model):
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE,
+                                       related_name="documents")
+    title = models.CharField(max_length=500)
+    original_name = models.CharField(max_length=255)
+    detected_type = models.CharField(max_length=20, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    # Content-addressed path of the original file, relative to the data dir.
+    stored_path = models.CharField(max_length=300)
+    version = models.PositiveIntegerField(default=1)
+    # The document this one is a newer version of; it is deleted when this one is indexed.
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    status = models.CharField(max_length=12, choices=DocumentStatus.choices,
+                              default=DocumentStatus.QUEUED, db_index=True)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0 to 1 within the whole job")
+    error = models.TextField(blank=True)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["knowledge_base", "title"]
+        indexes = [models.Index(fields=["knowledge_base", "sha256"]),
+                   models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    # Denormalised so search can filter by knowledge base without a join.
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE,
+                                       related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    page_start = models.PositiveIntegerField(null=True, blank=True)
+    page_end = models.PositiveIntegerField(null=True, blank=True)
+    heading_path = models.JSONField(default=list, blank=True)
+    # Span in the document's extracted text, so a citation can highlight the passage.
+    char_start = models.PositiveIntegerField()
+    char_end = models.PositiveIntegerField()
+    token_count = models.PositiveIntegerField()
+    # float32 vector bytes; null until the embedding stage has run.
+    embedding = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_ordinal_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.ordinal}"
+
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.embedding), dtype=np.float32)
+
+
+class IngestionAttempt(models.Model):
+    """One run of the ingestion task on a document: when, where, how long, and why not."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="attempts")
+    task_id = models.CharField(max_length=255, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stage_seconds = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.document} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,79 @@
+"""Who may read and who may edit a knowledge base: the one place that decides it.
+
+Every path to a knowledge base, document, chunk, citation or answer (web, API,
+OpenAI-compatible endpoint, source viewer, search, ask) asks this module. Management
+commands act as SYSTEM, which may read and edit everything.
+
+Rules:
+- a superuser reads and edits every knowledge base;
+- an editor (user, or member of an editor group) reads and edits it;
+- a reader (user, member of a reader group, or anyone signed in when readable_by_all)
+  reads it;
+- an anonymous or inactive user reads nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from citewise.knowledge.models import KnowledgeBase
+
+
+class _System:
+    """The actor of management commands and background tasks."""
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM: Final = _System()
+Actor = AbstractBaseUser | AnonymousUser | _System
+
+
+def _is_active_user(actor: Actor) -> bool:
+    return bool(getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False))
+
+
+def _editor_filter(user: AbstractBaseUser) -> Q:
+    return Q(editor_users=user) | Q(editor_groups__in=user.groups.all())
+
+
+def readable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
+    everything = KnowledgeBase.objects.all()
+    if actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser):
+        return everything
+    if not _is_active_user(actor):
+        return everything.none()
+    rule = (
+        Q(readable_by_all=True)
+        | Q(reader_users=actor)
+        | Q(reader_groups__in=actor.groups.all())
+        | _editor_filter(actor)
+    )
+    # distinct ids via a subquery: joins over the M2M tables would repeat rows.
+    return everything.filter(pk__in=KnowledgeBase.objects.filter(rule).values("pk"))
+
+
+def editable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
+    everything = KnowledgeBase.objects.all()
+    if actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser):
+        return everything
+    if not _is_active_user(actor):
+        return everything.none()
+    return everything.filter(pk__in=KnowledgeBase.objects.filter(_editor_filter(actor))
+                             .values("pk"))
+
+
+def readable_ids(actor: Actor) -> set[int]:
+    return set(readable_knowledge_bases(actor).values_list("pk", flat=True))
+
+
+def can_read(actor: Actor, knowledge_base: KnowledgeBase) -> bool:
+    return readable_knowledge_bases(actor).filter(pk=knowledge_base.pk).exists()
+
+
+def can_edit(actor: Actor, knowledge_base: KnowledgeBase) -> bool:
+    return editable_knowledge_bases(actor).filter(pk=knowledge_base.pk).exists()

@@ -1,0 +1,22 @@
+"""Small helpers that create rows the way the product would."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from citewise.knowledge.models import KnowledgeBase
+
+
+def make_user(username: str, *, groups: tuple[str, ...] = (), superuser: bool = False):
+    users = get_user_model().objects
+    user = (users.create_superuser if superuser else users.create_user)(
+        username, f"{username}@example.com", "pw-for-tests"
+    )
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return user
+
+
+def make_kb(slug: str, **fields) -> KnowledgeBase:
+    return KnowledgeBase.objects.create(name=slug.replace("-", " ").title(), slug=slug, **fields)
