@@ -41,6 +41,12 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     worker_max_tasks_per_child=200,
+    beat_schedule={
+        "resume-stalled-ingestion": {
+            "task": "citewise.knowledge.tasks.resume_stalled_ingestion",
+            "schedule": 60.0,
+        },
+    },
 )
 
 

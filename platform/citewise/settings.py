@@ -181,6 +181,18 @@ VLLM_TIMEOUT = env_float("VLLM_TIMEOUT", 60.0)
 if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:
     raise ImproperlyConfigured("CITEWISE_ANSWER_BACKEND=vllm needs VLLM_BASE_URL")
 EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+INDEX_DIR = DATA_DIR / "indexes"
+RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
+DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
+LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)
+
+# --- Ingestion ------------------------------------------------------------------------
+MAX_UPLOAD_BYTES = env_int("CITEWISE_MAX_UPLOAD_MB", 100, minimum=1) * 1024 * 1024
+CHUNK_TOKENS = env_int("CITEWISE_CHUNK_TOKENS", 256, minimum=32)
+CHUNK_OVERLAP_TOKENS = env_int("CITEWISE_CHUNK_OVERLAP_TOKENS", 32, minimum=0)
+EMBED_BATCH_SIZE = env_int("CITEWISE_EMBED_BATCH_SIZE", 32, minimum=1)
+# A document whose worker has not reported for this long is handed to another worker.
+INGEST_LEASE_SECONDS = env_int("CITEWISE_INGEST_LEASE_SECONDS", 600, minimum=30)
 
 # --- Running locally (`make run`) -----------------------------------------------------
 RUN_HOST = env_str("HOST", "127.0.0.1")

@@ -104,6 +104,9 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     indexed_at = models.DateTimeField(null=True, blank=True)
+    # The worker processing the document owns it until then, and renews it as it goes;
+    # past it, the sweep hands the document to another worker.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["knowledge_base", "title"]

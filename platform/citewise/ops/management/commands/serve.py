@@ -1,6 +1,7 @@
 """`manage.py serve`: what `make run` runs. The web server and a worker, together.
 
-1. Migrate the database and make sure an admin account exists.
+1. Migrate the database, make sure an admin account exists and load the demo
+   knowledge base (Citewise's own docs) on the first start.
 2. Start the ASGI server (uvicorn) and a Celery worker as child processes, each in its
    own process group, so Ctrl-C reaches only this command, which then stops both in
    order (a second Ctrl-C from the terminal would make Celery abandon running tasks).
@@ -41,6 +42,8 @@ def worker_command(concurrency: int) -> list[str]:
         sys.executable, "-m", "celery", "-A", "citewise", "worker",
         "--queues", "default,ingest", "--concurrency", str(concurrency),
         "--loglevel", settings.LOG_LEVEL, "--without-gossip", "--without-mingle",
+        # Embedded beat runs the periodic sweep that resumes stalled ingestion.
+        "--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule"),
     ]
 
 
@@ -55,6 +58,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, concurrency: int, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("ensure_admin")
+        call_command("load_demo")
         children = {
             "worker": subprocess.Popen(worker_command(concurrency), start_new_session=True),
             "web": subprocess.Popen(web_command(host, port), start_new_session=True),

@@ -1,0 +1,261 @@
+"""Split a parsed document into chunks for embedding and citation.
+
+Invariant (tested): for every chunk, `extracted_text(doc)[c.char_start:c.char_end]`
+is the passage the chunk covers, and `c.text` equals it, except for a chunk that
+continues a table, whose text is the table's header line, a newline, then that
+passage (the repeated header is the one thing not at those offsets). So a citation can
+highlight exactly `char_start:char_end` in the extracted text.
+
+Rules: chunks follow the document's structure (a chunk holds one section, i.e. one
+heading path, except that a tiny section merges with its neighbours); each stays within
+`max_tokens` by the caller's tokenizer; splits fall on sentence boundaries (words, then
+characters, only for a sentence longer than the budget); consecutive chunks of one
+section overlap by up to `overlap_tokens` of whole sentences; table chunks start with
+the table's header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingestion.blocks import Block, ParsedDocument
+from ingestion.text import sentence_spans
+
+BLOCK_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: tuple[str, ...]
+    char_start: int
+    char_end: int
+    token_count: int
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """The smallest piece the chunker packs: a sentence, a table row, a code line."""
+
+    start: int
+    end: int
+    block: int  # index of the block it comes from
+    header: str | None  # the table header, for table rows
+
+
+def extracted_text(doc: ParsedDocument) -> str:
+    """The document's text as one string: blocks joined by a blank line."""
+    return BLOCK_SEPARATOR.join(block.text for block in doc.blocks)
+
+
+def _block_offsets(blocks: list[Block]) -> list[int]:
+    offsets, position = [], 0
+    for block in blocks:
+        offsets.append(position)
+        position += len(block.text) + len(BLOCK_SEPARATOR)
+    return offsets
+
+
+def _split_long(
+    text: str, start: int, end: int, count: Callable[[str], int], max_tokens: int
+) -> list[tuple[int, int]]:
+    """Split text[start:end] (one over-long sentence) at word boundaries, or at
+    characters for scripts without spaces, into pieces within max_tokens."""
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    if len(words) == 1 or not words:
+        words = [(i, i + 1) for i in range(start, end) if not text[i].isspace()]
+    pieces: list[tuple[int, int]] = []
+    piece_start, piece_end = words[0]
+    for word_start, word_end in words[1:]:
+        if count(text[piece_start:word_end]) <= max_tokens:
+            piece_end = word_end
+            continue
+        pieces.append((piece_start, piece_end))
+        piece_start, piece_end = word_start, word_end
+    pieces.append((piece_start, piece_end))
+    # A single word over the budget (a long URL, a run of CJK without spaces) is
+    # split by characters.
+    result: list[tuple[int, int]] = []
+    for s, e in pieces:
+        if count(text[s:e]) <= max_tokens or e - s <= 1:
+            result.append((s, e))
+            continue
+        cursor = s
+        while cursor < e:
+            stop = cursor + 1
+            while stop < e and count(text[cursor : stop + 1]) <= max_tokens:
+                stop += 1
+            result.append((cursor, stop))
+            cursor = stop
+    return result
+
+
+def _units(
+    doc: ParsedDocument,
+    text: str,
+    count: Callable[[str], int],
+    max_tokens: int,
+) -> list[_Unit]:
+    units: list[_Unit] = []
+    header: str | None = None
+    for index, (block, offset) in enumerate(
+        zip(doc.blocks, _block_offsets(doc.blocks), strict=True)
+    ):
+        if block.kind == "table_header":
+            header = block.text
+        elif block.kind != "table_row":
+            header = None
+        if block.kind in {"heading", "table_header", "table_row"}:
+            spans = [(0, len(block.text))]
+        elif block.kind == "code":
+            spans = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", block.text)]
+        else:
+            spans = sentence_spans(block.text)
+        for s, e in spans:
+            start, end = offset + s, offset + e
+            row_header = header if block.kind == "table_row" else None
+            budget = max_tokens - (count(row_header + "\n") if row_header else 0)
+            if count(text[start:end]) <= budget:
+                units.append(_Unit(start, end, index, row_header))
+            else:
+                for ps, pe in _split_long(text, start, end, count, max(1, budget)):
+                    units.append(_Unit(ps, pe, index, row_header))
+    return units
+
+
+class _Packer:
+    def __init__(self, text: str, count: Callable[[str], int], max_tokens: int) -> None:
+        self.text = text
+        self.count = count
+        self.max_tokens = max_tokens
+
+    def render(self, units: list[_Unit]) -> str:
+        body = self.text[units[0].start : units[-1].end]
+        first = units[0]
+        # A chunk that starts inside a table, after its header, repeats the header.
+        if first.header is not None:
+            return f"{first.header}\n{body}"
+        return body
+
+    def fits(self, units: list[_Unit]) -> bool:
+        return self.count(self.render(units)) <= self.max_tokens
+
+    def pack(self, units: list[_Unit], overlap_tokens: int) -> list[list[_Unit]]:
+        """Greedy packing of one section's units, with sentence overlap."""
+        chunks: list[list[_Unit]] = []
+        current: list[_Unit] = []
+        for unit in units:
+            if not current or self.fits([*current, unit]):
+                current.append(unit)
+                continue
+            chunks.append(current)
+            current = [*self._overlap(current, unit, overlap_tokens), unit]
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _overlap(self, previous: list[_Unit], following: _Unit, overlap_tokens: int) -> list[_Unit]:
+        """The tail of `previous` (whole units, at most overlap_tokens) to repeat at the
+        start of the next chunk, if it still leaves room for `following`. Never the
+        whole previous chunk: a chunk must not be contained in the next one."""
+        tail: list[_Unit] = []
+        for unit in reversed(previous[1:]):
+            candidate = [unit, *tail]
+            if self.count(self.render(candidate)) > overlap_tokens:
+                break
+            if not self.fits([*candidate, following]):
+                break
+            tail = candidate
+        return tail
+
+
+def _merged_path(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """Heading path of chunks merged across sections: the deepest path when every
+    other one is its prefix (a heading followed by its first subsection), else the
+    headings they all share."""
+    deepest = max(paths, key=len)
+    if all(deepest[: len(p)] == p for p in paths):
+        return deepest
+    shared: list[str] = []
+    for level in zip(*paths, strict=False):
+        if len(set(level)) != 1:
+            break
+        shared.append(level[0])
+    return tuple(shared)
+
+
+def chunk_document(
+    doc: ParsedDocument,
+    count_tokens: Callable[[str], int],
+    *,
+    max_tokens: int = 256,
+    overlap_tokens: int = 32,
+) -> list[ChunkDraft]:
+    """Chunks of `doc` (see the module docstring for the rules and the invariant).
+    `count_tokens` is the embedding model's tokenizer, so the budget is the model's."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be positive")
+    text = extracted_text(doc)
+    units = _units(doc, text, count_tokens, max_tokens)
+    packer = _Packer(text, count_tokens, max_tokens)
+
+    # Sections: maximal runs of units whose blocks share a heading path.
+    sections: list[list[_Unit]] = []
+    for unit in units:
+        path = doc.blocks[unit.block].heading_path
+        if sections and doc.blocks[sections[-1][-1].block].heading_path == path:
+            sections[-1].append(unit)
+        else:
+            sections.append([unit])
+
+    # (units, heading path, whole section?) per chunk, before merging tiny sections.
+    pieces: list[tuple[list[_Unit], tuple[str, ...], bool]] = []
+    for section in sections:
+        path = doc.blocks[section[0].block].heading_path
+        packed = packer.pack(section, overlap_tokens)
+        for chunk_units in packed:
+            pieces.append((chunk_units, path, len(packed) == 1))
+
+    # A section smaller than this merges into a neighbouring chunk when both fit:
+    # a lone heading or a one-line section embeds badly on its own.
+    tiny = max(1, max_tokens // 4)
+    merged: list[tuple[list[_Unit], list[tuple[str, ...]]]] = []
+    previous_whole = False
+    for chunk_units, path, whole in pieces:
+        if merged:
+            last_units, last_paths = merged[-1]
+            candidate = [*last_units, *chunk_units]
+            small = (previous_whole and count_tokens(packer.render(last_units)) < tiny) or (
+                whole and count_tokens(packer.render(chunk_units)) < tiny
+            )
+            # The second part must not need its own repeated table header mid-chunk.
+            if small and chunk_units[0].header is None and packer.fits(candidate):
+                merged[-1] = (candidate, [*last_paths, path])
+                previous_whole = previous_whole and whole
+                continue
+        merged.append((chunk_units, [path]))
+        previous_whole = whole
+
+    drafts = []
+    for chunk_units, paths in merged:
+        path = _merged_path(paths)
+        start, end = chunk_units[0].start, chunk_units[-1].end
+        blocks = range(chunk_units[0].block, chunk_units[-1].block + 1)
+        pages = [doc.blocks[i].page for i in blocks if doc.blocks[i].page is not None]
+        chunk_text = packer.render(chunk_units)
+        drafts.append(
+            ChunkDraft(
+                text=chunk_text,
+                page_start=min(pages) if pages else None,
+                page_end=max(pages) if pages else None,
+                heading_path=path,
+                char_start=start,
+                char_end=end,
+                token_count=count_tokens(chunk_text),
+            )
+        )
+    return drafts

@@ -1,0 +1,177 @@
+"""File type detection from content. The filename's extension is only a tiebreak
+between text formats (a CSV and a plain text file can hold the same bytes); a binary
+file is identified by its magic bytes, whatever it is called."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from ingestion.errors import EncryptedDocument, UnsupportedType
+from ingestion.text import decode_bytes
+
+SUPPORTED_TYPES = ("pdf", "docx", "pptx", "xlsx", "csv", "html", "markdown", "text", "png", "jpeg")
+SUPPORTED_LIST = "PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), CSV, HTML, Markdown, \
+plain text, PNG and JPEG images"
+HEAD_BYTES = 64 * 1024
+
+# Binary formats we recognise only to name them in the error message.
+_KNOWN_BINARIES: tuple[tuple[bytes, str], ...] = (
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x7fELF", "a Linux program"),
+    (b"MZ", "a Windows program"),
+    (b"{\\rtf", "an RTF document (save it as .docx)"),
+    (b"\x00\x00\x01\x00", "an icon file"),
+    (b"OggS", "an Ogg audio/video file"),
+    (b"ID3", "an MP3 audio file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"%!PS", "a PostScript file (convert it to PDF)"),
+)
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP = b"PK\x03\x04"
+_TEXT_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+}
+_HTML_START = re.compile(r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b",
+                         re.IGNORECASE | re.DOTALL)
+_HTML_TAGS = re.compile(r"<(?:head|body|div|p|table|h[1-6]|article|section|ul|br)\b[^>]*>",
+                        re.IGNORECASE)
+_MD_SIGNALS = re.compile(r"^(?:#{1,6} \S|```|\s*[-*+] \S|\d+\. \S|\|.*\|\s*$|>\s)",
+                         re.MULTILINE)
+
+
+def unsupported(what: str) -> UnsupportedType:
+    return UnsupportedType(
+        f"This file looks like {what}, which Citewise cannot read. "
+        f"Supported types: {SUPPORTED_LIST}."
+    )
+
+
+def _office_kind(names: list[str]) -> str | None:
+    if any(n.startswith("word/") for n in names):
+        return "docx"
+    if any(n.startswith("ppt/") for n in names):
+        return "pptx"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    return None
+
+
+def _zip_names(head: bytes) -> list[str]:
+    names: list[str] = []
+    pos = 0
+    # Walk local headers: signature, 26 fixed bytes, name, extra, data.
+    while pos + 30 <= len(head) and head[pos : pos + 4] == _ZIP:
+        name_len = int.from_bytes(head[pos + 26 : pos + 28], "little")
+        extra_len = int.from_bytes(head[pos + 28 : pos + 30], "little")
+        comp_size = int.from_bytes(head[pos + 18 : pos + 22], "little")
+        flags = int.from_bytes(head[pos + 6 : pos + 8], "little")
+        names.append(head[pos + 30 : pos + 30 + name_len].decode("utf-8", "replace"))
+        if flags & 0x08:
+            break  # sizes follow the data: cannot skip ahead without decompressing
+        pos += 30 + name_len + extra_len + comp_size
+    return names
+
+
+def _text_kind(head: bytes, extension: str) -> str:
+    text = decode_bytes(head[:HEAD_BYTES])
+    if _HTML_START.match(text):
+        return "html"
+    by_extension = _TEXT_EXTENSIONS.get(extension)
+    if by_extension == "html" and not _HTML_TAGS.search(text):
+        return "text"
+    if by_extension is not None:
+        return by_extension
+    if len(_HTML_TAGS.findall(text)) >= 3:
+        return "html"
+    if len(_MD_SIGNALS.findall(text)) >= 2 and re.search(r"^#{1,6} \S", text, re.MULTILINE):
+        return "markdown"
+    return "text"
+
+
+def _looks_binary(head: bytes) -> bool:
+    sample = head[:8192]
+    if not sample:
+        return False
+    if b"\x00" in sample:
+        # UTF-16 text is full of NULs; decode_bytes handles it, so judge the decoded text.
+        decoded = decode_bytes(sample)
+        bad = sum(1 for c in decoded if c == "\ufffd" or (ord(c) < 32 and c not in "\t\n\r\f"))
+        return bad > len(decoded) * 0.05
+    decoded = decode_bytes(sample)
+    controls = sum(1 for c in decoded if ord(c) < 32 and c not in "\t\n\r\f\x1b")
+    return controls > len(decoded) * 0.05 or decoded.count("\ufffd") > len(decoded) * 0.1
+
+
+def detect_type(data_head: bytes, filename: str) -> str:
+    """The type of a file from its first bytes (at least the first few KB; 64 KB
+    recommended). Returns one of SUPPORTED_TYPES or raises UnsupportedType naming what
+    the file seems to be (EncryptedDocument for a password-protected Office file)."""
+    head = data_head
+    extension = Path(filename).suffix.lower()
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(_ZIP):
+        kind = _office_kind(_zip_names(head))
+        if kind is None:
+            names = _zip_names(head)
+            if any(n.endswith(".odt") or n == "mimetype" for n in names):
+                raise unsupported("an OpenDocument file (save it as .docx, .xlsx or .pptx)")
+            raise unsupported("a ZIP archive")
+        return kind
+    if head.startswith(_OLE2):
+        if "EncryptedPackage".encode("utf-16-le") in head:
+            raise EncryptedDocument(
+                "This Office file is password-protected. Remove the password in Office "
+                "(File > Info > Protect) and upload it again."
+            )
+        raise unsupported("a legacy Microsoft Office file (.doc, .xls or .ppt); save it in "
+                          "the newer .docx, .xlsx or .pptx format")
+    if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
+        raise unsupported("a WebP image")
+    if head[4:8] == b"ftyp":
+        raise unsupported("a video or HEIC image file")
+    for magic, what in _KNOWN_BINARIES:
+        if head.startswith(magic):
+            raise unsupported(what)
+    if _looks_binary(head):
+        raise unsupported("a binary file of an unknown kind")
+    return _text_kind(head, extension)
+
+
+def detect_file_type(path: Path, filename: str) -> str:
+    """detect_type for a file on disk. For ZIP files it reads the central directory,
+    which a small head may not contain (entries written with data descriptors)."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if head.startswith(_ZIP):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                kind = _office_kind(archive.namelist())
+        except zipfile.BadZipFile:
+            kind = None
+        if kind is not None:
+            return kind
+    return detect_type(head, filename)

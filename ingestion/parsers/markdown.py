@@ -1,0 +1,115 @@
+"""Markdown, parsed line by line (no library: the block structure is all we need).
+ATX and setext headings become the heading path; fenced and indented code is kept
+verbatim as code blocks; list items and pipe tables get their own kinds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ingestion.blocks import Block, ParsedDocument
+from ingestion.parsers.common import HeadingStack, table_blocks
+from ingestion.text import clean_inline, decode_bytes
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+(.*)$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> link text
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),
+    (re.compile(r"`([^`]+)`"), r"\1"),
+)
+
+
+def _inline(text: str) -> str:
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return clean_inline(text)
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def parse_markdown(path: Path) -> ParsedDocument:
+    lines = decode_bytes(path.read_bytes()).replace("\r\n", "\n").split("\n")
+    headings = HeadingStack()
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+    title: str | None = None
+
+    def flush() -> None:
+        text = _inline(" ".join(paragraph))
+        if text:
+            blocks.append(Block(text, heading_path=headings.path))
+        paragraph.clear()
+
+    def heading(level: int, text: str) -> None:
+        nonlocal title
+        text = _inline(text)
+        if not text:
+            return
+        if level == 1 and title is None:
+            title = text
+        blocks.append(Block(text, heading_path=headings.push(level, text), kind="heading"))
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = _FENCE.match(line)
+        if fence:
+            flush()
+            marker, code = fence.group(1), []
+            i += 1
+            while i < len(lines) and not lines[i].lstrip().startswith(marker):
+                code.append(lines[i])
+                i += 1
+            if "\n".join(code).strip():
+                blocks.append(Block("\n".join(code).strip("\n"), heading_path=headings.path,
+                                    kind="code"))
+        elif (atx := _ATX.match(line)) is not None:
+            flush()
+            heading(len(atx.group(1)), atx.group(2))
+        elif paragraph and _SETEXT.match(line) and len(paragraph) == 1:
+            text = paragraph.pop()
+            heading(1 if line.strip().startswith("=") else 2, text)
+        elif "|" in line and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
+            flush()
+            rows = [_cells(line)]
+            i += 2
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                rows.append(_cells(lines[i]))
+                i += 1
+            blocks.extend(table_blocks([[_inline(c) for c in r] for r in rows],
+                                       heading_path=headings.path))
+            continue
+        elif (item := _LIST_ITEM.match(line)) is not None:
+            flush()
+            text = [item.group(1)]
+            # Continuation lines of the same item are indented and not a new item.
+            while (i + 1 < len(lines) and lines[i + 1].startswith(("  ", "\t"))
+                   and not _LIST_ITEM.match(lines[i + 1])):
+                i += 1
+                text.append(lines[i])
+            if _inline(" ".join(text)):
+                blocks.append(Block(_inline(" ".join(text)), heading_path=headings.path,
+                                    kind="list"))
+        elif line.startswith(("    ", "\t")) and not paragraph and line.strip():
+            code = []
+            while i < len(lines) and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
+                code.append(lines[i][4:] if lines[i].startswith("    ") else lines[i][1:])
+                i += 1
+            blocks.append(Block("\n".join(code).strip("\n"), heading_path=headings.path,
+                                kind="code"))
+            continue
+        elif not line.strip():
+            flush()
+        else:
+            paragraph.append(line.strip().lstrip(">").strip())
+        i += 1
+    flush()
+    return ParsedDocument(blocks=blocks, detected_type="markdown", page_count=None, title=title)

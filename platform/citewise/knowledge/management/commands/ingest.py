@@ -1,0 +1,184 @@
+"""`manage.py ingest PATH... --kb SLUG`: load files, folders and .zip archives.
+
+Runs through the workers (and waits for them, showing progress) or, with --sync, in this
+process. Prints a summary; exits 1 if any file failed. Acts as the system (full rights).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.services import add_document, create_knowledge_base
+
+MAX_ARCHIVE_ENTRIES = 10_000
+WORKER_WAIT_SECONDS = 60
+
+
+@dataclass
+class Outcome:
+    indexed: int = 0
+    duplicates: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    waiting: dict[int, str] = field(default_factory=dict)  # document id -> path
+
+
+def files_in(paths: list[str]) -> Iterator[tuple[str, AbstractContextManager[IO[bytes]]]]:
+    """(display path, opener) for every file under the paths, archives expanded."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise CommandError(f"{raw}: no such file or folder")
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.suffix.lower() == ".zip" and zipfile.is_zipfile(candidate):
+                yield from _archive_members(candidate)
+            else:
+                yield str(candidate), candidate.open("rb")
+
+
+def _archive_members(archive: Path) -> Iterator[tuple[str, AbstractContextManager[IO[bytes]]]]:
+    with zipfile.ZipFile(archive) as bundle:
+        members = [m for m in bundle.infolist() if not m.is_dir()]
+        if len(members) > MAX_ARCHIVE_ENTRIES:
+            raise CommandError(f"{archive}: more than {MAX_ARCHIVE_ENTRIES} files in the archive")
+        for member in members:
+            # Each member streams through the size limit of store_original.
+            yield f"{archive}!{member.filename}", bundle.open(member)
+
+
+class Progress:
+    def __init__(self, stream: Any, total: int, *, enabled: bool) -> None:
+        self.stream, self.total, self.enabled = stream, total, enabled
+
+    def show(self, outcome: Outcome) -> None:
+        if not self.enabled:
+            return
+        done = outcome.indexed + outcome.duplicates + len(outcome.failed)
+        width = 30
+        filled = int(width * done / self.total) if self.total else width
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}  "
+            f"indexed {outcome.indexed}, duplicates {outcome.duplicates}, "
+            f"failed {len(outcome.failed)}"
+        )
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+class Command(BaseCommand):
+    help = "Add files, folders or .zip archives to a knowledge base and index them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("--kb", required=True, metavar="SLUG")
+        parser.add_argument("--create", action="store_true",
+                            help="create the knowledge base if it does not exist")
+        parser.add_argument("--sync", action="store_true",
+                            help="process in this process instead of the workers")
+        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    def handle(self, *args: Any, paths: list[str], kb: str, create: bool, sync: bool,
+               json: bool, **options: Any) -> None:
+        knowledge_base = self._knowledge_base(kb, create=create)
+        sources = list(files_in(paths))
+        outcome = Outcome()
+        progress = Progress(sys.stderr, len(sources), enabled=not json)
+        for display, opener in sources:
+            with opener as stream:
+                result = add_document(SYSTEM, knowledge_base, stream,
+                                      original_name=Path(display.split("!")[-1]).name,
+                                      enqueue=not sync)
+            self._record(outcome, display, result.document, duplicate=result.duplicate)
+            if sync and outcome.waiting:
+                ingest(result.document.pk)
+                self._collect(outcome)
+            progress.show(outcome)
+        if outcome.waiting:
+            self._wait_for_workers(outcome, progress)
+        progress.end()
+        self._report(outcome, as_json=json)
+        if outcome.failed:
+            sys.exit(1)
+
+    def _knowledge_base(self, slug: str, *, create: bool) -> KnowledgeBase:
+        found = KnowledgeBase.objects.filter(slug=slug).first()
+        if found:
+            return found
+        if not create:
+            raise CommandError(f"no knowledge base {slug!r}; add --create to create it")
+        return create_knowledge_base(SYSTEM, name=slug.replace("-", " ").title(), slug=slug)
+
+    @staticmethod
+    def _record(outcome: Outcome, display: str, document: Document, *, duplicate: bool) -> None:
+        if duplicate:
+            outcome.duplicates += 1
+        elif document.status == DocumentStatus.FAILED:
+            outcome.failed.append({"path": display, "error": document.error})
+        else:
+            outcome.waiting[document.pk] = display
+
+    @staticmethod
+    def _collect(outcome: Outcome) -> None:
+        """Move documents that reached a final state out of `waiting`."""
+        finished = Document.objects.filter(
+            pk__in=outcome.waiting, status__in=[DocumentStatus.INDEXED, DocumentStatus.FAILED])
+        for document in finished:
+            display = outcome.waiting.pop(document.pk)
+            if document.status == DocumentStatus.INDEXED:
+                outcome.indexed += 1
+            else:
+                outcome.failed.append({"path": display, "error": document.error})
+        # A document deleted meanwhile (or replaced again) is no longer ours to wait for.
+        gone = set(outcome.waiting) - set(
+            Document.objects.filter(pk__in=outcome.waiting).values_list("pk", flat=True))
+        for document_id in gone:
+            outcome.failed.append({"path": outcome.waiting.pop(document_id),
+                                   "error": "deleted before it was indexed"})
+
+    def _wait_for_workers(self, outcome: Outcome, progress: Progress) -> None:
+        last_change, last_seen = time.monotonic(), None
+        while outcome.waiting:
+            self._collect(outcome)
+            progress.show(outcome)
+            state = list(Document.objects.filter(pk__in=outcome.waiting)
+                         .values_list("pk", "stage", "progress"))
+            if state != last_seen:
+                last_change, last_seen = time.monotonic(), state
+            elif time.monotonic() - last_change > WORKER_WAIT_SECONDS and not _worker_alive():
+                raise CommandError(
+                    f"no worker has picked up the documents in {WORKER_WAIT_SECONDS} s and none "
+                    "answers: start one (make run) or use --sync. The documents stay queued.")
+            time.sleep(0.5)
+
+    def _report(self, outcome: Outcome, *, as_json: bool) -> None:
+        if as_json:
+            self.stdout.write(json.dumps({"indexed": outcome.indexed,
+                                          "duplicates": outcome.duplicates,
+                                          "failed": outcome.failed}, ensure_ascii=False))
+            return
+        self.stdout.write(f"Indexed {outcome.indexed}, duplicates {outcome.duplicates}, "
+                          f"failed {len(outcome.failed)}.")
+        for failure in outcome.failed:
+            self.stdout.write(self.style.ERROR(f"  {failure['path']}: {failure['error']}"))
+
+
+def _worker_alive() -> bool:
+    from citewise.celery import app
+
+    return bool(app.control.ping(timeout=2.0, limit=1))

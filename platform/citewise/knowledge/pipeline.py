@@ -1,0 +1,188 @@
+"""Ingestion of one document: parse, chunk, embed, index. Run by the ingest task.
+
+Idempotent by construction, so a task that runs twice, or again after its worker was
+killed, finishes the work without duplicates:
+1. The document is claimed with a compare-and-swap on its lease; a second worker finds
+   the lease held and leaves.
+2. Chunks are written in one transaction; a rerun that finds them skips parsing.
+3. Embeddings are saved batch by batch; a rerun embeds only chunks still without one.
+4. Indexing upserts by chunk id.
+5. The switch to `indexed` (and the deletion of the version it replaces) is one
+   transaction, which is what searches filter on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from citewise.knowledge import indexing
+from citewise.knowledge.models import (
+    Chunk,
+    Document,
+    DocumentStatus,
+    IngestionAttempt,
+    Stage,
+)
+from citewise.knowledge.storage import delete_document_rows, path_of
+from ingestion.chunker import chunk_document
+from ingestion.errors import EmptyDocument, IngestionError
+from ingestion.parse import parse_document
+
+logger = logging.getLogger(__name__)
+
+# Share of the progress bar each stage ends at.
+PROGRESS_AFTER = {Stage.PARSING: 0.10, Stage.CHUNKING: 0.20, Stage.EMBEDDING: 0.90,
+                  Stage.INDEXING: 1.0}
+
+
+class DocumentBusy(Exception):
+    """Another worker holds the document's lease."""
+
+
+def claim(document_id: int) -> Document | None:
+    """Take the document for this worker, or None if there is nothing to do."""
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    taken = Document.objects.filter(
+        free, pk=document_id, status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING],
+    ).update(status=DocumentStatus.PROCESSING, error="",
+             lease_expires_at=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS))
+    if taken == 1:
+        return Document.objects.select_related("knowledge_base").get(pk=document_id)
+    if Document.objects.filter(pk=document_id, status=DocumentStatus.PROCESSING).exists():
+        raise DocumentBusy(f"document {document_id} is being processed by another worker")
+    return None  # gone, already indexed, or failed
+
+
+def report(document: Document, stage: str, progress: float) -> None:
+    """Save stage and progress, and renew the lease: the worker is alive."""
+    document.stage = stage
+    document.progress = round(progress, 3)
+    document.lease_expires_at = timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    Document.objects.filter(pk=document.pk).update(
+        stage=stage, progress=document.progress, lease_expires_at=document.lease_expires_at)
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - began, 3)
+
+
+def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
+    """Run (or resume) the ingestion of a document; returns its final status."""
+    document = claim(document_id)
+    if document is None:
+        return "skipped"
+    attempt = IngestionAttempt.objects.create(document=document, task_id=task_id, worker=worker)
+    timings: dict[str, float] = {}
+    try:
+        if not document.chunks.exists():
+            _parse_and_chunk(document, timings)
+        with timed(timings, "embed"):
+            _embed_pending(document)
+        with timed(timings, "index"):
+            report(document, Stage.INDEXING, PROGRESS_AFTER[Stage.EMBEDDING])
+            indexing.index_chunks(document.knowledge_base, document.chunks.all())
+            _publish(document)
+    except IngestionError as error:
+        _fail(document, str(error))
+        attempt.error = str(error)
+    except Exception as error:
+        # Unexpected (a database hiccup, a held lock): free the lease so the task's retry
+        # can claim the document again and resume where this attempt stopped.
+        attempt.error = f"{type(error).__name__}: {error}"
+        Document.objects.filter(pk=document.pk).update(lease_expires_at=None)
+        raise
+    finally:
+        attempt.finished_at = timezone.now()
+        attempt.stage_seconds = timings
+        attempt.save(update_fields=["finished_at", "stage_seconds", "error"])
+    return document.status
+
+
+def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
+    kb = document.knowledge_base
+    with timed(timings, "parse"):
+        report(document, Stage.PARSING, 0.02)
+        parsed = parse_document(path_of(document.stored_path), document.original_name,
+                                max_bytes=settings.MAX_UPLOAD_BYTES)
+    with timed(timings, "chunk"):
+        report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
+        embedder = indexing.embedder_for(kb)
+        drafts = chunk_document(parsed, embedder.count_tokens, max_tokens=settings.CHUNK_TOKENS,
+                                overlap_tokens=settings.CHUNK_OVERLAP_TOKENS)
+        if not drafts:
+            raise EmptyDocument("the document has no text to index")
+        with transaction.atomic():
+            Chunk.objects.bulk_create(
+                Chunk(document=document, knowledge_base=kb, ordinal=n, text=draft.text,
+                      page_start=draft.page_start, page_end=draft.page_end,
+                      heading_path=list(draft.heading_path), char_start=draft.char_start,
+                      char_end=draft.char_end, token_count=draft.token_count)
+                for n, draft in enumerate(drafts)
+            )
+            document.detected_type = parsed.detected_type
+            document.page_count = parsed.page_count
+            if parsed.title and document.title == document.original_name:
+                document.title = parsed.title[:500]
+            document.save(update_fields=["detected_type", "page_count", "title"])
+
+
+def _embed_pending(document: Document) -> None:
+    embedder = indexing.embedder_for(document.knowledge_base)
+    total = document.chunks.count()
+    pending = list(document.chunks.filter(embedding=None).only("pk", "text"))
+    done = total - len(pending)
+    start, span = PROGRESS_AFTER[Stage.CHUNKING], PROGRESS_AFTER[Stage.EMBEDDING] - 0.2
+    report(document, Stage.EMBEDDING, start + span * done / total)
+    batch_size = settings.EMBED_BATCH_SIZE
+    for first in range(0, len(pending), batch_size):
+        batch = pending[first:first + batch_size]
+        vectors = embedder.embed_passages([chunk.text for chunk in batch])
+        for chunk, vector in zip(batch, vectors, strict=True):
+            chunk.embedding = np.asarray(vector, dtype=np.float32).tobytes()
+        Chunk.objects.bulk_update(batch, ["embedding"])
+        done += len(batch)
+        report(document, Stage.EMBEDDING, start + span * done / total)
+
+
+def _publish(document: Document) -> None:
+    """Make the new chunks searchable and the replaced version's chunks not, at once."""
+    replaced = document.replaces
+    old_chunk_ids: list[int] = []
+    with transaction.atomic():
+        if replaced is not None:
+            old_chunk_ids = list(replaced.chunks.values_list("pk", flat=True))
+            delete_document_rows(replaced)
+            document.replaces = None
+        document.status = DocumentStatus.INDEXED
+        document.stage = Stage.INDEXED
+        document.progress = 1.0
+        document.indexed_at = timezone.now()
+        document.lease_expires_at = None
+        document.save(update_fields=["status", "stage", "progress", "indexed_at",
+                                     "lease_expires_at", "replaces"])
+    indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
+
+
+def _fail(document: Document, reason: str) -> None:
+    document.status = DocumentStatus.FAILED
+    document.stage = Stage.FAILED
+    document.error = reason
+    document.lease_expires_at = None
+    document.save(update_fields=["status", "stage", "error", "lease_expires_at"])
+    logger.info("document %s failed: %s", document.pk, reason)

@@ -1,0 +1,105 @@
+"""Search over the knowledge bases a user may read: the only way chunks leave the database
+for search, ask and every surface built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+
+from citewise.knowledge import indexing
+from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
+from citewise.knowledge.permissions import Actor, readable_knowledge_bases
+from retrieval.fusion import FusionConfig
+from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
+
+# Extra hits asked of the indexes, because a few may belong to a document that is being
+# replaced or deleted right now (the database, not the index, decides what is live).
+STALE_SLACK = 10
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: int
+    knowledge_base: str  # slug
+    document_id: int
+    document: str  # original file name
+    title: str
+    page: int | None
+    heading_path: list[str]
+    text: str
+    score: float
+    scores: dict[str, float | int | None] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"chunk_id": self.chunk_id, "knowledge_base": self.knowledge_base,
+                "document": self.document, "title": self.title, "page": self.page,
+                "heading_path": self.heading_path, "text": self.text, "score": self.score,
+                "scores": self.scores}
+
+
+@cache
+def searcher() -> HybridSearcher:
+    reranker = None
+    if settings.RERANKER_MODEL:
+        from retrieval.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.RERANKER_MODEL)
+    fusion = FusionConfig(dense_weight=settings.DENSE_WEIGHT,
+                          lexical_weight=settings.LEXICAL_WEIGHT)
+    return HybridSearcher(indexing.vector_store(), indexing.lexical_store(), fusion=fusion,
+                          reranker=reranker)
+
+
+def allowed_knowledge_bases(actor: Actor,
+                            wanted: Iterable[KnowledgeBase] | None) -> list[KnowledgeBase]:
+    readable = {kb.pk: kb for kb in readable_knowledge_bases(actor)}
+    if wanted is None:
+        return list(readable.values())
+    wanted = list(wanted)
+    refused = [kb.slug for kb in wanted if kb.pk not in readable]
+    if refused:
+        raise PermissionDenied(f"you may not read: {', '.join(refused)}")
+    return wanted
+
+
+def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
+           k: int = 10) -> list[Passage]:
+    kbs = allowed_knowledge_bases(actor, knowledge_bases)
+    by_key = {kb.index_key: kb for kb in kbs}
+    refs = [KnowledgeBaseRef(key=kb.index_key, embedder=indexing.embedder_config(kb),
+                             vector_source=indexing.embedding_source(kb),
+                             text_source=indexing.text_source(kb)) for kb in kbs]
+
+    def live_chunks(keys: Iterable[tuple[str, int]]):
+        ids = [chunk_id for kb_key, chunk_id in keys if kb_key in by_key]
+        return (Chunk.objects.filter(pk__in=ids, knowledge_base__in=kbs,
+                                     document__status=DocumentStatus.INDEXED)
+                .select_related("document", "knowledge_base"))
+
+    def texts(keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
+        return {(c.knowledge_base.index_key, c.pk): c.text for c in live_chunks(keys)}
+
+    results = searcher().search(query, refs, options=SearchOptions(k=k + STALE_SLACK),
+                                texts=texts)
+    rows = {chunk.pk: chunk for chunk in live_chunks((r.kb_key, r.chunk_id) for r in results)}
+    passages = []
+    for result in results:
+        chunk = rows.get(result.chunk_id)
+        if chunk is None or chunk.knowledge_base.index_key != result.kb_key:
+            continue
+        passages.append(Passage(
+            chunk_id=chunk.pk, knowledge_base=chunk.knowledge_base.slug,
+            document_id=chunk.document_id, document=chunk.document.original_name,
+            title=chunk.document.title, page=chunk.page_start,
+            heading_path=list(chunk.heading_path), text=chunk.text,
+            score=round(result.rerank_score if result.rerank_score is not None
+                        else result.fused_score, 6),
+            scores={"fused": result.fused_score, "dense": result.dense_score,
+                    "dense_rank": result.dense_rank, "lexical": result.lexical_score,
+                    "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
+        ))
+    return passages[:k]

@@ -1,0 +1,60 @@
+"""Celery tasks of the knowledge app. They take ids and read everything else from the
+database, so a task that runs twice or late does no harm (see pipeline.py)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task, signals
+from django.conf import settings
+from django.db import OperationalError
+from django.db.models import Q
+from django.utils import timezone
+
+from citewise.knowledge.models import Document, DocumentStatus
+from retrieval.errors import LockTimeout
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True, name="citewise.knowledge.tasks.ingest_document",
+    # Only what passes by itself is retried; bad input ends as a failed document.
+    autoretry_for=(OperationalError, LockTimeout), retry_backoff=5, retry_backoff_max=300,
+    retry_jitter=True, max_retries=8,
+)
+def ingest_document(self, document_id: int) -> dict:
+    from citewise.knowledge.pipeline import DocumentBusy, ingest
+
+    try:
+        status = ingest(document_id, task_id=self.request.id or "",
+                        worker=self.request.hostname or "")
+    except DocumentBusy as busy:
+        return {"document": document_id, "status": "busy", "detail": str(busy)}
+    return {"document": document_id, "status": status}
+
+
+@shared_task(name="citewise.knowledge.tasks.resume_stalled_ingestion")
+def resume_stalled_ingestion() -> dict:
+    """Queue again the documents whose worker died (lease expired) or whose task message
+    was lost (queued, untouched for a lease period)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    stalled = Document.objects.filter(
+        Q(status=DocumentStatus.PROCESSING, lease_expires_at__lt=now)
+        | Q(status=DocumentStatus.PROCESSING, lease_expires_at__isnull=True, updated_at__lt=stale)
+        | Q(status=DocumentStatus.QUEUED, updated_at__lt=stale)
+    ).values_list("pk", flat=True)
+    ids = list(stalled)
+    for document_id in ids:
+        ingest_document.delay(document_id)
+    if ids:
+        logger.info("re-queued %d stalled documents", len(ids))
+    return {"requeued": ids}
+
+
+@signals.worker_ready.connect
+def resume_on_worker_start(**_: object) -> None:
+    # A worker coming back resumes what a dead one left, without waiting for the sweep.
+    resume_stalled_ingestion.delay()

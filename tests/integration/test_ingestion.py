@@ -1,0 +1,155 @@
+"""Documents in, searchable cited chunks out: through the command, the service and a real
+worker, with duplicates, new versions, deletions, bad files and a killed worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from io import BytesIO, StringIO
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+
+from citewise.knowledge.models import Chunk, Document, DocumentStatus
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.search import search
+from citewise.knowledge.services import add_document, delete_document
+from citewise.knowledge.storage import path_of
+from tests.factories import make_kb, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VPN_GUIDE = """# Remote access
+
+## Connecting to the VPN
+
+Open the WireGuard client and import the profile the IT desk sent you.
+The VPN must be connected before you open the finance share.
+
+## Resetting your password
+
+Passwords expire every 90 days. Use the self-service portal to reset yours.
+"""
+
+LEAVE_POLICY_KO = """연차 휴가 규정
+
+직원은 입사 1년 후 15일의 연차 휴가를 받는다. 휴가 신청은 최소 3일 전에 팀장에게 제출해야 한다.
+사용하지 않은 연차는 다음 해 3월까지 이월할 수 있다.
+"""
+
+
+def ingest_json(*args: str) -> tuple[dict, int]:
+    out = StringIO()
+    code = 0
+    try:
+        call_command("ingest", *args, "--json", stdout=out, stderr=StringIO())
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return json.loads(out.getvalue()), code
+
+
+def search_json(query: str, *slugs: str) -> dict:
+    out = StringIO()
+    kb_args = [arg for slug in slugs for arg in ("--kb", slug)]
+    call_command("search", query, *kb_args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_ingest_command_indexes_files_and_reports_failures(tmp_path):
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    (folder / "vpn.md").write_text(VPN_GUIDE, encoding="utf-8")
+    (folder / "leave-ko.txt").write_bytes(LEAVE_POLICY_KO.encode("cp949"))
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
+    summary, code = ingest_json(str(folder), "--kb", "handbook", "--create", "--sync")
+    assert code == 1
+    assert summary["indexed"] == 2 and summary["duplicates"] == 0
+    assert [f["path"] for f in summary["failed"]] == [str(folder / "broken.pdf")]
+    assert summary["failed"][0]["error"]  # a reason a person can act on
+
+    vpn = Document.objects.get(original_name="vpn.md")
+    assert vpn.status == DocumentStatus.INDEXED and vpn.progress == 1.0
+    chunks = list(vpn.chunks.all())
+    assert chunks and all(chunk.embedding is not None for chunk in chunks)
+    # Sections this small share a chunk, under the headings they have in common.
+    assert all(chunk.heading_path[:1] == ["Remote access"] for chunk in chunks)
+
+    found = search_json("how do I connect to the VPN?", "handbook")
+    top = found["results"][0]
+    assert found["query"] == "how do I connect to the VPN?"
+    assert top["document"] == "vpn.md" and "WireGuard" in top["text"]
+    assert set(top) == {"chunk_id", "document", "title", "page", "heading_path", "text", "score"}
+
+    korean = search_json("연차 휴가는 며칠인가요?", "handbook")["results"][0]
+    assert korean["document"] == "leave-ko.txt" and "15일" in korean["text"]
+
+
+def test_same_content_is_a_duplicate_and_a_new_version_replaces_the_old(tmp_path):
+    guide = tmp_path / "vpn.md"
+    guide.write_text(VPN_GUIDE, encoding="utf-8")
+    ingest_json(str(guide), "--kb", "it", "--create", "--sync")
+    first_chunks = set(Chunk.objects.values_list("pk", flat=True))
+
+    summary, code = ingest_json(str(guide), "--kb", "it", "--sync")
+    assert (summary["duplicates"], summary["indexed"], code) == (1, 0, 0)
+    assert set(Chunk.objects.values_list("pk", flat=True)) == first_chunks
+
+    guide.write_text(VPN_GUIDE.replace("WireGuard", "OpenVPN"), encoding="utf-8")
+    summary, _ = ingest_json(str(guide), "--kb", "it", "--sync")
+    assert summary["indexed"] == 1
+    (current,) = Document.objects.filter(original_name="vpn.md")
+    assert current.version == 2
+    assert not set(Chunk.objects.values_list("pk", flat=True)) & first_chunks
+    texts = " ".join(r["text"] for r in search_json("VPN client", "it")["results"])
+    assert "OpenVPN" in texts and "WireGuard" not in texts
+
+
+def test_deleting_a_document_removes_its_chunks_index_entries_and_file(tmp_path):
+    guide = tmp_path / "vpn.md"
+    guide.write_text(VPN_GUIDE, encoding="utf-8")
+    ingest_json(str(guide), "--kb", "it", "--create", "--sync")
+    document = Document.objects.get()
+    original = path_of(document.stored_path)
+    assert original.exists()
+    delete_document(SYSTEM, document)
+    assert not Chunk.objects.exists()
+    assert not original.exists()
+    assert search_json("WireGuard VPN", "it")["results"] == []
+
+
+def test_search_never_returns_passages_from_unreadable_knowledge_bases(tmp_path):
+    hr, it = make_kb("hr"), make_kb("it")
+    add_document(SYSTEM, hr, BytesIO(b"Salary bands are reviewed every April."),
+                 original_name="pay.txt", enqueue=False)
+    add_document(SYSTEM, it, BytesIO(b"Salary slips are in the payroll portal."),
+                 original_name="portal.txt", enqueue=False)
+    from citewise.knowledge.pipeline import ingest
+
+    for document in Document.objects.all():
+        ingest(document.pk)
+    reader = make_user("kim")
+    it.reader_users.add(reader)
+    passages = search(reader, "salary")
+    assert {p.knowledge_base for p in passages} == {"it"}
+    with pytest.raises(PermissionDenied):
+        search(reader, "salary", knowledge_bases=[hr])
+    assert search(make_user("nobody"), "salary") == []
+
+
+def wait_for(predicate, timeout: float = 120.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def test_upload_through_a_worker(celery_worker):
+    kb = make_kb("it")
+    result = add_document(SYSTEM, kb, BytesIO(VPN_GUIDE.encode()), original_name="vpn.md")
+    assert result.document.status == DocumentStatus.QUEUED
+    wait_for(lambda: Document.objects.get(pk=result.document.pk).status == DocumentStatus.INDEXED)
+    assert search(SYSTEM, "WireGuard profile")[0].document == "vpn.md"

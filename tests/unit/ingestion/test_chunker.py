@@ -1,0 +1,140 @@
+"""The chunker's rules and its citation invariant."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+from ingestion.blocks import Block, ParsedDocument
+from ingestion.chunker import ChunkDraft, chunk_document, extracted_text
+from ingestion.parse import parse_document
+from tests.unit.ingestion.conftest import make_pdf, words
+
+
+def assert_invariant(doc: ParsedDocument, chunks: list[ChunkDraft]) -> None:
+    """text[char_start:char_end] is the chunk's passage; c.text is that passage, or
+    for a table continuation, the table header + newline + that passage."""
+    text = extracted_text(doc)
+    headers = {b.text for b in doc.blocks if b.kind == "table_header"}
+    for chunk in chunks:
+        passage = text[chunk.char_start : chunk.char_end]
+        if chunk.text != passage:
+            header, _, rest = chunk.text.partition("\n")
+            assert header in headers and rest == passage, chunk
+
+
+def section(title: str, body: list[str], page: int | None = None) -> list[Block]:
+    path = (title,)
+    return [Block(title, page=page, heading_path=path, kind="heading")] + [
+        Block(text, page=page, heading_path=path) for text in body
+    ]
+
+
+def long_english(n: int) -> str:
+    return " ".join(f"Sentence {i} explains one detail of the retention policy." for i in range(n))
+
+
+def test_extracted_text_joins_blocks_with_blank_lines():
+    doc = ParsedDocument([Block("a"), Block("b")], "text", None, None)
+    assert extracted_text(doc) == "a\n\nb"
+
+
+def test_budget_sections_overlap_and_invariant_with_word_counter():
+    doc = ParsedDocument(
+        section("Retention", [long_english(40)]) + section("Access", [long_english(25)]),
+        "text", None, None,
+    )
+    chunks = chunk_document(doc, words, max_tokens=50, overlap_tokens=10)
+    assert_invariant(doc, chunks)
+    assert all(c.token_count <= 50 for c in chunks)
+    assert all(c.token_count == words(c.text) for c in chunks)
+    # No chunk straddles the two big sections.
+    assert [c.heading_path for c in chunks] == sorted(
+        (c.heading_path for c in chunks), key=lambda p: p != ("Retention",)
+    )
+    text = extracted_text(doc)
+    access_start = text.index("Access")
+    assert all(not (c.char_start < access_start < c.char_end) for c in chunks)
+    # Consecutive chunks of a section overlap by whole sentences.
+    retention = [c for c in chunks if c.heading_path == ("Retention",)]
+    assert len(retention) > 2
+    for first, second in pairwise(retention):
+        assert second.char_start < first.char_end
+        assert text[second.char_start : second.char_start + 8] == "Sentence"
+
+
+def test_tiny_sections_merge_with_neighbours():
+    doc = ParsedDocument(
+        section("Intro", ["Short."]) + section("Scope", ["Also short."])
+        + section("Policy", [long_english(3)]),
+        "text", None, None,
+    )
+    chunks = chunk_document(doc, words, max_tokens=100)
+    assert len(chunks) == 1
+    assert_invariant(doc, chunks)
+    assert chunks[0].heading_path == ()
+
+
+def test_table_header_repeated_on_each_chunk_of_rows():
+    path = ("Prices",)
+    blocks = [Block("Item | Price | Note", heading_path=path, kind="table_header")] + [
+        Block(f"Item: thing {i}; Price: {i * 100}; Note: ok", heading_path=path, kind="table_row")
+        for i in range(30)
+    ]
+    doc = ParsedDocument(blocks, "csv", None, None)
+    chunks = chunk_document(doc, words, max_tokens=40, overlap_tokens=0)
+    assert len(chunks) > 3
+    assert_invariant(doc, chunks)
+    for chunk in chunks:
+        assert chunk.text.startswith("Item | Price | Note")
+        assert chunk.token_count <= 40
+    all_rows = "".join(c.text for c in chunks)
+    assert all(f"thing {i};" in all_rows for i in range(30))
+
+
+def test_page_ranges_follow_blocks():
+    doc = ParsedDocument(
+        [Block(long_english(4), page=1, heading_path=("A",)),
+         Block(long_english(4), page=2, heading_path=("A",)),
+         Block(long_english(4), page=3, heading_path=("A",))],
+        "pdf", 3, None,
+    )
+    chunks = chunk_document(doc, words, max_tokens=60, overlap_tokens=0)
+    assert_invariant(doc, chunks)
+    assert (chunks[0].page_start, chunks[-1].page_end) == (1, 3)
+    assert all(c.page_start <= c.page_end for c in chunks)
+    assert any(c.page_start != c.page_end for c in chunks)
+
+
+def test_overlong_sentence_split_by_words_and_cjk_by_characters():
+    doc = ParsedDocument([Block("word " * 120 + "end."), Block("가" * 300)], "text", None, None)
+    chunks = chunk_document(doc, lambda s: len(s.split()) + s.count("가") // 10,
+                            max_tokens=20, overlap_tokens=0)
+    assert_invariant(doc, chunks)
+    assert all(c.token_count <= 20 for c in chunks)
+    assert sum(c.text.count("가") for c in chunks) == 300
+
+
+def test_korean_chunks_split_at_sentence_ends(minilm_count):
+    sentences = [f"{i}번째 규정은 보안 담당자가 매달 검토합니다." for i in range(60)]
+    doc = ParsedDocument(section("보안 정책", [" ".join(sentences)]), "text", None, None)
+    chunks = chunk_document(doc, minilm_count, max_tokens=128, overlap_tokens=16)
+    assert len(chunks) > 2
+    assert_invariant(doc, chunks)
+    for chunk in chunks:
+        assert chunk.token_count <= 128
+        assert chunk.text.endswith("검토합니다.")
+        assert chunk.heading_path == ("보안 정책",)
+
+
+def test_real_tokenizer_budget_on_a_parsed_pdf(tmp_path: Path, minilm_count):
+    pages = [[(18, f"Chapter {p}"), (11, long_english(30))] for p in range(1, 4)]
+    path = make_pdf(tmp_path / "policy.pdf", pages)
+    doc = parse_document(path, "policy.pdf")
+    chunks = chunk_document(doc, minilm_count, max_tokens=96, overlap_tokens=16)
+    assert_invariant(doc, chunks)
+    assert all(c.token_count <= 96 for c in chunks)
+    assert all(c.token_count == minilm_count(c.text) for c in chunks)
+    for chunk in chunks:
+        chapter = int(chunk.heading_path[-1].split()[-1])
+        assert chunk.page_start == chunk.page_end == chapter
