@@ -153,3 +153,20 @@ def test_upload_through_a_worker(celery_worker):
     assert result.document.status == DocumentStatus.QUEUED
     wait_for(lambda: Document.objects.get(pk=result.document.pk).status == DocumentStatus.INDEXED)
     assert search(SYSTEM, "WireGuard profile")[0].document == "vpn.md"
+
+
+def test_a_damaged_index_is_rebuilt_from_the_database(tmp_path, settings):
+    guide = tmp_path / "vpn.md"
+    guide.write_text(VPN_GUIDE, encoding="utf-8")
+    ingest_json(str(guide), "--kb", "it", "--create", "--sync")
+    index_files = [p for p in settings.INDEX_DIR.rglob("*") if p.is_file()
+                   and p.suffix in (".faiss", ".npz")]
+    assert index_files
+    for path in index_files:
+        path.write_bytes(b"garbage")
+    # Search rebuilds on first use...
+    assert search_json("WireGuard", "it")["results"][0]["document"] == "vpn.md"
+    # ...and the command rebuilds on request.
+    out = StringIO()
+    call_command("rebuild_indexes", "--kb", "it", stdout=out)
+    assert out.getvalue().strip() == f"it: {Chunk.objects.count()} chunks indexed"

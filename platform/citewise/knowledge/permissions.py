@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -41,30 +42,27 @@ def _editor_filter(user: AbstractBaseUser) -> Q:
     return Q(editor_users=user) | Q(editor_groups__in=user.groups.all())
 
 
-def readable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
+def _scoped(actor: Actor, rule: Callable[[AbstractBaseUser], Q]) -> QuerySet[KnowledgeBase]:
     everything = KnowledgeBase.objects.all()
     if actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser):
         return everything
     if not _is_active_user(actor):
         return everything.none()
-    rule = (
-        Q(readable_by_all=True)
-        | Q(reader_users=actor)
-        | Q(reader_groups__in=actor.groups.all())
-        | _editor_filter(actor)
-    )
-    # distinct ids via a subquery: joins over the M2M tables would repeat rows.
-    return everything.filter(pk__in=KnowledgeBase.objects.filter(rule).values("pk"))
+    # Distinct ids via a subquery: joins over the M2M tables would repeat rows.
+    return everything.filter(pk__in=KnowledgeBase.objects.filter(rule(actor)).values("pk"))
+
+
+def _reader_filter(user: AbstractBaseUser) -> Q:
+    return (Q(readable_by_all=True) | Q(reader_users=user)
+            | Q(reader_groups__in=user.groups.all()) | _editor_filter(user))
+
+
+def readable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
+    return _scoped(actor, _reader_filter)
 
 
 def editable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
-    everything = KnowledgeBase.objects.all()
-    if actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser):
-        return everything
-    if not _is_active_user(actor):
-        return everything.none()
-    return everything.filter(pk__in=KnowledgeBase.objects.filter(_editor_filter(actor))
-                             .values("pk"))
+    return _scoped(actor, _editor_filter)
 
 
 def readable_ids(actor: Actor) -> set[int]:

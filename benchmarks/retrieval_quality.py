@@ -1,0 +1,246 @@
+"""Retrieval quality on the shared evaluation sets: dense, BM25 and hybrid.
+
+    .venv/bin/python benchmarks/retrieval_quality.py [--korquad-questions 300]
+        [--compare-tokenizers] [--compare-fusion]
+
+python-faq: the nine FAQ pages, split into section passages by a benchmark-local HTML
+extractor; a hit is a passage of the right page whose text overlaps the answer's evidence.
+korquad: each paragraph is a passage; a hit is the paragraph the question was written on.
+The real stores and HybridSearcher are used, in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from retrieval.embedder import EmbedderConfig, get_embedder
+from retrieval.fusion import FusionConfig
+from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
+from retrieval.lexical import LexicalStore
+from retrieval.tokenize import TokenizerConfig
+from retrieval.vector_store import VectorStore
+
+EVAL = Path("/work/shared/eval")
+PASSAGE_WORDS = 250
+
+
+@dataclass
+class Corpus:
+    name: str
+    texts: list[str]  # passage text, index = chunk id
+    questions: list[str]
+    is_hit: Callable[[int, int], bool]  # (question index, chunk id) -> relevant?
+    relevant_count: list[int]  # relevant passages per question (for ideal DCG)
+
+
+# ----- python-faq -------------------------------------------------------------------------
+
+class _Sections(HTMLParser):
+    """Text of an HTML page split at h1-h4 headings: [(heading, text)]."""
+
+    BLOCKS = frozenset({"p", "li", "pre", "div", "dt", "dd", "tr", "br", "h1", "h2", "h3",
+                        "h4", "table", "blockquote"})
+    SKIP = frozenset({"script", "style", "nav"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[tuple[str, list[str]]] = [("", [])]
+        self._heading: list[str] | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag in {"h1", "h2", "h3", "h4"}:
+            self._heading = []
+        elif tag in self.BLOCKS:
+            self.sections[-1][1].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag in {"h1", "h2", "h3", "h4"} and self._heading is not None:
+            heading = " ".join("".join(self._heading).split()).rstrip("¶").strip()
+            self.sections.append((heading, []))
+            self._heading = None
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._heading is not None:
+            self._heading.append(data)
+        else:
+            self.sections[-1][1].append(data)
+
+
+def html_passages(html: str) -> list[str]:
+    parser = _Sections()
+    parser.feed(html)
+    passages = []
+    for heading, parts in parser.sections:
+        words = " ".join(parts).split()
+        for start in range(0, len(words), PASSAGE_WORDS):
+            body = " ".join(words[start:start + PASSAGE_WORDS])
+            if body or heading:
+                passages.append(f"{heading}\n{body}".strip())
+    return passages
+
+
+def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def python_faq() -> Corpus:
+    root = EVAL / "python-faq"
+    texts, docs = [], []
+    for path in sorted((root / "docs").glob("*.html")):
+        for passage in html_passages(path.read_text(encoding="utf-8")):
+            texts.append(passage)
+            docs.append(path.name)
+    qa = [json.loads(line) for line in (root / "qa.jsonl").read_text().splitlines() if line]
+    passage_shingles = [_shingles(t) for t in texts]
+    relevant: list[set[int]] = []
+    for item in qa:
+        evidence = _shingles(item["evidence"])
+        relevant.append({cid for cid, doc in enumerate(docs)
+                         if doc == item["document"] and passage_shingles[cid] & evidence})
+    return Corpus("python-faq", texts, [q["question"] for q in qa],
+                  lambda q, cid: cid in relevant[q], [len(r) for r in relevant])
+
+
+# ----- korquad --------------------------------------------------------------------------
+
+def korquad(questions: int = 300) -> Corpus:
+    data = json.loads((EVAL / "korquad" / "KorQuAD_v1.0_dev.json").read_text("utf-8"))
+    texts, asked, gold = [], [], []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            cid = len(texts)
+            texts.append(paragraph["context"])
+            for qa in paragraph["qas"]:
+                asked.append(qa["question"])
+                gold.append(cid)
+    asked, gold = asked[:questions], gold[:questions]
+    return Corpus("korquad", texts, asked, lambda q, cid: cid == gold[q], [1] * len(asked))
+
+
+# ----- evaluation -------------------------------------------------------------------------
+
+@dataclass
+class Scores:
+    recall_at_1: float
+    recall_at_5: float
+    ndcg_at_10: float
+    mrr: float
+
+
+def score(corpus: Corpus, rankings: Sequence[Sequence[int]]) -> Scores:
+    r1 = r5 = ndcg = mrr = 0.0
+    for q, ranked in enumerate(rankings):
+        hits = [corpus.is_hit(q, cid) for cid in ranked[:10]]
+        r1 += any(hits[:1])
+        r5 += any(hits[:5])
+        first = next((i for i, h in enumerate(hits) if h), None)
+        mrr += 0.0 if first is None else 1.0 / (first + 1)
+        dcg = sum(1.0 / math.log2(i + 2) for i, h in enumerate(hits) if h)
+        ideal = sum(1.0 / math.log2(i + 2) for i in range(min(10, corpus.relevant_count[q])))
+        ndcg += dcg / ideal if ideal else 0.0
+    n = len(rankings)
+    return Scores(r1 / n, r5 / n, ndcg / n, mrr / n)
+
+
+class Bench:
+    """A corpus indexed once in a temp folder, searched with any method or setting."""
+
+    def __init__(self, corpus: Corpus, *, tokenizer: TokenizerConfig | None = None,
+                 embedder: EmbedderConfig | None = None) -> None:
+        self.corpus = corpus
+        self.folder = tempfile.TemporaryDirectory(prefix=f"bench-{corpus.name}-")
+        self.embedder_config = embedder or EmbedderConfig()
+        embedder = get_embedder(self.embedder_config)
+        started = time.perf_counter()
+        self.vectors = VectorStore(self.folder.name)
+        self.vectors.rebuild("kb", np.arange(len(corpus.texts)),
+                             embedder.embed_passages(corpus.texts), embedder.model_name)
+        self.embed_seconds = time.perf_counter() - started
+        self.set_tokenizer(tokenizer or TokenizerConfig())
+
+    def set_tokenizer(self, tokenizer: TokenizerConfig) -> None:
+        self.lexical = LexicalStore(self.folder.name, tokenizer=tokenizer)
+        self.lexical.rebuild("kb", list(range(len(self.corpus.texts))), self.corpus.texts)
+
+    def run(self, *, use_dense: bool, use_lexical: bool,
+            fusion: FusionConfig | None = None) -> Scores:
+        searcher = HybridSearcher(self.vectors, self.lexical, fusion=fusion)
+        kb = KnowledgeBaseRef("kb", embedder=self.embedder_config)
+        options = SearchOptions(k=10, use_dense=use_dense, use_lexical=use_lexical)
+        rankings = [[r.chunk_id for r in searcher.search(q, [kb], options=options)]
+                    for q in self.corpus.questions]
+        return score(self.corpus, rankings)
+
+    def methods(self, fusion: FusionConfig | None = None) -> dict[str, Scores]:
+        return {"dense": self.run(use_dense=True, use_lexical=False),
+                "bm25": self.run(use_dense=False, use_lexical=True),
+                "hybrid": self.run(use_dense=True, use_lexical=True, fusion=fusion)}
+
+
+def _row(label: str, s: Scores) -> str:
+    return (f"| {label} | {s.recall_at_1:.3f} | {s.recall_at_5:.3f} | {s.ndcg_at_10:.3f} "
+            f"| {s.mrr:.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--korquad-questions", type=int, default=300)
+    parser.add_argument("--compare-tokenizers", action="store_true")
+    parser.add_argument("--compare-fusion", action="store_true")
+    parser.add_argument("--sets", nargs="+", default=["python-faq", "korquad"])
+    args = parser.parse_args()
+    header = "| method | Recall@1 | Recall@5 | nDCG@10 | MRR |\n|---|---|---|---|---|"
+    loaders = {"python-faq": python_faq, "korquad": lambda: korquad(args.korquad_questions)}
+    for corpus in (loaders[name]() for name in args.sets):
+        started = time.perf_counter()
+        bench = Bench(corpus)
+        print(f"\n### {corpus.name}: {len(corpus.texts)} passages, "
+              f"{len(corpus.questions)} questions (embedding {bench.embed_seconds:.1f}s)")
+        print(header)
+        for name, result in bench.methods().items():
+            print(_row(name, result))
+        if args.compare_fusion:
+            for label, fusion in [
+                ("hybrid, plain RRF (no confidence weighting)", FusionConfig(adaptive=False)),
+                ("hybrid, lexical weight 2", FusionConfig(lexical_weight=2.0)),
+                ("hybrid, dense weight 2", FusionConfig(dense_weight=2.0)),
+                ("hybrid, rrf_k 20", FusionConfig(rrf_k=20)),
+            ]:
+                print(_row(label, bench.run(use_dense=True, use_lexical=True, fusion=fusion)))
+        if args.compare_tokenizers:
+            for tokenizer in (TokenizerConfig(korean="bigram", stem=True),
+                              TokenizerConfig(korean="kiwi"),
+                              TokenizerConfig(korean="kiwi+bigram")):
+                t0 = time.perf_counter()
+                bench.set_tokenizer(tokenizer)
+                result = bench.run(use_dense=False, use_lexical=True)
+                print(_row(f"bm25 {tokenizer.name} (index {time.perf_counter() - t0:.1f}s)",
+                           result))
+            bench.set_tokenizer(TokenizerConfig())
+        print(f"({time.perf_counter() - started:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()

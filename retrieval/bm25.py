@@ -1,0 +1,116 @@
+"""BM25 over a sparse term-frequency matrix that supports deletes and upserts by id.
+
+Libraries such as bm25s precompute a frozen index and cannot remove one document, and a
+knowledge base changes one document at a time; so the term frequencies are kept in a
+scipy CSR matrix (one row per chunk) and the BM25 weights are derived from it lazily.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass
+class Bm25Matrix:
+    ids: np.ndarray  # int64 chunk id of each row
+    tf: Any  # scipy.sparse.csr_matrix (rows, len(terms)) of float32 term counts
+    terms: list[str]
+    vocab: dict[str, int] = field(default_factory=dict)
+    _weights: Any = None  # CSC matrix of BM25 term weights, built on first search
+
+    def __post_init__(self) -> None:
+        if not self.vocab:
+            self.vocab = {term: i for i, term in enumerate(self.terms)}
+
+    @classmethod
+    def empty(cls) -> Bm25Matrix:
+        from scipy import sparse
+
+        return cls(np.zeros(0, dtype=np.int64), sparse.csr_matrix((0, 0), dtype=np.float32),
+                   [])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        keep = ~np.isin(self.ids, np.asarray(list(ids), dtype=np.int64))
+        self.ids, self.tf, self._weights = self.ids[keep], self.tf[keep], None
+
+    def add(self, ids: np.ndarray, token_lists: list[list[str]]) -> None:
+        from scipy import sparse
+
+        rows, cols, counts = [], [], []
+        for row, tokens in enumerate(token_lists):
+            for term, count in Counter(tokens).items():
+                col = self.vocab.get(term)
+                if col is None:
+                    col = self.vocab[term] = len(self.terms)
+                    self.terms.append(term)
+                rows.append(row)
+                cols.append(col)
+                counts.append(count)
+        width = len(self.terms)
+        new = sparse.csr_matrix((np.asarray(counts, dtype=np.float32), (rows, cols)),
+                                shape=(len(token_lists), width))
+        old = self.tf
+        old.resize((old.shape[0], width))
+        self.tf = sparse.vstack([old, new], format="csr", dtype=np.float32)
+        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
+        self._weights = None
+
+    def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        cols = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
+        if not cols or not len(self.ids) or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.asarray(self._weight_matrix()[:, cols].sum(axis=1)).ravel()
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = hits[np.argsort(-scores[hits], kind="stable")]
+        return self.ids[hits], scores[hits].astype(np.float32)
+
+    def _weight_matrix(self) -> Any:
+        if self._weights is None:
+            tf = self.tf.tocoo()
+            n = len(self.ids)
+            lengths = np.asarray(self.tf.sum(axis=1)).ravel()
+            avg = float(lengths.mean()) if n else 1.0
+            df = np.bincount(tf.col, minlength=self.tf.shape[1])
+            idf = np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's non-negative idf
+            norm = K1 * (1 - B + B * lengths[tf.row] / max(avg, 1e-9))
+            data = idf[tf.col] * tf.data * (K1 + 1) / (tf.data + norm)
+            from scipy import sparse
+
+            self._weights = sparse.csc_matrix((data.astype(np.float32), (tf.row, tf.col)),
+                                              shape=self.tf.shape)
+        return self._weights
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        tf = self.tf.tocsr()
+        np.savez(buffer, ids=self.ids, indptr=tf.indptr, indices=tf.indices, data=tf.data,
+                 terms=np.asarray(self.terms, dtype=str), width=np.asarray([tf.shape[1]]))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Bm25Matrix:
+        from scipy import sparse
+
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            ids = arrays["ids"]
+            width = int(arrays["width"][0])
+            tf = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                   shape=(len(ids), width))
+            terms = arrays["terms"].tolist()
+        if len(terms) != width:
+            raise ValueError("vocabulary and matrix width disagree")
+        return cls(ids, tf, terms)

@@ -1,0 +1,174 @@
+"""Hybrid search: dense + BM25 per knowledge base, fused with weighted RRF, then optional
+near-duplicate removal and cross-encoder reranking.
+
+Permission scoping: the caller passes only the knowledge bases the user may read; only
+their indexes are opened, and every result carries the key of the index it came from, so
+a chunk of any other knowledge base cannot be returned.
+
+Fair multi-knowledge-base merging:
+- Dense: knowledge bases that share an embedding model are merged into one list by cosine
+  similarity, which is comparable across them (same model, same space). Knowledge bases
+  with different models form separate lists.
+- Lexical: one list per knowledge base, because BM25 scores depend on each corpus's own
+  term statistics and are not comparable; every knowledge base's best lexical match thus
+  earns the same RRF credit, so a large knowledge base cannot crowd out a small one.
+- RRF then adds the lists' weighted 1/(k + rank) contributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from retrieval.dedupe import near_duplicates
+from retrieval.embedder import EmbedderConfig, get_embedder
+from retrieval.fusion import FusionConfig, RankedList, confidence, dense_confidence, rrf
+from retrieval.lexical import LexicalStore, TextSource
+from retrieval.rerank import Reranker
+from retrieval.vector_store import EmbeddingSource, VectorStore
+
+Key = tuple[str, int]  # (kb_key, chunk_id)
+TextLookup = Callable[[list[Key]], Mapping[Key, str]]
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseRef:
+    """A knowledge base the caller may read, with what is needed to search or rebuild it."""
+
+    key: str
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    vector_source: EmbeddingSource | None = None  # rebuilds a broken vector index
+    text_source: TextSource | None = None  # rebuilds a broken lexical index
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    chunk_id: int
+    kb_key: str
+    rank: int  # final position, 1-based
+    fused_score: float
+    dense_score: float | None = None  # cosine similarity
+    dense_rank: int | None = None  # rank in the dense list it came from
+    lexical_score: float | None = None  # BM25
+    lexical_rank: int | None = None  # rank within its knowledge base's BM25 list
+    rerank_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    k: int = 10
+    use_dense: bool = True
+    use_lexical: bool = True
+    dedupe_threshold: float | None = 0.8  # None: keep near-duplicates
+    rerank_candidates: int = 30
+
+
+class HybridSearcher:
+    def __init__(self, vectors: VectorStore, lexical: LexicalStore, *,
+                 fusion: FusionConfig | None = None, reranker: Reranker | None = None) -> None:
+        self.vectors = vectors
+        self.lexical = lexical
+        self.fusion = fusion or FusionConfig()
+        self.reranker = reranker
+
+    def search(self, query: str, knowledge_bases: Iterable[KnowledgeBaseRef], *,
+               options: SearchOptions | None = None,
+               texts: TextLookup | None = None) -> list[SearchResult]:
+        """Best chunks for `query` among `knowledge_bases` only.
+
+        `texts` fetches chunk texts (from the database) for dedupe and reranking; without
+        it both are skipped.
+        """
+        options = options or SearchOptions()
+        kbs = {kb.key: kb for kb in knowledge_bases}
+        if not kbs or not query.strip():
+            return []
+        partial: dict[Key, dict[str, float | int]] = {}
+        lists = []
+        if options.use_dense:
+            lists += self._dense_lists(query, list(kbs.values()), partial)
+        if options.use_lexical:
+            lists += self._lexical_lists(query, list(kbs.values()), partial)
+        fused = rrf(lists, k=self.fusion.rrf_k)
+        # Ties (e.g. every list weighted 0 because no method is confident) fall back to
+        # the best rank any method gave, so a single-method search keeps that method's order.
+        def order(key: Key) -> tuple[float, float, Key]:
+            ranks = [partial[key].get("dense_rank"), partial[key].get("lexical_rank")]
+            return (-fused[key], min(float(r) for r in ranks if r is not None), key)
+
+        ordered: list[Key] = sorted(fused, key=order)  # type: ignore[arg-type]
+        results = [SearchResult(chunk_id=cid, kb_key=kb, rank=0, fused_score=fused[(kb, cid)],
+                                **partial[(kb, cid)])  # type: ignore[arg-type]
+                   for kb, cid in ordered]
+        return self._finish(query, results, options, texts)
+
+    def _dense_lists(self, query: str, kbs: list[KnowledgeBaseRef],
+                     partial: dict[Key, dict[str, float | int]]) -> list[RankedList]:
+        by_model: dict[EmbedderConfig, list[KnowledgeBaseRef]] = {}
+        for kb in kbs:
+            by_model.setdefault(kb.embedder, []).append(kb)
+        lists = []
+        for config, group in by_model.items():
+            embedder = get_embedder(config)
+            vector = embedder.embed_query(query)
+            hits: list[tuple[float, Key]] = []
+            for kb in group:
+                ids, scores = self.vectors.search(kb.key, vector, self.fusion.candidates,
+                                                  model=embedder.model_name,
+                                                  source=kb.vector_source)
+                hits += [(float(s), (kb.key, int(i))) for i, s in zip(ids, scores, strict=True)]
+            hits.sort(key=lambda hit: -hit[0])
+            hits = hits[: self.fusion.candidates]
+            for rank, (score, key) in enumerate(hits, start=1):
+                partial.setdefault(key, {}).update(dense_score=score, dense_rank=rank)
+            scores = [s for s, _ in hits]
+            weight = self.fusion.dense_weight
+            if self.fusion.adaptive:
+                weight *= dense_confidence(scores,
+                                           confident_gap=self.fusion.dense_confident_gap,
+                                           noise_gap=self.fusion.dense_noise_gap)
+            lists.append(RankedList([key for _, key in hits], scores, weight))
+        return lists
+
+    def _lexical_lists(self, query: str, kbs: list[KnowledgeBaseRef],
+                       partial: dict[Key, dict[str, float | int]]) -> list[RankedList]:
+        lists = []
+        for kb in kbs:
+            ids, scores = self.lexical.search(kb.key, query, self.fusion.candidates,
+                                              source=kb.text_source)
+            keys = [(kb.key, int(i)) for i in ids]
+            for rank, (key, score) in enumerate(zip(keys, scores, strict=True), start=1):
+                partial.setdefault(key, {}).update(lexical_score=float(score),
+                                                   lexical_rank=rank)
+            weight = self.fusion.lexical_weight
+            if self.fusion.adaptive:  # BM25 has no fixed scale: judge the list's shape
+                weight *= confidence(scores)
+            lists.append(RankedList(keys, [float(s) for s in scores], weight))
+        return lists
+
+    def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
+                texts: TextLookup | None) -> list[SearchResult]:
+        window = max(options.k, options.rerank_candidates if self.reranker else 0)
+        if texts is not None and options.dedupe_threshold is not None:
+            # Look at a few extra so dropping duplicates still leaves enough results.
+            head = results[: window * 2]
+            found = texts([(r.kb_key, r.chunk_id) for r in head])
+            dropped = near_duplicates([(r.kb_key, r.chunk_id) for r in head], found,
+                                      threshold=options.dedupe_threshold)
+            results = [r for r in head if (r.kb_key, r.chunk_id) not in dropped]
+        if self.reranker is not None and texts is not None:
+            head = results[: options.rerank_candidates]
+            found = texts([(r.kb_key, r.chunk_id) for r in head])
+            scores = self.reranker.score(query, [found.get((r.kb_key, r.chunk_id), "")
+                                                 for r in head])
+            head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
+            results = rerank_order(head) + results[len(head):]
+        return [replace(r, rank=i) for i, r in enumerate(results[: options.k], start=1)]
+
+
+def rerank_order(results: list[SearchResult]) -> list[SearchResult]:
+    """Sort by rerank score, best first; ties keep the fused order (stable sort)."""
+    return sorted(results, key=lambda r: -(r.rerank_score if r.rerank_score is not None
+                                           else -np.inf))

@@ -1,0 +1,181 @@
+"""One BM25 index per knowledge base, persisted and reloaded like the vector index.
+
+Same guarantees as retrieval.vector_store: writes under the knowledge base lock, a new
+immutable data file per version plus an atomically replaced manifest, readers reload when
+the version changes, and an unusable index is rebuilt from `source` (a function returning
+all (ids, texts) of the knowledge base from the database) when one is given.
+The manifest records the tokenizer: an index is only valid with the tokens it was built
+from, so changing the tokenizer setting forces a rebuild instead of silent misses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.bm25 import Bm25Matrix
+from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
+from retrieval.locking import KbLock
+from retrieval.tokenize import TokenizerConfig, tokenize
+from retrieval.versioned import Stamp, VersionedFiles
+
+TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
+FORMAT = 1
+
+
+@dataclass
+class _Loaded:
+    stamp: Stamp | None
+    manifest: dict[str, Any]
+    matrix: Bm25Matrix
+
+
+class LexicalStore:
+    def __init__(self, root: Path | str, *, tokenizer: TokenizerConfig | None = None,
+                 lock_timeout: float = 600.0) -> None:
+        self.root = Path(root)
+        self.tokenizer = tokenizer or TokenizerConfig()
+        self.lock_timeout = lock_timeout
+        self._files = VersionedFiles(self.root, "lexical", "npz")
+        self._cache: dict[str, _Loaded] = {}
+        self._cache_guard = threading.Lock()
+
+    def lock(self, kb_key: str) -> KbLock:
+        return KbLock(self.root, kb_key, timeout=self.lock_timeout)
+
+    def manifest(self, kb_key: str) -> dict[str, Any]:
+        return dict(self._files.read_manifest(kb_key))
+
+    def tokens(self, text: str) -> list[str]:
+        return tokenize(text, self.tokenizer)
+
+    # ----- reading -------------------------------------------------------------------
+
+    def search(self, kb_key: str, query: str, k: int, *,
+               source: TextSource | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (chunk ids, BM25 scores) for a query text, best first; chunks sharing
+        no term with the query are not returned."""
+        return self._reader(kb_key, source).matrix.search(self.tokens(query), k)
+
+    def ensure(self, kb_key: str, *, source: TextSource) -> dict[str, Any]:
+        return dict(self._reader(kb_key, source).manifest)
+
+    def _reader(self, kb_key: str, source: TextSource | None) -> _Loaded:
+        try:
+            return self._load_cached(kb_key)
+        except IndexUnavailable:
+            if source is None:
+                raise
+        with self.lock(kb_key):
+            try:
+                return self._load_cached(kb_key)
+            except IndexUnavailable:
+                ids, texts = source()
+                self.rebuild(kb_key, ids, texts)
+            return self._load_cached(kb_key)
+
+    def _load_cached(self, kb_key: str) -> _Loaded:
+        stamp = self._files.stamp(kb_key)
+        with self._cache_guard:
+            cached = self._cache.get(kb_key)
+        if cached is not None and stamp is not None and cached.stamp == stamp:
+            return cached
+        manifest = self._files.read_manifest(kb_key)
+        if manifest.get("tokenizer") != self.tokenizer.name:
+            raise IndexMismatch(kb_key, f"built with tokenizer {manifest.get('tokenizer')!r}")
+        if cached is not None and cached.manifest["version"] == manifest["version"]:
+            cached.stamp = stamp
+            return cached
+        loaded = _Loaded(stamp, manifest, self._read_matrix(kb_key, manifest))
+        with self._cache_guard:
+            self._cache[kb_key] = loaded
+        return loaded
+
+    def _read_matrix(self, kb_key: str, manifest: dict[str, Any]) -> Bm25Matrix:
+        data = self._files.read_data(kb_key, manifest)
+        try:
+            matrix = Bm25Matrix.from_bytes(data)
+        except Exception as exc:  # zipfile/numpy/scipy raise many types on damaged files
+            raise IndexCorrupt(kb_key, f"unreadable lexical file: {exc}") from exc
+        if len(matrix) != manifest.get("count"):
+            raise IndexCorrupt(kb_key, "lexical file disagrees with its manifest")
+        return matrix
+
+    # ----- writing -------------------------------------------------------------------
+
+    def rebuild(self, kb_key: str, ids: Sequence[int], texts: Sequence[str]) -> dict[str, Any]:
+        ids_array = _ids(ids, texts)
+        matrix = Bm25Matrix.empty()
+        matrix.add(ids_array, [self.tokens(t) for t in texts])
+        with self.lock(kb_key):
+            return self._save(kb_key, matrix)
+
+    def add(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *,
+            source: TextSource | None = None) -> dict[str, Any]:
+        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
+        return self._write(kb_key, ids, texts, replace=False, source=source)
+
+    def upsert(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *,
+               source: TextSource | None = None) -> dict[str, Any]:
+        return self._write(kb_key, ids, texts, replace=True, source=source)
+
+    def remove(self, kb_key: str, ids: Sequence[int]) -> dict[str, Any]:
+        with self.lock(kb_key):
+            manifest = self._files.read_manifest(kb_key)
+            matrix = self._read_matrix(kb_key, manifest)
+            matrix.remove(ids)
+            return self._save(kb_key, matrix)
+
+    def delete(self, kb_key: str) -> None:
+        with self.lock(kb_key):
+            self._files.manifest_path(kb_key).unlink(missing_ok=True)
+            for path in self._files.folder(kb_key).glob("lexical-*.npz"):
+                path.unlink(missing_ok=True)
+        with self._cache_guard:
+            self._cache.pop(kb_key, None)
+
+    def _write(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *, replace: bool,
+               source: TextSource | None) -> dict[str, Any]:
+        ids_array = _ids(ids, texts)
+        token_lists = [self.tokens(t) for t in texts]  # outside the lock: it can be slow
+        with self.lock(kb_key):
+            try:
+                manifest = self._files.read_manifest(kb_key)
+                if manifest.get("tokenizer") != self.tokenizer.name:
+                    raise IndexMismatch(kb_key, "built with another tokenizer")
+                matrix = self._read_matrix(kb_key, manifest)
+            except IndexUnavailable as exc:
+                if source is None and not isinstance(exc, IndexMissing):
+                    raise
+                matrix = Bm25Matrix.empty()
+                if source is not None:  # the database holds every chunk, these included
+                    base_ids, base_texts = source()
+                    new_ids = set(ids_array.tolist())
+                    keep = [i for i, cid in enumerate(base_ids) if int(cid) not in new_ids]
+                    matrix.add(np.asarray([base_ids[i] for i in keep], dtype=np.int64),
+                               [self.tokens(base_texts[i]) for i in keep])
+            existing = np.isin(ids_array, matrix.ids)
+            if existing.any() and not replace:
+                raise ValueError(f"chunk ids already indexed: {ids_array[existing][:10]}")
+            matrix.remove(ids_array[existing])
+            matrix.add(ids_array, token_lists)
+            return self._save(kb_key, matrix)
+
+    def _save(self, kb_key: str, matrix: Bm25Matrix) -> dict[str, Any]:
+        manifest = {"format": FORMAT, "tokenizer": self.tokenizer.name, "count": len(matrix),
+                    "vocabulary": len(matrix.terms), "index_type": "bm25"}
+        return self._files.save(kb_key, matrix.to_bytes(), manifest)
+
+
+def _ids(ids: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+    array = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if len(array) != len(texts):
+        raise ValueError("one text per id")
+    if len(np.unique(array)) != len(array):
+        raise ValueError("duplicate chunk ids in one write")
+    return array

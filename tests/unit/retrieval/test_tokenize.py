@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from retrieval.tokenize import TokenizerConfig, light_stem, tokenize
+
+
+def test_english_is_case_folded_normalised_and_loses_stop_words():
+    # Full-width letters (common in CJK input methods) fold to ASCII under NFKC.
+    assert tokenize("The ＰＹＴＨＯＮ Interpreter is FAST") == ["python", "interpreter", "fast"]
+
+
+def test_stemming_is_optional_and_merges_plural_and_verb_forms():
+    assert tokenize("running dogs", TokenizerConfig(stem=False)) == ["running", "dogs"]
+    assert light_stem("running") == light_stem("runs") == "run"
+    assert light_stem("libraries") == "library"
+    assert light_stem("class") == "class"
+
+
+def test_korean_bigrams_let_a_bare_noun_match_its_inflected_form():
+    # 서울이고 ("is Seoul and") must match a query for 서울 (Seoul).
+    tokens = tokenize("대한민국의 수도는 서울이고")
+    assert "서울" in tokens and "수도" in tokens and "대한" in tokens
+
+
+def test_kiwi_keeps_content_morphemes_and_drops_particles():
+    tokens = tokenize("대한민국의 수도는 서울이고", TokenizerConfig(korean="kiwi"))
+    assert tokens[:3] == ["대한민국", "수도", "서울"]
+    assert "의" not in tokens and "는" not in tokens
+
+
+@pytest.mark.parametrize("mode", ["bigram", "kiwi", "kiwi+bigram"])
+def test_mixed_korean_and_english_keeps_both(mode):
+    tokens = tokenize("Django 설정에서 DEBUG를 끄세요", TokenizerConfig(korean=mode))
+    assert "django" in tokens and "debug" in tokens
+    assert "설정" in tokens
+
+
+def test_compatibility_jamo_and_width_variants_are_normalised():
+    assert tokenize("ＡＢＣ") == tokenize("abc")
+
+
+def test_unknown_korean_mode_is_rejected():
+    with pytest.raises(ValueError, match="korean"):
+        TokenizerConfig(korean="spaces")
