@@ -170,3 +170,52 @@ def test_a_damaged_index_is_rebuilt_from_the_database(tmp_path, settings):
     out = StringIO()
     call_command("rebuild_indexes", "--kb", "it", stdout=out)
     assert out.getvalue().strip() == f"it: {Chunk.objects.count()} chunks indexed"
+
+
+def test_zip_archives_and_a_question_list(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "handbook.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("it/vpn.md", VPN_GUIDE)
+        bundle.writestr("hr/leave-ko.txt", LEAVE_POLICY_KO.encode("utf-8"))
+    summary, code = ingest_json(str(archive), "--kb", "handbook", "--create", "--sync")
+    assert (summary["indexed"], code) == (2, 0)
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text("password expiry\n\n연차 이월\n", encoding="utf-8")
+    out = StringIO()
+    call_command("search", "--queries", str(questions), "--kb", "handbook", "--k", "1",
+                 stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["query"] for line in lines] == ["password expiry", "연차 이월"]
+    assert [line["results"][0]["document"] for line in lines] == ["vpn.md", "leave-ko.txt"]
+    assert all(len(line["results"]) == 1 for line in lines)
+
+
+def test_an_oversized_upload_fails_alone_with_a_reason(tmp_path, settings):
+    settings.MAX_UPLOAD_BYTES = 1024
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    (tmp_path / "small.md").write_text(VPN_GUIDE)
+    summary, code = ingest_json(str(tmp_path), "--kb", "it", "--create", "--sync")
+    assert code == 1 and summary["indexed"] == 1
+    (failure,) = summary["failed"]
+    assert failure["path"].endswith("big.txt")
+    assert "larger than the limit of" in failure["error"]
+    assert "CITEWISE_MAX_UPLOAD_MB" in failure["error"]
+
+
+def test_deleting_a_knowledge_base_removes_everything_it_held(tmp_path, settings):
+    from citewise.knowledge.models import KnowledgeBase
+    from citewise.knowledge.services import delete_knowledge_base
+
+    (tmp_path / "vpn.md").write_text(VPN_GUIDE)
+    ingest_json(str(tmp_path), "--kb", "it", "--create", "--sync")
+    kb = KnowledgeBase.objects.get(slug="it")
+    index_folder = settings.INDEX_DIR / kb.index_key
+    original = path_of(Document.objects.get().stored_path)
+    assert any(index_folder.iterdir()) and original.exists()
+    delete_knowledge_base(SYSTEM, kb)
+    assert not Document.objects.exists() and not Chunk.objects.exists()
+    assert not original.exists()
+    assert not [p for p in index_folder.glob("*") if p.suffix in (".faiss", ".npz", ".json")]

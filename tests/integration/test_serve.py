@@ -83,6 +83,24 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def wait_for_demo_answer(data_dir: Path, question: str) -> dict:
+    env = clean_env(CITEWISE_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="citewise.settings")
+    count_pending = ("from citewise.knowledge.models import Document; "
+                     "print(Document.objects.exclude(status='indexed').count())")
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        pending = subprocess.run([sys.executable, "manage.py", "shell", "-c", count_pending],
+                                 cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                 timeout=60, check=True)
+        if pending.stdout.strip().splitlines()[-1] == "0":
+            break
+        time.sleep(1)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "search", question, "--kb", "citewise-docs", "--json"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(result.stdout)
+
+
 def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path):
     data_dir = tmp_path / "data"
     serve = Serve(data_dir, free_port())
@@ -97,6 +115,10 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path):
         assert f"Citewise is running at http://localhost:{serve.port}/" in output
         password = re.search(r"Created admin account 'owner' with password (\S+)", output)
         assert password, output
+        assert "Demo knowledge base 'citewise-docs'" in output
+        # The worker indexes the demo knowledge base: Citewise's own docs answer at once.
+        found = wait_for_demo_answer(data_dir, "Which address does make run listen on?")
+        assert found["results"][0]["document"] in {"configuration.md", "operations.md"}
     finally:
         exit_code = serve.interrupt()
     assert exit_code == 0, serve.output()

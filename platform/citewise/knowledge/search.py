@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from citewise.knowledge import indexing
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
+from citewise.ops.metrics import SEARCH_LATENCY
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 
@@ -68,6 +69,12 @@ def allowed_knowledge_bases(actor: Actor,
 
 def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
            k: int = 10) -> list[Passage]:
+    with SEARCH_LATENCY.time():
+        return _search(actor, query, knowledge_bases, k)
+
+
+def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] | None,
+            k: int) -> list[Passage]:
     kbs = allowed_knowledge_bases(actor, knowledge_bases)
     by_key = {kb.index_key: kb for kb in kbs}
     refs = [KnowledgeBaseRef(key=kb.index_key, embedder=indexing.embedder_config(kb),

@@ -27,6 +27,12 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
 )
 
+SEARCH_LATENCY = Histogram(
+    "citewise_search_duration_seconds",
+    "Time to search knowledge bases (embedding the query, both indexes, fusion, database).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 
 class TaskTableCollector(Collector):
     def collect(self) -> Iterator[Metric]:

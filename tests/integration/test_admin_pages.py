@@ -1,0 +1,41 @@
+"""Admins upload and delete documents in the admin pages; the services do the work."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from citewise.knowledge.models import Document, DocumentStatus
+from citewise.knowledge.storage import path_of
+from tests.factories import make_kb, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_admin_uploads_a_document_and_it_is_queued(client):
+    kb = make_kb("it")
+    client.force_login(make_user("root", superuser=True))
+    upload = SimpleUploadedFile("../../etc/vpn.md", b"# VPN\n\nUse WireGuard.")
+    response = client.post("/admin/knowledge/document/add/",
+                           {"knowledge_base": kb.pk, "title": "", "file": upload})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    document = Document.objects.get()
+    assert document.original_name == "vpn.md"  # no path from the client survives
+    assert document.status == DocumentStatus.QUEUED
+    assert path_of(document.stored_path).read_bytes() == b"# VPN\n\nUse WireGuard."
+
+
+def test_staff_see_only_knowledge_bases_they_edit(client):
+    mine, other = make_kb("mine"), make_kb("other")
+    editor = make_user("editor")
+    editor.is_staff = True
+    editor.save()
+    from django.contrib.auth.models import Permission
+
+    editor.user_permissions.add(*Permission.objects.filter(content_type__app_label="knowledge"))
+    mine.editor_users.add(editor)
+    client.force_login(editor)
+    page = client.get("/admin/knowledge/knowledgebase/").content.decode()
+    assert "Mine" in page and "Other" not in page
+    form = client.get("/admin/knowledge/document/add/").content.decode()
+    assert f'value="{mine.pk}"' in form and f'value="{other.pk}"' not in form
