@@ -5,4 +5,6 @@ from frontend import views
 app_name = "frontend"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sources/<int:chunk_id>/", views.source, name="source"),
+    path("documents/<int:document_id>/original", views.original, name="original"),
 ]

@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import mimetypes
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from citewise.knowledge.permissions import readable_chunk, readable_document
+from citewise.knowledge.storage import path_of
+
+# Passages shown before and after the cited one, for context.
+CONTEXT_CHUNKS = 2
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/home.html")
+
+
+@login_required
+def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
+    """The passage a citation points to, highlighted among its neighbours."""
+    chunk = readable_chunk(request.user, chunk_id)
+    if chunk is None:
+        raise Http404("No such passage")
+    neighbours = chunk.document.chunks.filter(
+        ordinal__gte=chunk.ordinal - CONTEXT_CHUNKS, ordinal__lte=chunk.ordinal + CONTEXT_CHUNKS)
+    return render(request, "frontend/source.html",
+                  {"chunk": chunk, "document": chunk.document, "neighbours": neighbours})
+
+
+@login_required
+def original(request: HttpRequest, document_id: int) -> FileResponse:
+    document = readable_document(request.user, document_id)
+    if document is None or not document.stored_path or not path_of(document.stored_path).exists():
+        raise Http404("No such document")
+    content_type = mimetypes.guess_type(document.original_name)[0] or "application/octet-stream"
+    return FileResponse(path_of(document.stored_path).open("rb"), as_attachment=False,
+                        filename=document.original_name, content_type=content_type)

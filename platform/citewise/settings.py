@@ -229,5 +229,8 @@ LOGGING = {
         # Our request log replaces Django's, which would log each failing URL twice.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # The chunker measures whole sections before splitting them; the tokenizer's
+        # "longer than the maximum" warning about those measurements is noise.
+        "transformers.tokenization_utils_base": {"level": "ERROR"},
     },
 }

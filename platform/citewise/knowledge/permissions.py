@@ -75,3 +75,20 @@ def can_read(actor: Actor, knowledge_base: KnowledgeBase) -> bool:
 
 def can_edit(actor: Actor, knowledge_base: KnowledgeBase) -> bool:
     return editable_knowledge_bases(actor).filter(pk=knowledge_base.pk).exists()
+
+
+def readable_chunk(actor: Actor, chunk_id: int):
+    """The chunk if the actor may read its knowledge base, else None (not found and not
+    allowed look the same, so ids reveal nothing)."""
+    from citewise.knowledge.models import Chunk, DocumentStatus
+
+    return (Chunk.objects.select_related("document", "knowledge_base")
+            .filter(pk=chunk_id, knowledge_base__in=readable_knowledge_bases(actor),
+                    document__status=DocumentStatus.INDEXED).first())
+
+
+def readable_document(actor: Actor, document_id: int):
+    from citewise.knowledge.models import Document
+
+    return (Document.objects.select_related("knowledge_base")
+            .filter(pk=document_id, knowledge_base__in=readable_knowledge_bases(actor)).first())

@@ -123,7 +123,11 @@ def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
     with timed(timings, "chunk"):
         report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
         embedder = indexing.embedder_for(kb)
-        drafts = chunk_document(parsed, embedder.count_tokens, max_tokens=settings.CHUNK_TOKENS,
+        # The model reads at most max_tokens including its two special tokens and the
+        # passage prefix; a longer chunk would be embedded without its end.
+        room = embedder.max_tokens - 2 - embedder.count_tokens(kb.passage_prefix)
+        drafts = chunk_document(parsed, embedder.count_tokens,
+                                max_tokens=min(settings.CHUNK_TOKENS, room),
                                 overlap_tokens=settings.CHUNK_OVERLAP_TOKENS)
         if not drafts:
             raise EmptyDocument("the document has no text to index")

@@ -1,0 +1,98 @@
+"""Conversations, their messages, each answer's citations, and the questions the
+documents could not answer (the admins' gap report)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from citewise.knowledge.models import Chunk, Document, KnowledgeBase
+
+
+class Conversation(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True)
+    knowledge_bases = models.ManyToManyField(KnowledgeBase, related_name="conversations")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Role(models.TextChoices):
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField()
+    # For an assistant message: the standalone question retrieval used (after rewriting
+    # a follow-up), how the answer was made, and what it cost.
+    search_query = models.TextField(blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    not_found = models.BooleanField(default=False)
+    grounded = models.BooleanField(default=False)
+    notice = models.TextField(blank=True, help_text="Shown with the answer, e.g. a fallback.")
+    invalid_citations = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+
+class Citation(models.Model):
+    """A numbered source of an answer, kept even if its document is later deleted (the
+    snippet and names stay; the links go)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
+    n = models.PositiveIntegerField()
+    chunk = models.ForeignKey(Chunk, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    knowledge_base = models.ForeignKey(KnowledgeBase, null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
+    document_name = models.CharField(max_length=255)
+    title = models.CharField(max_length=500)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    heading_path = models.JSONField(default=list, blank=True)
+    snippet = models.TextField()
+    supported = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["message", "n"]
+        constraints = [models.UniqueConstraint(fields=["message", "n"],
+                                               name="citation_number_unique")]
+
+    def __str__(self) -> str:
+        return f"[{self.n}] {self.title}"
+
+
+class UnansweredQuestion(models.Model):
+    question = models.TextField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    knowledge_bases = models.ManyToManyField(KnowledgeBase, related_name="unanswered")
+    best_score = models.FloatField(null=True, blank=True)
+    closest_documents = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.question[:80]
