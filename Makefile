@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: install install-test run test lint lock clean
+.PHONY: install install-test vllm-env run test lint lock clean
 
 # Reinstalls only when pyproject.toml or the pinned constraints change.
 $(BIN)/python:
@@ -26,6 +26,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# A separate environment with a real vLLM server (CPU build) for tests/vllm; without it
+# those tests are skipped. About 2.5 GB and a few minutes; CI always builds it.
+vllm-env:
+	tests/vllm/setup_vllm.sh
 
 run: install
 	$(BIN)/python manage.py serve

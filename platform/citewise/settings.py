@@ -7,6 +7,7 @@ directory), so a laptop needs no other server.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,8 @@ PRODUCTION = ENVIRONMENT == "production"
 
 DATA_DIR = Path(env_str("CITEWISE_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Model loading draws progress bars on stderr; they garble logs and command output.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DEBUG = env_bool("CITEWISE_DEBUG", default=False)
 
@@ -178,6 +181,14 @@ VLLM_BASE_URL = env_str("VLLM_BASE_URL").rstrip("/")
 VLLM_MODEL = env_str("VLLM_MODEL")
 VLLM_API_KEY = env_secret("VLLM_API_KEY") or ""
 VLLM_TIMEOUT = env_float("VLLM_TIMEOUT", 60.0)
+VLLM_MAX_CONCURRENCY = env_int("VLLM_MAX_CONCURRENCY", 8, minimum=1)
+VLLM_CONTEXT_LENGTH = env_int("VLLM_CONTEXT_LENGTH", 4096, minimum=512)
+VLLM_MAX_TOKENS = env_int("VLLM_MAX_TOKENS", 512, minimum=16)
+# When the LLM is down: answer with quoted passages (extractive) and say so, or fail.
+LLM_FALLBACK = env_bool("CITEWISE_LLM_FALLBACK", default=False)
+ASK_TOP_K = env_int("CITEWISE_ASK_TOP_K", 6, minimum=1)
+# Calibrated on the eval sets (benchmarks/RESULTS.md): below it, "not found".
+ANSWERABILITY_THRESHOLD = env_float("CITEWISE_ANSWERABILITY_THRESHOLD", 0.3)
 if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:
     raise ImproperlyConfigured("CITEWISE_ANSWER_BACKEND=vllm needs VLLM_BASE_URL")
 EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
@@ -232,5 +243,8 @@ LOGGING = {
         # The chunker measures whole sections before splitting them; the tokenizer's
         # "longer than the maximum" warning about those measurements is noise.
         "transformers.tokenization_utils_base": {"level": "ERROR"},
+        # Model and index loading chatter, once per process.
+        "faiss.loader": {"level": "WARNING"},
+        "sentence_transformers": {"level": "WARNING"},
     },
 }

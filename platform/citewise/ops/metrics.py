@@ -33,6 +33,12 @@ SEARCH_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+ANSWER_LATENCY = Histogram(
+    "citewise_answer_duration_seconds",
+    "Time to answer a question, from the question to the stored answer (LLM included).",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
+)
+
 
 class TaskTableCollector(Collector):
     def collect(self) -> Iterator[Metric]:

@@ -1,0 +1,193 @@
+"""The embedded default backend: no GPU, no invention. It quotes the sentences of the
+sources that best answer the question, each followed by its citation marker.
+
+Each sentence of each source is scored by semantic similarity to the question (an
+embed function passed in, e.g. the retrieval embedder's) and by lexical coverage (the
+IDF-weighted share of the question's tokens the sentence contains, words plus Hangul
+bigrams). The best sentences are printed in source order and position, so the answer
+reads like the documents. Every sentence written is a verbatim sentence of a source
+(whitespace collapsed).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
+from inference.languages import not_found_message
+from inference.sources import Source
+from inference.text import approx_tokens, collapse_whitespace, split_sentences, tokenize
+
+EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
+EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    n: int  # source number
+    index: int  # position of the sentence in its source
+    text: str  # whitespace-collapsed, verbatim otherwise
+    semantic: float | None
+    lexical: float
+    score: float
+
+
+@dataclass(frozen=True)
+class ExtractiveConfig:
+    max_sentences: int = 3
+    max_chars: int = 900
+    semantic_weight: float = 0.5  # score = w * semantic + (1 - w) * lexical
+    relative_cutoff: float = 0.7  # keep sentences scoring >= cutoff * the best one
+    min_score: float = 0.05  # below this, nothing answers: a "not found" reply
+    min_tokens: int = 3  # shorter fragments (headings, list bullets) are not quoted
+    max_sentence_chars: int = 600
+    cache_size: int = 32
+
+
+class ExtractiveBackend:
+    name = "extractive"
+
+    def __init__(self, *, embed_query: EmbedQuery | None = None,
+                 embed_passages: EmbedPassages | None = None,
+                 count_tokens: TokenCounter | None = None,
+                 config: ExtractiveConfig | None = None) -> None:
+        if (embed_query is None) != (embed_passages is None):
+            raise ValueError("pass both embed_query and embed_passages, or neither")
+        self.embed_query = embed_query
+        self.embed_passages = embed_passages
+        self.count_tokens = count_tokens or approx_tokens
+        self.config = config or ExtractiveConfig()
+        self._cache: OrderedDict[tuple, list[ScoredSentence]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- scoring ----------------------------------------------------------------------
+    def score_sentences(self, question: str, sources: Sequence[Source]) -> list[ScoredSentence]:
+        """Every candidate sentence with its scores, best first (cached per question and
+        sources, so answerability and the answer share the work)."""
+        key = (question, tuple((s.n, s.chunk_id, hash(s.text)) for s in sources))
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        scored = self._score(question, sources)
+        with self._cache_lock:
+            self._cache[key] = scored
+            while len(self._cache) > self.config.cache_size:
+                self._cache.popitem(last=False)
+        return scored
+
+    def _score(self, question: str, sources: Sequence[Source]) -> list[ScoredSentence]:
+        cfg = self.config
+        candidates: list[tuple[int, int, str, list[str]]] = []
+        for source in sources:
+            for index, span in enumerate(split_sentences(source.text)):
+                text = collapse_whitespace(span.text)
+                tokens = tokenize(text)
+                if len(tokens) < cfg.min_tokens or len(text) > cfg.max_sentence_chars:
+                    continue
+                candidates.append((source.n, index, text, tokens))
+        if not candidates:
+            return []
+        question_tokens = set(tokenize(question))
+        df = Counter(t for *_, tokens in candidates for t in set(tokens))
+        total = len(candidates)
+        idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
+        idf_sum = sum(idf.values()) or 1.0
+        lexical = [sum(idf[t] for t in question_tokens & set(tokens)) / idf_sum
+                   for *_, tokens in candidates]
+        semantic: list[float | None] = [None] * total
+        if self.embed_query is not None and self.embed_passages is not None:
+            q = _unit(np.asarray(self.embed_query(question), dtype=np.float32).reshape(1, -1))
+            s = _unit(np.asarray(self.embed_passages([c[2] for c in candidates]),
+                                 dtype=np.float32))
+            semantic = [float(x) for x in (s @ q[0])]
+        w = cfg.semantic_weight
+        scored = []
+        for (n, index, text, _), lex, sem in zip(candidates, lexical, semantic, strict=True):
+            score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
+            scored.append(ScoredSentence(n, index, text, sem, lex, score))
+        scored.sort(key=lambda s: (-s.score, s.n, s.index))
+        return scored
+
+    def select(self, question: str, sources: Sequence[Source]) -> list[ScoredSentence]:
+        """The sentences to quote, in reading order (source number, then position)."""
+        cfg = self.config
+        scored = self.score_sentences(question, sources)
+        if not scored or scored[0].score < cfg.min_score:
+            return []
+        cutoff = max(cfg.min_score, scored[0].score * cfg.relative_cutoff)
+        chosen: list[ScoredSentence] = []
+        seen: set[str] = set()
+        chars = 0
+        for sentence in scored:
+            if len(chosen) >= cfg.max_sentences or sentence.score < cutoff:
+                break
+            if sentence.text in seen or (chosen and chars + len(sentence.text) > cfg.max_chars):
+                continue
+            chosen.append(sentence)
+            seen.add(sentence.text)
+            chars += len(sentence.text)
+        return sorted(chosen, key=lambda s: (s.n, s.index))
+
+    def best_score(self, question: str, sources: Sequence[Source]) -> float:
+        scored = self.score_sentences(question, sources)
+        return scored[0].score if scored else 0.0
+
+    # -- answering --------------------------------------------------------------------
+    def stream(self, request: AnswerRequest) -> Iterator[Event]:
+        chosen = self.select(request.question, request.sources)
+        prompt_tokens = self.count_tokens(request.question) + sum(
+            self.count_tokens(s.text) for s in request.sources)
+        if not chosen:
+            text = not_found_message(request.language, request.knowledge_base or None)
+            yield Delta(text)
+            yield Done(Usage(prompt_tokens, self.count_tokens(text)), "not_found")
+            return
+        parts = []
+        for i, sentence in enumerate(chosen):
+            part = f"{' ' if i else ''}{sentence.text} [{sentence.n}]"
+            parts.append(part)
+            yield Delta(part)
+        yield Done(Usage(prompt_tokens, self.count_tokens("".join(parts))), "stop")
+
+    def rewrite_question(self, history: Sequence[Turn], question: str) -> str:
+        return carry_key_terms(history, question)
+
+
+FOLLOW_UP_STARTS = ("and ", "what about", "how about", "also ", "or ", "then ", "그럼", "그러면",
+                    "그리고", "또 ", "그건", "그것", "거기")
+
+
+def carry_key_terms(history: Sequence[Turn], question: str, *, max_terms: int = 6,
+                    max_words: int = 6) -> str:
+    """A follow-up ("and on Windows?") gets the previous question's key terms appended, so
+    retrieval sees a standalone query. Standalone questions pass through unchanged."""
+    previous = next((t.content for t in reversed(history) if t.role == "user"), None)
+    if not previous:
+        return question
+    stripped = question.strip().casefold()
+    short = len(stripped.split()) <= max_words
+    if not (stripped.startswith(FOLLOW_UP_STARTS) or short):
+        return question
+    present = set(tokenize(question))
+    terms: list[str] = []
+    for word in previous.split():
+        core = word.strip(".,;:!?\"'()[]")
+        word_tokens = tokenize(core)
+        if word_tokens and not set(word_tokens) <= present and core not in terms:
+            terms.append(core)
+    if not terms:
+        return question
+    return f"{question.strip()} ({' '.join(terms[:max_terms])})"
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)

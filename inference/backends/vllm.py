@@ -1,0 +1,330 @@
+"""vLLM (or any OpenAI-compatible server) over HTTP, with the official `openai` client.
+
+- Streaming chat completions with `stream_options.include_usage`: text deltas, then one
+  `Done` with the server's exact token usage.
+- Retries only before the first token: once text has reached the caller, a failure
+  ends the answer with LLMUnavailable and the request is never sent again.
+- A per-backend concurrency limit: a caller waits at most `queue_timeout` for a slot,
+  then fails fast with BackendBusy.
+- Every failure becomes LLMUnavailable with a message a person understands.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
+from inference.errors import BackendBusy, LLMUnavailable
+from inference.prompt import PromptBudget, TokenCounter, build_prompt, rewrite_messages
+from inference.text import approx_tokens
+
+
+@dataclass(frozen=True)
+class VLLMConfig:
+    base_url: str = "http://127.0.0.1:8000/v1"  # with or without the trailing /v1
+    model: str = ""
+    api_key: str = ""
+    connect_timeout: float = 5.0  # seconds to open the connection
+    read_timeout: float = 30.0  # seconds of silence tolerated (first token, between tokens)
+    max_retries: int = 2  # attempts after the first, only before any text is received
+    retry_backoff: float = 0.5  # seconds, doubled per retry
+    max_concurrency: int = 8  # answers in flight from this process
+    queue_timeout: float = 10.0  # seconds to wait for a free slot before failing
+    max_tokens: int = 512  # answer length (reserved in the prompt budget)
+    temperature: float = 0.0
+    context_length: int = 4096  # the served model's --max-model-len
+    history_tokens: int = 600
+    rewrite_max_tokens: int = 64
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # sent with every request
+
+    @property
+    def root(self) -> str:
+        url = self.base_url.rstrip("/")
+        return url[:-3] if url.endswith("/v1") else url
+
+    @property
+    def api_base(self) -> str:
+        return self.root + "/v1"
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    message: str
+    models: tuple[str, ...] = ()
+    latency_s: float | None = None
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(self, config: VLLMConfig, *, count_tokens: TokenCounter | None = None,
+                 http_client: Any = None) -> None:
+        """`http_client`: an httpx-compatible client for the openai client and health checks
+        (tests pass one with a mock transport)."""
+        from openai import OpenAI, Timeout  # lazy: only processes that answer need it
+
+        if not config.model:
+            raise ValueError("VLLMConfig.model is required (the served model name)")
+        self.config = config
+        self.count_tokens = count_tokens or approx_tokens
+        self._slots = threading.BoundedSemaphore(config.max_concurrency)
+        self._http = http_client
+        self.client = OpenAI(
+            base_url=config.api_base, api_key=config.api_key or "EMPTY",
+            timeout=Timeout(config.read_timeout, connect=config.connect_timeout),
+            max_retries=0,  # retries are ours: only before the first token
+            http_client=http_client,
+        )
+        self.requests_sent = 0  # HTTP requests attempted (for tests and metrics)
+
+    # -- answering --------------------------------------------------------------------
+    def budget(self, max_tokens: int | None = None) -> PromptBudget:
+        return PromptBudget(context_length=self.config.context_length,
+                            answer_tokens=max_tokens or self.config.max_tokens,
+                            history_tokens=self.config.history_tokens)
+
+    def stream(self, request: AnswerRequest) -> Iterator[Event]:
+        max_tokens = request.max_tokens or self.config.max_tokens
+        prompt = build_prompt(request, self.budget(max_tokens), self.count_tokens)
+        yield from self.stream_messages(
+            prompt.messages, max_tokens=max_tokens,
+            temperature=self.config.temperature if request.temperature is None
+            else request.temperature,
+            extra_body=request.extra_body)
+
+    def stream_messages(self, messages: Sequence[Mapping[str, str]], *,
+                        max_tokens: int | None = None, temperature: float | None = None,
+                        extra_body: Mapping[str, Any] | None = None) -> Iterator[Event]:
+        """Stream a chat completion of ready-made messages (no prompt building)."""
+        body = {**self.config.extra_body, **(extra_body or {})}
+        with self._slot():
+            attempt = 0
+            while True:
+                received = False
+                try:
+                    self.requests_sent += 1
+                    stream = self.client.chat.completions.create(
+                        model=self.config.model, messages=list(messages), stream=True,
+                        stream_options={"include_usage": True},
+                        max_tokens=max_tokens or self.config.max_tokens,
+                        temperature=self.config.temperature if temperature is None
+                        else temperature,
+                        extra_body=body or None,
+                    )
+                    usage: Any = None
+                    finish = None
+                    parts: list[str] = []
+                    try:
+                        for chunk in stream:
+                            if chunk.usage is not None:
+                                usage = chunk.usage
+                            for choice in chunk.choices:
+                                text = choice.delta.content if choice.delta else None
+                                if text:
+                                    received = True
+                                    parts.append(text)
+                                    yield Delta(text)
+                                if choice.finish_reason:
+                                    finish = choice.finish_reason
+                    finally:
+                        stream.close()
+                except Exception as exc:
+                    error = map_error(exc, self.config)
+                    if received:
+                        raise LLMUnavailable(
+                            "The answer service stopped in the middle of the answer ("
+                            + error.message + ")", retryable=False, status=error.status
+                        ) from exc
+                    if error.retryable and attempt < self.config.max_retries:
+                        time.sleep(self.config.retry_backoff * 2 ** attempt)
+                        attempt += 1
+                        continue
+                    raise error from exc
+                if usage is not None:
+                    counted = Usage(int(usage.prompt_tokens), int(usage.completion_tokens))
+                else:  # a server without include_usage support: estimate
+                    counted = Usage(sum(self.count_tokens(m["content"]) for m in messages),
+                                    self.count_tokens("".join(parts)))
+                yield Done(counted, finish or "stop")
+                return
+
+    def complete(self, messages: Sequence[Mapping[str, str]], *, max_tokens: int,
+                 temperature: float | None = None,
+                 extra_body: Mapping[str, Any] | None = None) -> tuple[str, Usage]:
+        """A short non-streamed request (retried: nothing reached a caller yet)."""
+        body = {**self.config.extra_body, **(extra_body or {})}
+        with self._slot():
+            attempt = 0
+            while True:
+                try:
+                    self.requests_sent += 1
+                    response = self.client.chat.completions.create(
+                        model=self.config.model, messages=list(messages), stream=False,
+                        max_tokens=max_tokens,
+                        temperature=self.config.temperature if temperature is None
+                        else temperature,
+                        extra_body=body or None,
+                    )
+                except Exception as exc:
+                    error = map_error(exc, self.config)
+                    if error.retryable and attempt < self.config.max_retries:
+                        time.sleep(self.config.retry_backoff * 2 ** attempt)
+                        attempt += 1
+                        continue
+                    raise error from exc
+                text = response.choices[0].message.content or "" if response.choices else ""
+                usage = response.usage
+                return text, Usage(usage.prompt_tokens if usage else 0,
+                                   usage.completion_tokens if usage else 0)
+
+    def rewrite_question(self, history: Sequence[Turn], question: str) -> str:
+        """A follow-up ("and on Windows?") rewritten into a standalone question."""
+        if not any(t.role == "user" for t in history):
+            return question
+        text, _ = self.complete(rewrite_messages(history, question, count=self.count_tokens),
+                                max_tokens=self.config.rewrite_max_tokens)
+        lines = [line.strip().strip('"').strip() for line in text.strip().splitlines()]
+        rewritten = next((line for line in lines if line), "")
+        return rewritten or question
+
+    # -- health -----------------------------------------------------------------------
+    def health(self) -> Health:
+        """GET {root}/health, then {root}/v1/models: up, and serving the configured model?"""
+        cfg = self.config
+        headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+        timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout)
+        where = f"The answer service at {cfg.root}"
+        started = time.monotonic()
+        try:
+            client = self._http or httpx.Client(timeout=timeout)
+            try:
+                alive = client.get(cfg.root + "/health", timeout=timeout)
+                if alive.status_code != 200:
+                    return Health(ok=False, message=f"{where} is not healthy "
+                                  f"(HTTP {alive.status_code} from /health).")
+                listed = client.get(cfg.api_base + "/models", headers=headers, timeout=timeout)
+            finally:
+                if client is not self._http:
+                    client.close()
+        except Exception as exc:
+            return Health(ok=False, message=map_error(exc, cfg).message)
+        latency = time.monotonic() - started
+        if listed.status_code != 200:
+            return Health(ok=False, message=f"{where} did not list its models "
+                          f"(HTTP {listed.status_code}).", latency_s=latency)
+        models = tuple(m.get("id", "") for m in listed.json().get("data", []))
+        if cfg.model not in models:
+            served = ", ".join(models) or "none"
+            return Health(ok=False, message=f"{where} does not serve the model "
+                          f"'{cfg.model}' (it serves: {served}).", models=models,
+                          latency_s=latency)
+        return Health(ok=True, message=f"{where} is up and serves '{cfg.model}'.",
+                      models=models, latency_s=latency)
+
+    # -- internals --------------------------------------------------------------------
+    def _slot(self) -> _Slot:
+        return _Slot(self._slots, self.config)
+
+
+class _Slot:
+    def __init__(self, semaphore: threading.BoundedSemaphore, config: VLLMConfig) -> None:
+        self.semaphore = semaphore
+        self.config = config
+
+    def __enter__(self) -> None:
+        if not self.semaphore.acquire(timeout=self.config.queue_timeout):
+            raise BackendBusy(
+                f"The answer service is busy: all {self.config.max_concurrency} answer slots "
+                f"stayed in use for {self.config.queue_timeout:g} s. Try again in a moment.")
+
+    def __exit__(self, *exc: object) -> None:
+        self.semaphore.release()
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = inner.get("message") if isinstance(inner, dict) else None
+        if message:
+            return str(message)
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _transport_errors(name: str) -> tuple[type, ...]:
+    """The class `name` from httpx and from httpx2 (which newer openai clients use)."""
+    import importlib
+
+    found = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if isinstance(getattr(module, name, None), type):
+            found.append(getattr(module, name))
+    return tuple(found)
+
+
+def _caused_by(exc: BaseException, kind: type | tuple[type, ...]) -> bool:
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, kind):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def map_error(exc: BaseException, config: VLLMConfig) -> LLMUnavailable:
+    """Any client or transport error -> LLMUnavailable with a readable message."""
+    import openai
+
+    if isinstance(exc, LLMUnavailable):
+        return exc
+    where = config.root
+    if _caused_by(exc, _transport_errors("ConnectTimeout")):
+        return LLMUnavailable(f"The answer service at {where} could not be reached within "
+                              f"{config.connect_timeout:g} s.", retryable=True)
+    if isinstance(exc, openai.APITimeoutError) or _caused_by(
+            exc, _transport_errors("TimeoutException")):
+        return LLMUnavailable(f"The answer service did not respond within "
+                              f"{config.read_timeout:g} s.", retryable=True)
+    refused = (*_transport_errors("ConnectError"), ConnectionRefusedError)
+    if isinstance(exc, openai.APIConnectionError) or _caused_by(exc, refused):
+        if _caused_by(exc, refused):
+            return LLMUnavailable(f"The answer service at {where} cannot be reached "
+                                  "(connection refused). Is vLLM running?", retryable=True)
+        return LLMUnavailable(f"The connection to the answer service at {where} failed.",
+                              retryable=True)
+    if isinstance(exc, _transport_errors("TransportError")):
+        return LLMUnavailable(f"The connection to the answer service at {where} was "
+                              f"interrupted ({type(exc).__name__}).", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = _server_message(exc)
+        if status in (401, 403):
+            return LLMUnavailable(f"The answer service refused the API key (HTTP {status}). "
+                                  "Check the configured key.", status=status)
+        if status == 404:
+            return LLMUnavailable(f"The answer service does not serve the model "
+                                  f"'{config.model}' (HTTP 404: {detail}).", status=status)
+        if status == 429:
+            return LLMUnavailable("The answer service is overloaded (HTTP 429). Try again "
+                                  "in a moment.", retryable=True, status=status)
+        if status >= 500:
+            return LLMUnavailable(f"The answer service failed (HTTP {status}): {detail}",
+                                  retryable=True, status=status)
+        return LLMUnavailable(f"The answer service rejected the request (HTTP {status}): "
+                              f"{detail}", status=status)
+    if isinstance(exc, openai.APIError):
+        return LLMUnavailable(f"The answer service returned an error: {_server_message(exc)}")
+    return LLMUnavailable(f"The answer service call failed: {type(exc).__name__}: {exc}")

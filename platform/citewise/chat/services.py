@@ -1,0 +1,310 @@
+"""The ask service: a question in, a streamed answer with verified citations out.
+
+Steps: check access; rewrite a follow-up into a standalone question; search (hybrid);
+decide whether the evidence answers the question (else "not found", recorded for the gap
+report); generate with numbered sources, streaming; parse and resolve citation markers as
+they arrive; verify each cited sentence against its source; store the exchange with its
+citations and token counts. Every surface (web, API, OpenAI endpoint, command) calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.urls import reverse
+
+from citewise.chat.backends import backend_name, extractive_backend, vllm_backend
+from citewise.chat.models import Citation, Conversation, Message, Role, UnansweredQuestion
+from citewise.knowledge.models import KnowledgeBase
+from citewise.knowledge.permissions import SYSTEM, Actor
+from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
+from citewise.ops.metrics import ANSWER_LATENCY
+from inference.answerability import AnswerabilityConfig, decide, evidence
+from inference.backends.base import AnswerRequest, Delta, Done, Turn, Usage
+from inference.citations import CitationParser
+from inference.errors import LLMUnavailable
+from inference.languages import (
+    closest_documents_heading,
+    detect_language,
+    fallback_notice,
+    not_found_message,
+)
+from inference.sources import Source
+from inference.verify import Verifier
+
+logger = logging.getLogger(__name__)
+
+HISTORY_TURNS = 6  # recent messages given to the rewrite and the LLM (tokens bound them too)
+CLOSEST_DOCUMENTS = 3
+
+
+@dataclass(frozen=True)
+class AskText:
+    """A piece of the answer, citation markers already resolved."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AskNotice:
+    text: str
+
+
+@dataclass(frozen=True)
+class AskFailed:
+    message: str
+
+
+@dataclass(frozen=True)
+class CitedSource:
+    n: int
+    chunk_id: int | None
+    knowledge_base: str
+    document: str
+    title: str
+    page: int | None
+    heading_path: list[str]
+    snippet: str
+    supported: bool
+    url: str
+
+    def as_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AskResult:
+    conversation_id: int
+    message_id: int
+    question: str
+    search_query: str
+    answer: str
+    not_found: bool
+    grounded: bool
+    backend: str
+    citations: list[CitedSource]
+    usage: Usage
+    invalid_citations: int = 0
+    notice: str = ""
+    closest_documents: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "question": self.question, "answer": self.answer, "not_found": self.not_found,
+            "grounded": self.grounded, "backend": self.backend, "notice": self.notice,
+            "citations": [c.as_json() for c in self.citations],
+            "usage": {"prompt_tokens": self.usage.prompt_tokens,
+                      "completion_tokens": self.usage.completion_tokens},
+            "invalid_citations": self.invalid_citations,
+            "closest_documents": self.closest_documents,
+            "conversation_id": self.conversation_id, "message_id": self.message_id,
+        }
+
+
+AskEvent = AskText | AskNotice | AskFailed | AskResult
+
+
+def ask(actor: Actor, question: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
+        conversation: Conversation | None = None) -> Iterator[AskEvent]:
+    """Answer `question` from the knowledge bases the actor may read (all of them, or the
+    ones given). Raises PermissionDenied for a knowledge base the actor may not read and
+    ValueError for an empty question; everything else arrives as events."""
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    kbs = allowed_knowledge_bases(actor, knowledge_bases)
+    if not kbs:
+        raise PermissionDenied("there is no knowledge base you may read")
+    began = time.perf_counter()
+    with ANSWER_LATENCY.time():
+        yield from _Answer(actor, question, kbs, conversation, began).run()
+
+
+class _Answer:
+    def __init__(self, actor: Actor, question: str, kbs: list[KnowledgeBase],
+                 conversation: Conversation | None, began: float) -> None:
+        self.actor, self.question, self.kbs, self.began = actor, question, kbs, began
+        self.conversation = conversation or _new_conversation(actor, question, kbs)
+        self.language = detect_language(question)
+        self.history = _history(self.conversation)
+        self.backend_name = backend_name(kbs)
+        self.kb_names = ", ".join(kb.name for kb in kbs)
+
+    def run(self) -> Iterator[AskEvent]:
+        notice = ""
+        search_query = self._standalone_question()
+        passages = search(self.actor, search_query, knowledge_bases=self.kbs,
+                          k=settings.ASK_TOP_K)
+        sources = [_source(n, passage) for n, passage in enumerate(passages, start=1)]
+        extractive = extractive_backend(self.kbs[0])
+        decision = decide(
+            evidence(search_query, sources=sources, results=[_scores(p) for p in passages],
+                     sentences=extractive.score_sentences(search_query, sources)),
+            AnswerabilityConfig(threshold=settings.ANSWERABILITY_THRESHOLD),
+        )
+        if not decision.answerable:
+            yield from self._not_found(search_query, passages, decision.score)
+            return
+        request = AnswerRequest(
+            question=self.question if self.backend_name == "vllm" else search_query,
+            sources=sources, history=self.history, language=self.language,
+            instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
+            knowledge_base=self.kb_names)
+        backend = extractive if self.backend_name == "extractive" else vllm_backend()
+        parser = CitationParser(sources)
+        usage = Usage(0, 0)
+        streamed = False
+        try:
+            for event in backend.stream(request):
+                if isinstance(event, Done):
+                    usage = event.usage
+                    continue
+                for piece in parser.feed(event.text):
+                    if isinstance(piece, Delta) and piece.text:
+                        streamed = True
+                        yield AskText(piece.text)
+        except LLMUnavailable as error:
+            if streamed or not settings.LLM_FALLBACK:
+                # A half-streamed answer is never silently continued by another backend.
+                logger.warning("answer failed: %s", error.message)
+                yield AskFailed(error.message)
+                return
+            notice = fallback_notice(self.language)
+            yield AskNotice(notice)
+            backend = extractive
+            parser = CitationParser(sources)
+            for event in extractive.stream(request):
+                if isinstance(event, Done):
+                    usage = event.usage
+                    continue
+                for piece in parser.feed(event.text):
+                    if isinstance(piece, Delta) and piece.text:
+                        yield AskText(piece.text)
+        for piece in parser.close():
+            if isinstance(piece, Delta) and piece.text:
+                yield AskText(piece.text)
+        verification = Verifier(embed=extractive.embed_passages).verify(
+            parser.text, parser.citations, sources)
+        yield self._store(answer=parser.text, search_query=search_query, sources=sources,
+                          passages=passages, cited=sorted({n for c in parser.citations
+                                                           for n in c.numbers}),
+                          supported=verification.citation_supported,
+                          snippets=verification.snippets, grounded=verification.grounded,
+                          backend=backend.name, usage=usage, notice=notice,
+                          invalid=parser.invalid_count)
+
+    def _standalone_question(self) -> str:
+        if not self.history:
+            return self.question
+        if self.backend_name == "vllm":
+            try:
+                return vllm_backend().rewrite_question(self.history, self.question)
+            except LLMUnavailable:
+                pass  # the answer step reports the outage; retrieval still works
+        return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
+
+    def _not_found(self, search_query: str, passages: list[Passage],
+                   best: float) -> Iterator[AskEvent]:
+        closest = _closest_documents(passages)
+        text = not_found_message(self.language, self.kb_names)
+        if closest:
+            titles = "\n".join(f"- {item['title']}" for item in closest)
+            text = f"{text}\n\n{closest_documents_heading(self.language)}\n{titles}"
+        yield AskText(text)
+        with transaction.atomic():
+            gap = UnansweredQuestion.objects.create(
+                question=self.question, best_score=best, closest_documents=closest,
+                user=None if self.actor is SYSTEM else self.actor)
+            gap.knowledge_bases.set(self.kbs)
+        yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
+                          cited=[], supported={}, snippets={}, grounded=True,
+                          backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
+                          not_found=True, closest=closest)
+
+    def _store(self, *, answer: str, search_query: str, sources: list[Source],
+               passages: list[Passage], cited: list[int], supported: dict[int, bool],
+               snippets: dict[int, str], grounded: bool, backend: str, usage: Usage,
+               notice: str, invalid: int, not_found: bool = False,
+               closest: list[dict] | None = None) -> AskResult:
+        by_n = {source.n: (source, passage) for source, passage in
+                zip(sources, passages, strict=True)}
+        citations = [_cited(n, *by_n[n], supported=supported.get(n, False),
+                            snippet=snippets.get(n)) for n in cited if n in by_n]
+        with transaction.atomic():
+            Message.objects.create(conversation=self.conversation, role=Role.USER,
+                                   text=self.question)
+            message = Message.objects.create(
+                conversation=self.conversation, role=Role.ASSISTANT, text=answer,
+                search_query=search_query, backend=backend, not_found=not_found,
+                grounded=grounded, notice=notice, invalid_citations=invalid,
+                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                latency_ms=int((time.perf_counter() - self.began) * 1000))
+            Citation.objects.bulk_create(Citation(
+                message=message, n=c.n, chunk_id=c.chunk_id,
+                document_id=by_n[c.n][1].document_id,
+                knowledge_base=next((kb for kb in self.kbs if kb.slug == c.knowledge_base),
+                                    None),
+                document_name=c.document, title=c.title, page=c.page,
+                heading_path=c.heading_path, snippet=c.snippet, supported=c.supported,
+            ) for c in citations)
+            self.conversation.save(update_fields=["updated_at"])
+        return AskResult(
+            conversation_id=self.conversation.pk, message_id=message.pk,
+            question=self.question, search_query=search_query, answer=answer,
+            not_found=not_found, grounded=grounded, backend=backend, citations=citations,
+            usage=usage, invalid_citations=invalid, notice=notice,
+            closest_documents=closest or [])
+
+
+def _new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> Conversation:
+    conversation = Conversation.objects.create(
+        user=None if actor is SYSTEM else actor, title=question[:200])
+    conversation.knowledge_bases.set(kbs)
+    return conversation
+
+
+def _history(conversation: Conversation) -> list[Turn]:
+    recent = list(conversation.messages.order_by("-created_at", "-pk")[:HISTORY_TURNS])
+    return [Turn(message.role, message.text) for message in reversed(recent)]
+
+
+def _source(n: int, passage: Passage) -> Source:
+    return Source(n=n, chunk_id=passage.chunk_id, title=passage.title,
+                  document=passage.document, page=passage.page,
+                  heading_path=tuple(passage.heading_path), text=passage.text,
+                  score=passage.score)
+
+
+def _scores(passage: Passage) -> SimpleNamespace:
+    return SimpleNamespace(fused_score=passage.scores.get("fused"),
+                           dense_score=passage.scores.get("dense"),
+                           lexical_score=passage.scores.get("lexical"))
+
+
+def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
+           snippet: str | None) -> CitedSource:
+    return CitedSource(
+        n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
+        document=source.document, title=source.title, page=source.page,
+        heading_path=list(source.heading_path), snippet=snippet or source.text[:300],
+        supported=supported,
+        url=reverse("frontend:source", args=[source.chunk_id]) + "#cited")
+
+
+def _closest_documents(passages: list[Passage]) -> list[dict]:
+    seen: dict[int, dict] = {}
+    for passage in passages:
+        if passage.document_id not in seen:
+            seen[passage.document_id] = {"document": passage.document, "title": passage.title,
+                                         "url": reverse("frontend:source",
+                                                        args=[passage.chunk_id])}
+        if len(seen) == CLOSEST_DOCUMENTS:
+            break
+    return list(seen.values())

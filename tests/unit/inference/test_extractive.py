@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from inference.backends.base import AnswerRequest, Delta, Done, Turn, collect
+from inference.backends.extractive import ExtractiveBackend, ExtractiveConfig, carry_key_terms
+from inference.citations import parse_citations
+from inference.text import collapse_whitespace, split_sentences
+
+from .helpers import embed_passages, embed_query, source
+
+FAQ = [
+    source(1, "Python is a programming language. It was created by Guido van Rossum.\n"
+              "Python is free to use and distribute, even for commercial use."),
+    source(2, "To install Python on Windows, download the installer from python.org. "
+              "Run the installer and tick 'Add Python to PATH'. The weather is nice."),
+    source(3, "Bananas are yellow. Apples can be red or green."),
+]
+
+
+def backends():
+    return [ExtractiveBackend(),
+            ExtractiveBackend(embed_query=embed_query, embed_passages=embed_passages)]
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_quotes_the_best_sentences_with_citations(backend):
+    result = collect(backend.stream(AnswerRequest("How do I install Python on Windows?", FAQ)))
+    assert "download the installer from python.org. [2]" in result.text
+    assert "Bananas" not in result.text
+    assert result.finish_reason == "stop"
+
+
+def test_reading_order_is_source_then_position():
+    backend = ExtractiveBackend(config=ExtractiveConfig(relative_cutoff=0.0, max_sentences=4))
+    chosen = backend.select("Python installer free", FAQ)
+    assert [(s.n, s.index) for s in chosen] == sorted((s.n, s.index) for s in chosen)
+
+
+def test_korean_question_quotes_korean_sentences():
+    sources = [source(1, "서울은 대한민국의 수도이다. 인구는 약 천만 명이다."),
+               source(2, "부산은 항구 도시이다. 해운대가 유명하다.")]
+    result = collect(ExtractiveBackend().stream(
+        AnswerRequest("대한민국의 수도는 어디인가요?", sources, language="ko")))
+    assert result.text.startswith("서울은 대한민국의 수도이다. [1]")
+
+
+def test_not_found_when_nothing_matches():
+    result = collect(ExtractiveBackend().stream(
+        AnswerRequest("What is the VPN password policy?", [FAQ[2]], knowledge_base="HR")))
+    assert result.finish_reason == "not_found"
+    assert result.text == "I couldn't find the answer to that in HR."
+    korean = collect(ExtractiveBackend().stream(AnswerRequest("비밀번호 정책은?", [],
+                                                              language="ko")))
+    assert "찾을 수 없습니다" in korean.text
+
+
+def test_usage_is_counted_with_the_given_counter():
+    calls: list[str] = []
+
+    def count(text: str) -> int:
+        calls.append(text)
+        return len(text.split())
+
+    events = list(ExtractiveBackend(count_tokens=count).stream(
+        AnswerRequest("install Python Windows", FAQ)))
+    done = events[-1]
+    assert isinstance(done, Done)
+    answer = "".join(e.text for e in events if isinstance(e, Delta))
+    assert done.usage.completion_tokens == len(answer.split())
+    assert done.usage.prompt_tokens == 3 + sum(len(s.text.split()) for s in FAQ)
+
+
+WORDS_TEXT = ("python install windows path error memory thread lock file read write list dict "
+              "서울 부산 수도 항구 인구 도시 대한민국 설치 방법 오류")
+WORDS = WORDS_TEXT.split()
+
+
+def _random_text(rng: random.Random) -> str:
+    sentences = []
+    for _ in range(rng.randint(1, 6)):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(1, 12))]
+        sentences.append(" ".join(words) + rng.choice([".", "!", "?", "。", ""]))
+    return rng.choice([" ", "\n", "  \n "]).join(sentences)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_never_writes_a_sentence_that_is_not_in_its_cited_source(seed):
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
+    sources = [source(n, _random_text(rng), score=rng.random()) for n in range(1, 5)]
+    question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 5)))
+    backend = ExtractiveBackend(
+        embed_query=embed_query, embed_passages=embed_passages,
+        config=ExtractiveConfig(max_sentences=rng.randint(1, 5),
+                                relative_cutoff=rng.random()))
+    answer = collect(backend.stream(AnswerRequest(question, sources))).text
+    text, citations, invalid = parse_citations(answer, sources)
+    assert invalid == 0
+    if not citations:
+        assert "couldn't find" in answer
+        return
+    by_n = {s.n: collapse_whitespace(s.text) for s in sources}
+    previous = 0
+    for citation in citations:
+        quoted = text[previous:citation.start].strip()
+        previous = citation.end
+        assert len(citation.numbers) == 1
+        assert quoted, answer
+        assert quoted in by_n[citation.numbers[0]], (quoted, by_n[citation.numbers[0]])
+        # a whole sentence of the source, not a fragment
+        assert quoted in [collapse_whitespace(s.text)
+                          for s in split_sentences(sources[citation.numbers[0] - 1].text)]
+    assert text[previous:].strip() == ""
+
+
+def test_scores_are_cached_and_expose_parts():
+    backend = ExtractiveBackend(embed_query=embed_query, embed_passages=embed_passages)
+    first = backend.score_sentences("install Python", FAQ)
+    assert backend.score_sentences("install Python", FAQ) is first
+    assert all(s.semantic is not None and 0 <= s.lexical <= 1 for s in first)
+    assert backend.best_score("install Python", FAQ) == first[0].score
+
+
+def test_embed_functions_come_in_pairs():
+    with pytest.raises(ValueError, match="both"):
+        ExtractiveBackend(embed_query=embed_query)
+
+
+def test_follow_up_carries_key_terms():
+    history = [Turn("user", "How do I install Python?"), Turn("assistant", "Download it [1].")]
+    assert carry_key_terms(history, "And on Windows?") == "And on Windows? (install Python)"
+    standalone = "What is the difference between a list and a tuple in Python programs?"
+    assert carry_key_terms(history, standalone) == standalone
+    assert carry_key_terms([], "And on Windows?") == "And on Windows?"
+    rewritten = ExtractiveBackend().rewrite_question([Turn("user", "파이썬 설치 방법")],
+                                                     "그럼 윈도우에서는?")
+    assert rewritten == "그럼 윈도우에서는? (파이썬 설치 방법)"
