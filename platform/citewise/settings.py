@@ -187,12 +187,25 @@ VLLM_MAX_TOKENS = env_int("VLLM_MAX_TOKENS", 512, minimum=16)
 # When the LLM is down: answer with quoted passages (extractive) and say so, or fail.
 LLM_FALLBACK = env_bool("CITEWISE_LLM_FALLBACK", default=False)
 ASK_TOP_K = env_int("CITEWISE_ASK_TOP_K", 6, minimum=1)
-# Calibrated on the eval sets (benchmarks/RESULTS.md): below it, "not found".
-ANSWERABILITY_THRESHOLD = env_float("CITEWISE_ANSWERABILITY_THRESHOLD", 0.3)
+# The evidence measure and the value below which the answer is "not found"; calibrated
+# on the eval sets (benchmarks/inference_calibrate.py, results in benchmarks/RESULTS.md).
+# "coverage" (share of the question's words found in one passage) does not depend on the
+# embedding model understanding the question's language, which the default one does not
+# for Korean.
+ANSWERABILITY_FEATURE = env_str("CITEWISE_ANSWERABILITY_FEATURE", "coverage")
+ANSWERABILITY_THRESHOLD = env_float("CITEWISE_ANSWERABILITY_THRESHOLD", 0.2)
 if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:
     raise ImproperlyConfigured("CITEWISE_ANSWER_BACKEND=vllm needs VLLM_BASE_URL")
 EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 INDEX_DIR = DATA_DIR / "indexes"
+# "torch" (GPU when present), or on CPU "onnx" (1.6x, identical vectors) or "onnx-int8"
+# (2.85x, cosine >= 0.97 to torch): benchmarks/RESULTS.md. Exported models are cached here.
+EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "torch")
+if EMBEDDING_BACKEND not in {"torch", "onnx", "onnx-int8"}:
+    raise ImproperlyConfigured(
+        f"CITEWISE_EMBEDDING_BACKEND must be torch, onnx or onnx-int8, not {EMBEDDING_BACKEND!r}"
+    )
+ONNX_CACHE_DIR = DATA_DIR / "onnx"
 RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
 DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
 LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import cache
 
+import numpy as np
 from django.conf import settings
 
 from citewise.knowledge import indexing
@@ -42,5 +46,37 @@ def _extractive(config) -> ExtractiveBackend:
 
     embedder = get_embedder(config)
     return ExtractiveBackend(embed_query=embedder.embed_query,
-                             embed_passages=embedder.embed_passages,
+                             embed_passages=SentenceEmbeddingCache(embedder.embed_passages),
                              count_tokens=embedder.count_tokens)
+
+
+class SentenceEmbeddingCache:
+    """Remembers sentence embeddings across questions.
+
+    Scoring a question embeds every sentence of its sources, and popular passages come
+    back question after question; the verifier then embeds the quoted sentences again.
+    Embedding is most of the time Citewise adds around an answer on a CPU, so each
+    sentence is embedded once per process (least recently used ones are forgotten).
+    """
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], *,
+                 max_items: int = 50_000) -> None:
+        self.embed = embed
+        self.max_items = max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = np.asarray(self.embed(missing), dtype=np.float32)
+            with self._lock:
+                self._vectors.update(zip(missing, fresh, strict=True))
+        with self._lock:
+            for text in texts:
+                self._vectors.move_to_end(text)
+            vectors = [self._vectors[text] for text in texts]
+            while len(self._vectors) > self.max_items:
+                self._vectors.popitem(last=False)
+        return np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)

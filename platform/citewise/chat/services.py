@@ -147,7 +147,8 @@ class _Answer:
         decision = decide(
             evidence(search_query, sources=sources, results=[_scores(p) for p in passages],
                      sentences=extractive.score_sentences(search_query, sources)),
-            AnswerabilityConfig(threshold=settings.ANSWERABILITY_THRESHOLD),
+            AnswerabilityConfig(weights={settings.ANSWERABILITY_FEATURE: 1.0},
+                                threshold=settings.ANSWERABILITY_THRESHOLD),
         )
         if not decision.answerable:
             yield from self._not_found(search_query, passages, decision.score)

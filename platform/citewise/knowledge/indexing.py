@@ -33,7 +33,9 @@ def lexical_store() -> LexicalStore:
 def embedder_config(kb: KnowledgeBase) -> EmbedderConfig:
     return EmbedderConfig(model=kb.embedding_model, query_prefix=kb.query_prefix,
                           passage_prefix=kb.passage_prefix,
-                          batch_size=settings.EMBED_BATCH_SIZE)
+                          batch_size=settings.EMBED_BATCH_SIZE,
+                          backend=settings.EMBEDDING_BACKEND,
+                          cache_dir=str(settings.ONNX_CACHE_DIR))
 
 
 def embedder_for(kb: KnowledgeBase) -> Embedder:

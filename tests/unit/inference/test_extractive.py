@@ -33,8 +33,18 @@ def test_quotes_the_best_sentences_with_citations(backend):
     assert result.finish_reason == "stop"
 
 
+def test_quotes_come_from_the_passage_holding_the_best_sentence():
+    sources = [source(1, "Passwords expire every 90 days. Reset your password in the portal."),
+               source(2, "Board passwords expire every 7 days for security reasons.")]
+    chosen = ExtractiveBackend().select("How often do passwords expire?", sources)
+    assert {s.n for s in chosen} == {1}
+    everywhere = ExtractiveBackend(config=ExtractiveConfig(single_source=False))
+    assert {s.n for s in everywhere.select("How often do passwords expire?", sources)} == {1, 2}
+
+
 def test_reading_order_is_source_then_position():
-    backend = ExtractiveBackend(config=ExtractiveConfig(relative_cutoff=0.0, max_sentences=4))
+    backend = ExtractiveBackend(config=ExtractiveConfig(relative_cutoff=0.0, max_sentences=4,
+                                                        single_source=False))
     chosen = backend.select("Python installer free", FAQ)
     assert [(s.n, s.index) for s in chosen] == sorted((s.n, s.index) for s in chosen)
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
+from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM
 
@@ -43,18 +44,10 @@ class Command(BaseCommand):
                questions: Path | None, **options: Any) -> None:
         if (question is None) == (questions is None):
             raise CommandError("give either a QUESTION or --questions FILE")
-        kbs = list(KnowledgeBase.objects.filter(slug__in=kb))
-        missing = set(kb) - {found.slug for found in kbs}
-        if missing:
-            raise CommandError(f"no knowledge base: {', '.join(sorted(missing))}")
+        kbs = knowledge_bases_named(kb)
         if questions is not None:
-            try:
-                lines = [line.strip() for line in
-                         questions.read_text(encoding="utf-8").splitlines()]
-            except (OSError, UnicodeDecodeError) as error:
-                raise CommandError(f"cannot read {questions}: {error}") from None
             failed = False
-            for line in filter(None, lines):
+            for line in lines_of(questions):
                 result, error = self._answer(line, kbs, echo=False)
                 if result is not None:
                     self.stdout.write(result_json(result))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
+from citewise.knowledge.cli import knowledge_bases_named
 from citewise.knowledge.indexing import rebuild_indexes
 from citewise.knowledge.models import KnowledgeBase
 
@@ -23,12 +24,7 @@ class Command(BaseCommand):
                             help="only this knowledge base (repeatable); default: all")
 
     def handle(self, *args: Any, kb: list[str] | None, **options: Any) -> None:
-        knowledge_bases = KnowledgeBase.objects.all()
-        if kb:
-            knowledge_bases = knowledge_bases.filter(slug__in=kb)
-            missing = set(kb) - set(knowledge_bases.values_list("slug", flat=True))
-            if missing:
-                raise CommandError(f"no knowledge base: {', '.join(sorted(missing))}")
+        knowledge_bases = knowledge_bases_named(kb) if kb else KnowledgeBase.objects.all()
         for knowledge_base in knowledge_bases:
             count = rebuild_indexes(knowledge_base)
             self.stdout.write(f"{knowledge_base.slug}: {count} chunks indexed")

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from citewise.knowledge.models import KnowledgeBase
+from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.search import Passage, search
 
@@ -41,21 +41,13 @@ class Command(BaseCommand):
                queries: Path | None, **options: Any) -> None:
         if (query is None) == (queries is None):
             raise CommandError("give either a QUERY or --queries FILE")
-        knowledge_bases = list(KnowledgeBase.objects.filter(slug__in=kb))
-        missing = set(kb) - {found.slug for found in knowledge_bases}
-        if missing:
-            raise CommandError(f"no knowledge base: {', '.join(sorted(missing))}")
+        knowledge_bases = knowledge_bases_named(kb)
         if k < 1:
             raise CommandError("--k must be at least 1")
         if queries is not None:
-            try:
-                lines = queries.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as error:
-                raise CommandError(f"cannot read {queries}: {error}") from None
-            for line in (line.strip() for line in lines):
-                if line:
-                    passages = search(SYSTEM, line, knowledge_bases=knowledge_bases, k=k)
-                    self.stdout.write(result_json(line, passages))
+            for line in lines_of(queries):
+                passages = search(SYSTEM, line, knowledge_bases=knowledge_bases, k=k)
+                self.stdout.write(result_json(line, passages))
             return
         passages = search(SYSTEM, query, knowledge_bases=knowledge_bases, k=k)
         if json:

@@ -1,0 +1,551 @@
+"""Answer quality of the ask service on the shared evaluation sets (extractive backend).
+
+    .venv/bin/python benchmarks/answer_quality.py [--questions 60] [--korquad-paragraphs 300]
+        [--json] [--no-write]
+
+The real product path: a fresh data directory and SQLite database, `migrate`, two
+knowledge bases filled through add_document + ingest (the real parsers, chunker, embedder
+and indexes), and every question through chat.services.ask as the SYSTEM actor.
+
+- python-faq: the nine HTML pages of /work/shared/eval/python-faq/docs.
+- korquad: KorQuAD 1.0 dev paragraphs, each a .txt document named by its paragraph id
+  (the question id without its last part): the paragraphs holding the first N questions,
+  then the following paragraphs in file order as distractors, up to --korquad-paragraphs.
+
+Answerable: the first N questions of each set, asked of their own knowledge base.
+Unanswerable: the same questions asked of the other knowledge base.
+
+- citation precision: share of the citations of answered answerable questions whose chunk
+  holds the support. korquad: the chunk contains a gold answer text. python-faq: the chunk
+  is from the right page and shares an 8-word shingle (benchmarks/retrieval_quality.py)
+  with the question's section (the qa.jsonl evidence, or the section's full text taken
+  from the page by its anchor: the evidence is cut at 1,500 characters).
+- correct: korquad: the answer contains a gold answer text. python-faq: an answer sentence
+  shares an 8-word shingle with the section (a sentence of 4-7 words: occurs whole in it).
+- refused: the service answered "not found" (AskResult.not_found), or gave an answer
+  without citations (the extractive backend's own "not found").
+- the answerability score of every question is recomputed with inference.answerability on
+  the same search results (search is deterministic, so it matches the service's decision;
+  mismatches are counted), and refusals are re-decided over thresholds (--sweep output):
+  the threshold choose_threshold picks for refusal(answerable) <= 0.1 and
+  refusal(unanswerable) >= 0.9, with correctness at that threshold (for questions refused
+  in the run, the answer the extractive backend would have given is scored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT, ROOT / "platform"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+EVAL = Path("/work/shared/eval")
+RESULTS = ROOT / "benchmarks" / "ANSWER_RESULTS.md"
+TARGETS = {"citation_precision": 0.95, "correct": 0.8, "refuse_unanswerable": 0.9,
+           "refuse_answerable_max": 0.1}
+SHINGLE = 8
+MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+
+
+# ----- evaluation data --------------------------------------------------------------------
+
+@dataclass
+class Question:
+    set: str  # python-faq | korquad
+    id: str
+    text: str
+    answers: list[str] = field(default_factory=list)  # korquad gold answers
+    document: str = ""  # python-faq page
+    evidence: list[str] = field(default_factory=list)  # python-faq evidence + full section
+
+
+class _Section(HTMLParser):
+    """The text of the element whose id is `anchor` (a Sphinx <section>)."""
+
+    def __init__(self, anchor: str) -> None:
+        super().__init__()
+        self.anchor, self.depth, self.parts = anchor, 0, []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth:
+            self.depth += 1
+        elif dict(attrs).get("id") == self.anchor:
+            self.depth = 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.parts.append(data)
+
+
+def section_text(html: str, anchor: str) -> str:
+    parser = _Section(anchor)
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def python_faq_questions(n: int) -> list[Question]:
+    root = EVAL / "python-faq"
+    rows = [json.loads(line) for line in (root / "qa.jsonl").read_text().splitlines() if line]
+    pages: dict[str, str] = {}
+    questions = []
+    for row in rows[:n]:
+        html = pages.setdefault(row["document"],
+                                (root / "docs" / row["document"]).read_text("utf-8"))
+        questions.append(Question("python-faq", row["id"], row["question"],
+                                  document=row["document"],
+                                  evidence=[row["evidence"], section_text(html, row["anchor"])]))
+    return questions
+
+
+def korquad_sample(n: int, paragraphs: int) -> tuple[list[Question], list[tuple[str, str]]]:
+    """The first n questions, and [(paragraph id, text)]: theirs, then the next ones in
+    file order, up to `paragraphs` (never fewer than the questions need)."""
+    data = json.loads((EVAL / "korquad" / "KorQuAD_v1.0_dev.json").read_text("utf-8"))
+    questions: list[Question] = []
+    docs: list[tuple[str, str]] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            if len(questions) >= n and len(docs) >= paragraphs:
+                return questions, docs
+            pid = paragraph["qas"][0]["id"].rsplit("-", 1)[0]
+            docs.append((pid, paragraph["context"]))
+            for qa in paragraph["qas"]:
+                if len(questions) < n:
+                    questions.append(Question("korquad", qa["id"], qa["question"],
+                                              answers=[a["text"] for a in qa["answers"]]))
+    return questions, docs
+
+
+# ----- scoring helpers --------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def answer_sentences(answer: str) -> list[str]:
+    return [s.strip() for s in MARKER.split(answer) if s.strip()]
+
+
+def supports(question: Question, chunk_text: str, document: str) -> bool:
+    """Does this cited chunk hold the question's support?"""
+    if question.set == "korquad":
+        text = _collapse(chunk_text)
+        return any(_collapse(a) in text for a in question.answers)
+    if document != question.document:
+        return False
+    chunk = shingles(chunk_text)
+    return any(chunk & shingles(e) for e in question.evidence)
+
+
+def correct(question: Question, answer: str) -> bool:
+    if question.set == "korquad":
+        text = _collapse(answer)
+        return any(_collapse(a) in text for a in question.answers)
+    evidence_shingles = set().union(*(shingles(e) for e in question.evidence))
+    evidence_text = " ".join(" ".join(_words(e)) for e in question.evidence)
+    for sentence in answer_sentences(answer):
+        words = _words(sentence)
+        if len(words) >= SHINGLE and shingles(sentence) & evidence_shingles:
+            return True
+        # A short sentence (4-7 words) counts when it occurs whole in the section. (A
+        # looser ">= 50% of its words occur in the section" rule marked off-topic quotes
+        # such as "Many other aspects of Python make it a good first language." correct.)
+        if 4 <= len(words) < SHINGLE and f" {' '.join(words)} " in f" {evidence_text} ":
+            return True
+    return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+# ----- the product path -------------------------------------------------------------------
+
+def setup_django() -> Path:
+    """A fresh data directory and database; call before anything imports Django."""
+    data_dir = Path(tempfile.mkdtemp(prefix="citewise-answer-quality-"))
+    os.environ["CITEWISE_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "citewise.settings"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("CITEWISE_ENV", "development")
+    os.environ.pop("DATABASE_URL", None)  # the embedded SQLite database in data_dir
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    return data_dir
+
+
+def build_knowledge_bases(faq_questions: int, korquad_questions: int, korquad_paragraphs: int,
+                          *, log=print):
+    """Create and fill `python-faq` and `korquad`; returns (kbs by slug, questions by set,
+    ingestion facts)."""
+    from io import BytesIO
+
+    from citewise.knowledge.models import Chunk, DocumentStatus
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.pipeline import ingest
+    from citewise.knowledge.services import add_document, create_knowledge_base
+
+    def load(kb, name: str, payload: bytes) -> None:
+        document = add_document(SYSTEM, kb, BytesIO(payload), original_name=name,
+                                enqueue=False).document
+        status = ingest(document.pk)
+        if status != DocumentStatus.INDEXED:
+            document.refresh_from_db()
+            raise RuntimeError(f"{name} was not indexed: {status} {document.error}")
+
+    facts: dict[str, dict] = {}
+    faq = create_knowledge_base(SYSTEM, name="Python FAQ", slug="python-faq")
+    started = time.perf_counter()
+    for path in sorted((EVAL / "python-faq" / "docs").glob("*.html")):
+        load(faq, path.name, path.read_bytes())
+    facts["python-faq"] = {"documents": faq.documents.count(),
+                           "chunks": Chunk.objects.filter(knowledge_base=faq).count(),
+                           "ingest_s": round(time.perf_counter() - started, 1)}
+    log(f"python-faq: {facts['python-faq']}")
+    kq_questions, paragraphs = korquad_sample(korquad_questions, korquad_paragraphs)
+    korquad = create_knowledge_base(SYSTEM, name="KorQuAD", slug="korquad", language="ko")
+    started = time.perf_counter()
+    for pid, text in paragraphs:
+        load(korquad, f"{pid}.txt", text.encode("utf-8"))
+    facts["korquad"] = {"documents": korquad.documents.count(),
+                        "chunks": Chunk.objects.filter(knowledge_base=korquad).count(),
+                        "ingest_s": round(time.perf_counter() - started, 1)}
+    log(f"korquad: {facts['korquad']}")
+    kbs = {"python-faq": faq, "korquad": korquad}
+    questions = {"python-faq": python_faq_questions(faq_questions), "korquad": kq_questions}
+    return kbs, questions, facts
+
+
+@dataclass
+class Row:
+    set: str
+    id: str
+    asked_of: str
+    answerable: bool
+    refused: bool
+    not_found: bool
+    score: float  # answerability score, recomputed
+    decision_matches: bool  # recomputed decision == the service's
+    latency_s: float
+    citations: int = 0
+    citations_correct: int = 0
+    citations_supported: int = 0  # the product's own verifier said "supported"
+    correct: bool | None = None  # answerable only: the real answer (None when refused)
+    would_be_correct: bool | None = None  # answerable only: real or would-be answer
+    would_be_citations: tuple[int, int] = (0, 0)  # (correct, total) real or would-be
+    answer: str = ""
+
+
+def ask_one(question: Question, kb, *, answerable: bool) -> Row:
+    from django.conf import settings
+
+    from citewise.chat.backends import extractive_backend
+    from citewise.chat.services import AskResult, _scores, _source, ask
+    from citewise.knowledge.models import Chunk
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.search import search
+    from inference.answerability import AnswerabilityConfig, evidence, score
+
+    began = time.perf_counter()
+    events = list(ask(SYSTEM, question.text, knowledge_bases=[kb]))
+    latency = time.perf_counter() - began
+    (result,) = [e for e in events if isinstance(e, AskResult)]
+    # The decision score, on the same (deterministic) search the service ran.
+    passages = search(SYSTEM, result.search_query, knowledge_bases=[kb],
+                      k=settings.ASK_TOP_K)
+    sources = [_source(n, p) for n, p in enumerate(passages, start=1)]
+    extractive = extractive_backend(kb)
+    features = evidence(result.search_query, sources=sources,
+                        results=[_scores(p) for p in passages],
+                        sentences=extractive.score_sentences(result.search_query, sources))
+    value = score(features, AnswerabilityConfig().weights)
+    refused = result.not_found or not result.citations
+    row = Row(question.set, question.id, kb.slug, answerable, refused, result.not_found,
+              round(value, 6), (value >= settings.ANSWERABILITY_THRESHOLD) != result.not_found,
+              latency, answer=result.answer)
+    if not answerable:
+        return row
+    texts = dict(Chunk.objects.filter(pk__in=[c.chunk_id for c in result.citations])
+                 .values_list("pk", "text"))
+    if not refused:
+        row.citations = len(result.citations)
+        row.citations_correct = sum(supports(question, texts.get(c.chunk_id, ""), c.document)
+                                    for c in result.citations)
+        row.citations_supported = sum(c.supported for c in result.citations)
+        row.correct = correct(question, result.answer)
+        row.would_be_correct = row.correct
+        row.would_be_citations = (row.citations_correct, row.citations)
+    else:
+        # What the extractive backend would have answered had the threshold let it.
+        chosen = extractive.select(result.search_query, sources)
+        text = " ".join(f"{s.text} [{s.n}]" for s in chosen)
+        by_n = {s.n: s for s in sources}
+        cited = sorted({s.n for s in chosen})
+        row.would_be_correct = bool(chosen) and correct(question, text)
+        row.would_be_citations = (
+            sum(supports(question, by_n[n].text, by_n[n].document) for n in cited), len(cited))
+    return row
+
+
+def run(questions: dict[str, list[Question]], kbs: dict, *, log=print) -> list[Row]:
+    other = {"python-faq": "korquad", "korquad": "python-faq"}
+    rows: list[Row] = []
+    for name, items in questions.items():
+        for answerable, kb in ((True, kbs[name]), (False, kbs[other[name]])):
+            started = time.perf_counter()
+            for question in items:
+                rows.append(ask_one(question, kb, answerable=answerable))
+            log(f"{name} -> {kb.slug}: {len(items)} questions in "
+                f"{time.perf_counter() - started:.0f}s")
+    return rows
+
+
+# ----- summary ----------------------------------------------------------------------------
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def summarize(rows: list[Row], threshold: float) -> dict:
+    from inference.answerability import choose_threshold
+
+    out: dict = {"threshold": threshold, "sets": {}}
+    for name in ("python-faq", "korquad", "all"):
+        mine = [r for r in rows if name in ("all", r.set)]
+        ans = [r for r in mine if r.answerable]
+        una = [r for r in mine if not r.answerable]
+        answered = [r for r in ans if not r.refused]
+        citations = sum(r.citations for r in answered)
+        out["sets"][name] = {
+            "answerable": len(ans), "unanswerable": len(una),
+            "citation_precision": _ratio(sum(r.citations_correct for r in answered), citations),
+            "citations_verified_supported": _ratio(sum(r.citations_supported for r in answered),
+                                                   citations),
+            "citations_per_answer": _ratio(citations, len(answered)),
+            "correct_of_answerable": _ratio(sum(bool(r.correct) for r in ans), len(ans)),
+            "correct_of_answered": _ratio(sum(bool(r.correct) for r in answered), len(answered)),
+            "refuse_answerable": _ratio(sum(r.refused for r in ans), len(ans)),
+            "refuse_unanswerable": _ratio(sum(r.refused for r in una), len(una)),
+            "refused_without_not_found": sum(r.refused and not r.not_found for r in mine),
+            "decision_mismatches": sum(not r.decision_matches for r in mine),
+            "latency_p50_ms": round(percentile([r.latency_s for r in mine], 50) * 1000, 1),
+            "latency_p95_ms": round(percentile([r.latency_s for r in mine], 95) * 1000, 1),
+            "latency_answerable_p50_ms": round(
+                percentile([r.latency_s for r in ans], 50) * 1000, 1),
+            "latency_unanswerable_p50_ms": round(
+                percentile([r.latency_s for r in una], 50) * 1000, 1),
+        }
+    ans = [r for r in rows if r.answerable]
+    una = [r for r in rows if not r.answerable]
+    sweep = {}
+    for name in ("python-faq", "korquad", "all"):
+        a = [r.score for r in ans if name in ("all", r.set)]
+        u = [r.score for r in una if name in ("all", r.set)]
+        best = choose_threshold(a, u)
+        sweep[name] = {"threshold": round(best.threshold, 4),
+                       "refuse_answerable": round(best.refuse_answerable, 3),
+                       "refuse_unanswerable": round(best.refuse_unanswerable, 3),
+                       "feasible": best.feasible}
+    sweep["all"].update(at_threshold(rows, sweep["all"]["threshold"]))
+    out["best_threshold"] = sweep
+    out["grid"] = [{"threshold": t, **at_threshold(rows, t)}
+                   for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)]
+    out["score_ranges"] = {
+        f"{name} {kind}": [round(percentile(v, 10), 3), round(percentile(v, 50), 3),
+                           round(percentile(v, 90), 3)]
+        for name in ("python-faq", "korquad") for kind, v in (
+            ("answerable", [r.score for r in ans if r.set == name]),
+            ("unanswerable", [r.score for r in una if r.set == name]))}
+    return out
+
+
+def at_threshold(rows: list[Row], t: float) -> dict:
+    """Refusals and quality had the service used threshold t (would-be answers for
+    questions the run refused; refusals by the backend itself stay refusals)."""
+    ans = [r for r in rows if r.answerable]
+    una = [r for r in rows if not r.answerable]
+    answered = [r for r in ans if r.score >= t and r.would_be_citations[1]]
+    good = sum(r.would_be_citations[0] for r in answered)
+    total = sum(r.would_be_citations[1] for r in answered)
+    return {"refuse_answerable": _ratio(len(ans) - len(answered), len(ans)),
+            "refuse_unanswerable": _ratio(sum(r.score < t for r in una), len(una)),
+            "correct_of_answerable": _ratio(sum(bool(r.would_be_correct) for r in answered),
+                                            len(ans)),
+            "citation_precision": _ratio(good, total)}
+
+
+def verdicts(summary: dict) -> dict[str, tuple[float | None, str, bool]]:
+    s = summary["sets"]["all"]
+    checks = {
+        "citation precision": (s["citation_precision"], ">= 0.95",
+                               (s["citation_precision"] or 0) >= TARGETS["citation_precision"]),
+        "correct (of answerable)": (s["correct_of_answerable"], ">= 0.8",
+                                    (s["correct_of_answerable"] or 0) >= TARGETS["correct"]),
+        "refusal, unanswerable": (s["refuse_unanswerable"], ">= 0.9",
+                                  (s["refuse_unanswerable"] or 0)
+                                  >= TARGETS["refuse_unanswerable"]),
+        "refusal, answerable": (s["refuse_answerable"], "<= 0.1",
+                                (s["refuse_answerable"] or 0)
+                                <= TARGETS["refuse_answerable_max"]),
+    }
+    return checks
+
+
+def table(summary: dict) -> str:
+    lines = ["| set | answerable / unanswerable | citation precision | verifier-supported "
+             "| correct (of answerable) | correct (of answered) | refused answerable "
+             "| refused unanswerable | ask p50 / p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summary["sets"].items():
+        lines.append(
+            f"| {name} | {s['answerable']} / {s['unanswerable']} | {s['citation_precision']} "
+            f"| {s['citations_verified_supported']} | {s['correct_of_answerable']} "
+            f"| {s['correct_of_answered']} | {s['refuse_answerable']} "
+            f"| {s['refuse_unanswerable']} | {s['latency_p50_ms']} / {s['latency_p95_ms']} |")
+    return "\n".join(lines)
+
+
+def sweep_table(summary: dict) -> str:
+    lines = ["| threshold | refused answerable | refused unanswerable | correct (of answerable)"
+             " | citation precision |", "|---|---|---|---|---|"]
+    for g in summary["grid"]:
+        lines.append(f"| {g['threshold']} | {g['refuse_answerable']} | "
+                     f"{g['refuse_unanswerable']} | {g['correct_of_answerable']} | "
+                     f"{g['citation_precision']} |")
+    return "\n".join(lines)
+
+
+def machine_facts() -> str:
+    import platform as stdlib_platform
+
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:  # pragma: no cover
+        torch_version = "absent"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    cpu = stdlib_platform.processor() or stdlib_platform.machine()
+    return (f"{os.cpu_count()} CPU cores ({cpu}),"
+            f" no GPU used, Python {stdlib_platform.python_version()}, torch {torch_version}, "
+            f"load average at the end {', '.join(f'{x:.1f}' for x in load)}")
+
+
+def write_section(name: str, body: str, path: Path = RESULTS) -> None:
+    """Replace (or append) the section between this script's markers."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    text = path.read_text() if path.exists() else "# Answer benchmarks\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    path.write_text(text)
+
+
+def report(summary: dict, facts: dict, command: str, elapsed: float) -> str:
+    from django.conf import settings
+
+    checks = verdicts(summary)
+    best = summary["best_threshold"]
+    lines = [
+        "## Answer quality (extractive backend)", "",
+        f"Command: `{command}` ({elapsed / 60:.1f} min)", "",
+        f"Machine: {machine_facts()}. Embedding model {settings.EMBEDDING_MODEL}, "
+        f"CHUNK_TOKENS {settings.CHUNK_TOKENS}, ASK_TOP_K {settings.ASK_TOP_K}, "
+        f"ANSWERABILITY_THRESHOLD {settings.ANSWERABILITY_THRESHOLD}.", "",
+        "Knowledge bases (ingested through add_document + ingest): "
+        + "; ".join(f"{k}: {v['documents']} documents, {v['chunks']} chunks, "
+                    f"ingested in {v['ingest_s']} s" for k, v in facts.items()) + ".", "",
+        table(summary), "",
+        "| target | measured (all) | goal | pass |", "|---|---|---|---|",
+        *[f"| {k} | {v} | {goal} | {'yes' if ok else 'NO'} |"
+          for k, (v, goal, ok) in checks.items()], "",
+        "Answerability score (best extractive sentence score) 10th / 50th / 90th percentile: "
+        + "; ".join(f"{k} {v}" for k, v in summary["score_ranges"].items()) + ".", "",
+        f"Best threshold for refusal(answerable) <= 0.1 and refusal(unanswerable) >= 0.9, "
+        f"from the same run: all {best['all']} ; python-faq {best['python-faq']} ; "
+        f"korquad {best['korquad']}.", "",
+        "Decisions re-made over thresholds (would-be answers for questions refused in the "
+        "run):", "", sweep_table(summary), "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=60, help="per eval set")
+    parser.add_argument("--korquad-paragraphs", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--no-write", action="store_true",
+                        help=f"do not update {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--rows", type=Path, help="also save every question's row (JSON)")
+    args = parser.parse_args()
+    command = " ".join([".venv/bin/python", "benchmarks/answer_quality.py",
+                        *map(shlex.quote, sys.argv[1:])])
+    started = time.perf_counter()
+
+    def log(*parts) -> None:
+        print(*parts, file=sys.stderr, flush=True)
+
+    data_dir = setup_django()
+    log(f"data dir {data_dir}")
+    from django.conf import settings
+
+    kbs, questions, facts = build_knowledge_bases(args.questions, args.questions,
+                                                  args.korquad_paragraphs, log=log)
+    rows = run(questions, kbs, log=log)
+    summary = summarize(rows, settings.ANSWERABILITY_THRESHOLD)
+    summary["ingestion"] = facts
+    elapsed = time.perf_counter() - started
+    if args.rows:
+        args.rows.write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False,
+                                        indent=1))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(report(summary, facts, command, elapsed))
+    if not args.no_write:
+        write_section("answer_quality", report(summary, facts, command, elapsed))
+
+
+if __name__ == "__main__":
+    main()

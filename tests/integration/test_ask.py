@@ -1,0 +1,190 @@
+"""Asking: cited answers from the documents, "not found" when they don't say, follow-ups,
+permissions, and a clear notice when the LLM is down."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from io import BytesIO, StringIO
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+
+from citewise.chat import backends
+from citewise.chat.models import Citation, Message, UnansweredQuestion
+from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
+from citewise.knowledge.models import Chunk
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.services import add_document
+from tests.factories import make_kb, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HANDBOOK = """# IT handbook
+
+## VPN
+
+Employees connect to the office network with the WireGuard VPN client.
+The VPN profile is sent by the IT desk when your laptop is issued.
+
+## Passwords
+
+Passwords expire every 90 days. You can reset your password in the self-service portal.
+
+## Printers
+
+The printers on the third floor accept jobs from the Follow-Me queue only.
+"""
+
+LEAVE_KO = """# 휴가 규정
+
+직원은 입사 1년 후 연간 15일의 연차 휴가를 받는다.
+휴가 신청은 최소 3일 전에 팀장에게 제출해야 한다.
+사용하지 않은 연차는 다음 해 3월까지 이월할 수 있다.
+"""
+
+
+def load(kb, name: str, text: str) -> None:
+    document = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=name,
+                            enqueue=False).document
+    ingest(document.pk)
+
+
+@pytest.fixture
+def it_kb():
+    kb = make_kb("it-handbook")
+    load(kb, "handbook.md", HANDBOOK)
+    return kb
+
+
+def answer(actor, question, **kwargs) -> tuple[str, AskResult]:
+    events = list(ask(actor, question, **kwargs))
+    streamed = "".join(e.text for e in events if isinstance(e, AskText))
+    (result,) = [e for e in events if isinstance(e, AskResult)]
+    return streamed, result
+
+
+def test_an_answer_quotes_the_documents_and_cites_each_claim(it_kb):
+    streamed, result = answer(SYSTEM, "How often do passwords expire?")
+    assert streamed == result.answer
+    assert "Passwords expire every 90 days." in result.answer
+    assert not result.not_found and result.grounded
+    assert result.citations and all(c.supported for c in result.citations)
+    cited = result.citations[0]
+    assert f"[{cited.n}]" in result.answer
+    chunk = Chunk.objects.get(pk=cited.chunk_id)
+    assert "90 days" in chunk.text and cited.document == "handbook.md"
+    assert cited.url == f"/sources/{chunk.pk}/#cited"
+    assert result.usage.completion_tokens > 0 and result.usage.prompt_tokens > 0
+    stored = Message.objects.get(pk=result.message_id)
+    assert stored.role == "assistant" and stored.completion_tokens == result.usage.completion_tokens
+    assert Citation.objects.filter(message=stored).count() == len(result.citations)
+
+
+def test_every_answer_sentence_is_in_a_source(it_kb):
+    _, result = answer(SYSTEM, "How do I connect to the office network?")
+    chunks = " ".join(" ".join(t.split()) for t in Chunk.objects.values_list("text", flat=True))
+    quotes = [q.strip() for q in re.split(r"\[\d+(?:, \d+)*\]", result.answer) if q.strip()]
+    assert quotes
+    for quote in quotes:
+        assert quote in chunks
+
+
+def test_a_question_the_documents_do_not_answer_is_refused_and_recorded(it_kb):
+    _, result = answer(SYSTEM, "What is the capital city of Peru?")
+    assert result.not_found and not result.citations
+    assert result.answer.startswith("I couldn't find the answer to that in It Handbook.")
+    assert result.closest_documents[0]["document"] == "handbook.md"
+    gap = UnansweredQuestion.objects.get()
+    assert gap.question == "What is the capital city of Peru?"
+    assert list(gap.knowledge_bases.all()) == [it_kb]
+
+
+def test_korean_questions_get_korean_answers():
+    kb = make_kb("hr")
+    load(kb, "leave.md", LEAVE_KO)
+    _, result = answer(SYSTEM, "연차 휴가는 며칠 받나요?")
+    assert "15일" in result.answer and result.citations
+    _, refused = answer(SYSTEM, "회사 주차장은 어디에 있나요?")
+    assert refused.not_found and "찾을 수 없습니다" in refused.answer
+
+
+def test_a_follow_up_keeps_the_subject_of_the_conversation(it_kb):
+    from citewise.chat.models import Conversation
+
+    _, first = answer(SYSTEM, "How do I connect to the VPN?")
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    _, follow_up = answer(SYSTEM, "and who sends the profile?", conversation=conversation)
+    assert "vpn" in follow_up.search_query.casefold()
+    assert "IT desk" in follow_up.answer
+    assert conversation.messages.count() == 4
+
+
+def test_answers_only_from_readable_knowledge_bases(it_kb):
+    secret = make_kb("board-minutes")
+    load(secret, "minutes.md", "# Minutes\n\nPasswords of the board expire every 7 days.")
+    employee = make_user("kim")
+    it_kb.reader_users.add(employee)
+    _, result = answer(employee, "How often do passwords expire?")
+    assert {c.knowledge_base for c in result.citations} == {"it-handbook"}
+    assert "7 days" not in result.answer
+    with pytest.raises(PermissionDenied):
+        list(ask(employee, "board passwords", knowledge_bases=[secret]))
+    with pytest.raises(PermissionDenied):
+        list(ask(make_user("guest"), "anything"))
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+@pytest.fixture
+def unreachable_llm(settings):
+    settings.ANSWER_BACKEND = "vllm"
+    settings.VLLM_BASE_URL = closed_port_url()
+    settings.VLLM_MODEL = "company-llm"
+    settings.VLLM_TIMEOUT = 2.0
+    backends.vllm_backend.cache_clear()
+    yield
+    backends.vllm_backend.cache_clear()
+
+
+def test_a_down_llm_gives_a_clear_error_quickly(it_kb, unreachable_llm):
+    began = time.monotonic()
+    events = list(ask(SYSTEM, "How often do passwords expire?"))
+    assert time.monotonic() - began < 30
+    (failure,) = [e for e in events if isinstance(e, AskFailed)]
+    assert "answer service" in failure.message.casefold()
+    assert not [e for e in events if isinstance(e, AskResult)]
+
+
+def test_a_down_llm_can_fall_back_to_quotes_with_a_notice(it_kb, unreachable_llm, settings):
+    settings.LLM_FALLBACK = True
+    events = list(ask(SYSTEM, "How often do passwords expire?"))
+    (notice,) = [e for e in events if isinstance(e, AskNotice)]
+    assert "unavailable" in notice.text
+    (result,) = [e for e in events if isinstance(e, AskResult)]
+    assert result.backend == "extractive" and result.notice == notice.text
+    assert "90 days" in result.answer and result.grounded
+
+
+def test_ask_command_json_and_question_lists(it_kb, tmp_path):
+    out = StringIO()
+    call_command("ask", "How often do passwords expire?", "--kb", "it-handbook", "--json",
+                 stdout=out)
+    data = json.loads(out.getvalue())
+    assert set(data) == {"question", "answer", "not_found", "grounded", "citations", "usage"}
+    assert set(data["citations"][0]) == {"n", "chunk_id", "document", "title", "page",
+                                         "heading_path", "snippet", "supported"}
+    questions = tmp_path / "q.txt"
+    questions.write_text("How often do passwords expire?\nWhat is the capital of Peru?\n")
+    out = StringIO()
+    call_command("ask", "--questions", str(questions), "--kb", "it-handbook", stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["not_found"] for line in lines] == [False, True]
