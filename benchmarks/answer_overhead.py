@@ -313,7 +313,7 @@ def report(summary: dict, command: str, elapsed: float, ready_s: float) -> str:
     phases = summary["phases_ms"]
     ttft = summary["ttft_ms"]
     lines = [
-        "## Citewise overhead around the LLM (real vLLM)", "",
+        "### Citewise overhead around the LLM (real vLLM)", "",
         f"Command: `{command}` ({elapsed / 60:.1f} min; vLLM ready in {ready_s:.0f} s)", "",
         f"Machine: {machine_facts()}. vLLM CPU build from .vllm-venv serving the tiny "
         "random-weight test model (tests/vllm/build_tiny_model.py), --max-model-len 512, on "

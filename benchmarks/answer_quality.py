@@ -52,7 +52,7 @@ for _path in (ROOT, ROOT / "platform"):
         sys.path.insert(0, str(_path))
 
 EVAL = Path("/work/shared/eval")
-RESULTS = ROOT / "benchmarks" / "ANSWER_RESULTS.md"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 TARGETS = {"citation_precision": 0.95, "correct": 0.8, "refuse_unanswerable": 0.9,
            "refuse_answerable_max": 0.1}
 SHINGLE = 8
@@ -277,11 +277,11 @@ def ask_one(question: Question, kb, *, answerable: bool) -> Row:
     from django.conf import settings
 
     from citewise.chat.backends import extractive_backend
-    from citewise.chat.services import AskResult, _scores, _source, ask
+    from citewise.chat.services import AskResult, _scores, _source, answerability_config, ask
     from citewise.knowledge.models import Chunk
     from citewise.knowledge.permissions import SYSTEM
     from citewise.knowledge.search import search
-    from inference.answerability import AnswerabilityConfig, evidence, score
+    from inference.answerability import evidence, score
 
     began = time.perf_counter()
     events = list(ask(SYSTEM, question.text, knowledge_bases=[kb]))
@@ -295,7 +295,7 @@ def ask_one(question: Question, kb, *, answerable: bool) -> Row:
     features = evidence(result.search_query, sources=sources,
                         results=[_scores(p) for p in passages],
                         sentences=extractive.score_sentences(result.search_query, sources))
-    value = score(features, AnswerabilityConfig().weights)
+    value = score(features, answerability_config().weights)
     refused = result.not_found or not result.citations
     row = Row(question.set, question.id, kb.slug, answerable, refused, result.not_found,
               round(value, 6), (value >= settings.ANSWERABILITY_THRESHOLD) != result.not_found,
@@ -487,7 +487,7 @@ def report(summary: dict, facts: dict, command: str, elapsed: float) -> str:
     checks = verdicts(summary)
     best = summary["best_threshold"]
     lines = [
-        "## Answer quality (extractive backend)", "",
+        "### Answer quality (extractive backend)", "",
         f"Command: `{command}` ({elapsed / 60:.1f} min)", "",
         f"Machine: {machine_facts()}. Embedding model {settings.EMBEDDING_MODEL}, "
         f"CHUNK_TOKENS {settings.CHUNK_TOKENS}, ASK_TOP_K {settings.ASK_TOP_K}, "
@@ -499,7 +499,7 @@ def report(summary: dict, facts: dict, command: str, elapsed: float) -> str:
         "| target | measured (all) | goal | pass |", "|---|---|---|---|",
         *[f"| {k} | {v} | {goal} | {'yes' if ok else 'NO'} |"
           for k, (v, goal, ok) in checks.items()], "",
-        "Answerability score (best extractive sentence score) 10th / 50th / 90th percentile: "
+        f"Answerability score ({settings.ANSWERABILITY_FEATURE}) 10th / 50th / 90th percentile: "
         + "; ".join(f"{k} {v}" for k, v in summary["score_ranges"].items()) + ".", "",
         f"Best threshold for refusal(answerable) <= 0.1 and refusal(unanswerable) >= 0.9, "
         f"from the same run: all {best['all']} ; python-faq {best['python-faq']} ; "

@@ -1,7 +1,7 @@
 """Retrieval quality on the shared evaluation sets: dense, BM25 and hybrid.
 
-    .venv/bin/python benchmarks/retrieval_quality.py [--korquad-questions 300]
-        [--compare-tokenizers] [--compare-fusion]
+    .venv/bin/python benchmarks/retrieval_quality.py [--sets python-faq korquad]
+        [--korquad-questions 300] [--compare-tokenizers] [--compare-fusion] [--lexical-only]
 
 python-faq: the nine FAQ pages, split into section passages by a benchmark-local HTML
 extractor; a hit is a passage of the right page whose text overlaps the answer's evidence.
@@ -12,6 +12,7 @@ The real stores and HybridSearcher are used, in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -27,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retrieval.embedder import EmbedderConfig, get_embedder
+from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
@@ -164,19 +165,31 @@ def score(corpus: Corpus, rankings: Sequence[Sequence[int]]) -> Scores:
     return Scores(r1 / n, r5 / n, ndcg / n, mrr / n)
 
 
+def _memoize_queries(embedder: Embedder) -> None:
+    """Each question is embedded once per run, however many methods and fusion settings
+    search with it (the searcher calls embed_query every time; vectors are not mutated)."""
+    if getattr(embedder, "_bench_memo", False):
+        return
+    embedder.embed_query = functools.lru_cache(maxsize=20_000)(embedder.embed_query)  # type: ignore[method-assign]
+    embedder._bench_memo = True  # type: ignore[attr-defined]
+
+
 class Bench:
     """A corpus indexed once in a temp folder, searched with any method or setting."""
 
     def __init__(self, corpus: Corpus, *, tokenizer: TokenizerConfig | None = None,
-                 embedder: EmbedderConfig | None = None) -> None:
+                 embedder: EmbedderConfig | None = None, dense: bool = True) -> None:
         self.corpus = corpus
         self.folder = tempfile.TemporaryDirectory(prefix=f"bench-{corpus.name}-")
         self.embedder_config = embedder or EmbedderConfig()
-        embedder = get_embedder(self.embedder_config)
+        self.dense = dense
         started = time.perf_counter()
         self.vectors = VectorStore(self.folder.name)
-        self.vectors.rebuild("kb", np.arange(len(corpus.texts)),
-                             embedder.embed_passages(corpus.texts), embedder.model_name)
+        if dense:
+            embedder = get_embedder(self.embedder_config)
+            _memoize_queries(embedder)
+            self.vectors.rebuild("kb", np.arange(len(corpus.texts)),
+                                 embedder.embed_passages(corpus.texts), embedder.model_name)
         self.embed_seconds = time.perf_counter() - started
         self.set_tokenizer(tokenizer or TokenizerConfig())
 
@@ -194,6 +207,8 @@ class Bench:
         return score(self.corpus, rankings)
 
     def methods(self, fusion: FusionConfig | None = None) -> dict[str, Scores]:
+        if not self.dense:
+            return {"bm25": self.run(use_dense=False, use_lexical=True)}
         return {"dense": self.run(use_dense=True, use_lexical=False),
                 "bm25": self.run(use_dense=False, use_lexical=True),
                 "hybrid": self.run(use_dense=True, use_lexical=True, fusion=fusion)}
@@ -204,24 +219,54 @@ def _row(label: str, s: Scores) -> str:
             f"| {s.mrr:.3f} |")
 
 
+def compare_tokenizers(bench: Bench) -> None:
+    """BM25 alone with each tokenizer: quality, index build time (tokenizing every passage
+    and writing the index) and per-query time (tokenizing the question and scoring)."""
+    print("| BM25 tokenizer | Recall@1 | Recall@5 | nDCG@10 | MRR | index s "
+          "| query p50/p95 ms |\n|---|---|---|---|---|---|---|")
+    for tokenizer in (TokenizerConfig(korean="bigram"),
+                      TokenizerConfig(korean="bigram", stem=True),
+                      TokenizerConfig(korean="kiwi"),
+                      TokenizerConfig(korean="kiwi+bigram")):
+        if tokenizer.korean != "bigram":  # load kiwi's model outside the timings
+            from retrieval.tokenize import tokenize
+
+            tokenize("모델 로딩", tokenizer)
+        t0 = time.perf_counter()
+        bench.set_tokenizer(tokenizer)
+        index_s = time.perf_counter() - t0
+        latencies = []
+        for q in bench.corpus.questions:
+            t0 = time.perf_counter()
+            bench.lexical.search("kb", q, 10)
+            latencies.append(time.perf_counter() - t0)
+        result = bench.run(use_dense=False, use_lexical=True)
+        print(f"{_row(tokenizer.name, result)} {index_s:.1f} "
+              f"| {np.percentile(latencies, 50) * 1000:.2f} / "
+              f"{np.percentile(latencies, 95) * 1000:.2f} |", flush=True)
+    bench.set_tokenizer(TokenizerConfig())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--korquad-questions", type=int, default=300)
     parser.add_argument("--compare-tokenizers", action="store_true")
     parser.add_argument("--compare-fusion", action="store_true")
     parser.add_argument("--sets", nargs="+", default=["python-faq", "korquad"])
+    parser.add_argument("--lexical-only", action="store_true",
+                        help="skip embedding: BM25 rows only (e.g. tokenizers on many questions)")
     args = parser.parse_args()
     header = "| method | Recall@1 | Recall@5 | nDCG@10 | MRR |\n|---|---|---|---|---|"
     loaders = {"python-faq": python_faq, "korquad": lambda: korquad(args.korquad_questions)}
     for corpus in (loaders[name]() for name in args.sets):
         started = time.perf_counter()
-        bench = Bench(corpus)
+        bench = Bench(corpus, dense=not args.lexical_only)
         print(f"\n### {corpus.name}: {len(corpus.texts)} passages, "
               f"{len(corpus.questions)} questions (embedding {bench.embed_seconds:.1f}s)")
         print(header)
         for name, result in bench.methods().items():
             print(_row(name, result))
-        if args.compare_fusion:
+        if args.compare_fusion and bench.dense:
             for label, fusion in [
                 ("hybrid, plain RRF (no confidence weighting)", FusionConfig(adaptive=False)),
                 ("hybrid, lexical weight 2", FusionConfig(lexical_weight=2.0)),
@@ -230,15 +275,7 @@ def main() -> None:
             ]:
                 print(_row(label, bench.run(use_dense=True, use_lexical=True, fusion=fusion)))
         if args.compare_tokenizers:
-            for tokenizer in (TokenizerConfig(korean="bigram", stem=True),
-                              TokenizerConfig(korean="kiwi"),
-                              TokenizerConfig(korean="kiwi+bigram")):
-                t0 = time.perf_counter()
-                bench.set_tokenizer(tokenizer)
-                result = bench.run(use_dense=False, use_lexical=True)
-                print(_row(f"bm25 {tokenizer.name} (index {time.perf_counter() - t0:.1f}s)",
-                           result))
-            bench.set_tokenizer(TokenizerConfig())
+            compare_tokenizers(bench)
         print(f"({time.perf_counter() - started:.0f}s)")
 
 

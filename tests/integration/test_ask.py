@@ -188,3 +188,16 @@ def test_ask_command_json_and_question_lists(it_kb, tmp_path):
     call_command("ask", "--questions", str(questions), "--kb", "it-handbook", stdout=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["not_found"] for line in lines] == [False, True]
+
+
+def test_a_backend_that_finds_nothing_is_a_refusal_too(it_kb, settings, monkeypatch):
+    from citewise.chat import services
+    from inference.backends.extractive import ExtractiveBackend, ExtractiveConfig
+
+    settings.ANSWERABILITY_THRESHOLD = 0.0  # let every question through to the backend
+    # A backend so strict that no sentence qualifies: it answers "not found" itself.
+    strict = ExtractiveBackend(config=ExtractiveConfig(min_score=1.1))
+    monkeypatch.setattr(services, "extractive_backend", lambda kb: strict)
+    _, result = answer(SYSTEM, "Zebra migration patterns in Tanzania?")
+    assert result.not_found and not result.citations
+    assert UnansweredQuestion.objects.filter(question__startswith="Zebra").exists()

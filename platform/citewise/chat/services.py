@@ -147,8 +147,7 @@ class _Answer:
         decision = decide(
             evidence(search_query, sources=sources, results=[_scores(p) for p in passages],
                      sentences=extractive.score_sentences(search_query, sources)),
-            AnswerabilityConfig(weights={settings.ANSWERABILITY_FEATURE: 1.0},
-                                threshold=settings.ANSWERABILITY_THRESHOLD),
+            answerability_config(),
         )
         if not decision.answerable:
             yield from self._not_found(search_query, passages, decision.score)
@@ -161,11 +160,12 @@ class _Answer:
         backend = extractive if self.backend_name == "extractive" else vllm_backend()
         parser = CitationParser(sources)
         usage = Usage(0, 0)
+        finish_reason = "stop"
         streamed = False
         try:
             for event in backend.stream(request):
                 if isinstance(event, Done):
-                    usage = event.usage
+                    usage, finish_reason = event.usage, event.finish_reason
                     continue
                 for piece in parser.feed(event.text):
                     if isinstance(piece, Delta) and piece.text:
@@ -183,7 +183,7 @@ class _Answer:
             parser = CitationParser(sources)
             for event in extractive.stream(request):
                 if isinstance(event, Done):
-                    usage = event.usage
+                    usage, finish_reason = event.usage, event.finish_reason
                     continue
                 for piece in parser.feed(event.text):
                     if isinstance(piece, Delta) and piece.text:
@@ -191,6 +191,9 @@ class _Answer:
         for piece in parser.close():
             if isinstance(piece, Delta) and piece.text:
                 yield AskText(piece.text)
+        if finish_reason == "not_found":
+            # The backend found nothing to say after all: a refusal like any other.
+            self._record_gap(passages, decision.score)
         verification = Verifier(embed=extractive.embed_passages).verify(
             parser.text, parser.citations, sources)
         yield self._store(answer=parser.text, search_query=search_query, sources=sources,
@@ -199,7 +202,7 @@ class _Answer:
                           supported=verification.citation_supported,
                           snippets=verification.snippets, grounded=verification.grounded,
                           backend=backend.name, usage=usage, notice=notice,
-                          invalid=parser.invalid_count)
+                          invalid=parser.invalid_count, not_found=finish_reason == "not_found")
 
     def _standalone_question(self) -> str:
         if not self.history:
@@ -219,15 +222,20 @@ class _Answer:
             titles = "\n".join(f"- {item['title']}" for item in closest)
             text = f"{text}\n\n{closest_documents_heading(self.language)}\n{titles}"
         yield AskText(text)
-        with transaction.atomic():
-            gap = UnansweredQuestion.objects.create(
-                question=self.question, best_score=best, closest_documents=closest,
-                user=None if self.actor is SYSTEM else self.actor)
-            gap.knowledge_bases.set(self.kbs)
+        self._record_gap(passages, best)
         yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
                           cited=[], supported={}, snippets={}, grounded=True,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
                           not_found=True, closest=closest)
+
+    def _record_gap(self, passages: list[Passage], best: float) -> None:
+        """The question goes to the admins' report of what the documents do not answer."""
+        with transaction.atomic():
+            gap = UnansweredQuestion.objects.create(
+                question=self.question, best_score=best,
+                closest_documents=_closest_documents(passages),
+                user=None if self.actor is SYSTEM else self.actor)
+            gap.knowledge_bases.set(self.kbs)
 
     def _store(self, *, answer: str, search_query: str, sources: list[Source],
                passages: list[Passage], cited: list[int], supported: dict[int, bool],
@@ -262,6 +270,11 @@ class _Answer:
             not_found=not_found, grounded=grounded, backend=backend, citations=citations,
             usage=usage, invalid_citations=invalid, notice=notice,
             closest_documents=closest or [])
+
+
+def answerability_config() -> AnswerabilityConfig:
+    return AnswerabilityConfig(weights={settings.ANSWERABILITY_FEATURE: 1.0},
+                               threshold=settings.ANSWERABILITY_THRESHOLD)
 
 
 def _new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> Conversation:

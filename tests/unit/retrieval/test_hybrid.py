@@ -124,3 +124,27 @@ def test_cross_encoder_reranker_reorders_the_fused_candidates(searcher):
     expected = reranker.score(query, [texts([(r.kb_key, r.chunk_id)])[(r.kb_key, r.chunk_id)]
                                       for r in results])
     np.testing.assert_allclose(scores, expected, rtol=1e-4)
+
+
+def test_when_no_method_is_confident_results_keep_the_methods_own_order(searcher):
+    """Regression: a list whose confidence (or weight) is 0 adds 0 to every fused score;
+    the results then came back in chunk-id order instead of the method's ranking."""
+    silent = HybridSearcher(searcher.vectors, searcher.lexical,
+                            fusion=FusionConfig(dense_weight=0.0, lexical_weight=0.0))
+    query = "when do the nightly database backups run"  # best: 12, not the lowest id 11
+    dense = silent.search(query, refs("engineering"), options=SearchOptions(use_lexical=False))
+    assert all(r.fused_score == 0 for r in dense)
+    assert [r.dense_rank for r in dense] == list(range(1, len(dense) + 1))
+    assert dense[0].chunk_id == 12
+    assert [r.chunk_id for r in dense] != sorted(r.chunk_id for r in dense)
+    # Both lists silent: each chunk is placed by the best rank any method gave it.
+    both = silent.search(query, refs("engineering"))
+    assert both[0].chunk_id == 12
+    best = [min(r for r in (x.dense_rank, x.lexical_rank) if r is not None) for x in both]
+    assert best == sorted(best)
+    # The case seen on KorQuAD: the dense list's cosine lead is below the noise floor, so
+    # adaptive fusion gives it confidence 0 (here forced with an unreachable floor).
+    noisy = HybridSearcher(searcher.vectors, searcher.lexical,
+                           fusion=FusionConfig(dense_confident_gap=3.0, dense_noise_gap=2.0))
+    dense = noisy.search(query, refs("engineering"), options=SearchOptions(use_lexical=False))
+    assert [r.dense_rank for r in dense] == list(range(1, len(dense) + 1))

@@ -70,7 +70,8 @@ def test_corrupt_lexical_index_is_rebuilt_from_the_source(tmp_path):
 
 
 def test_changing_the_tokenizer_forces_a_rebuild(tmp_path):
-    LexicalStore(tmp_path).rebuild("kb", [1], ["서울에서 만나요"])
+    bigram = LexicalStore(tmp_path, tokenizer=TokenizerConfig(korean="bigram"))
+    bigram.rebuild("kb", [1], ["서울에서 만나요"])
     kiwi = LexicalStore(tmp_path, tokenizer=TokenizerConfig(korean="kiwi"))
     with pytest.raises(IndexMismatch):
         kiwi.search("kb", "서울", 1)

@@ -19,8 +19,17 @@ def test_stemming_is_optional_and_merges_plural_and_verb_forms():
 
 def test_korean_bigrams_let_a_bare_noun_match_its_inflected_form():
     # 서울이고 ("is Seoul and") must match a query for 서울 (Seoul).
-    tokens = tokenize("대한민국의 수도는 서울이고")
+    tokens = tokenize("대한민국의 수도는 서울이고", TokenizerConfig(korean="bigram"))
     assert "서울" in tokens and "수도" in tokens and "대한" in tokens
+
+
+def test_the_default_korean_tokenizer_is_kiwi():
+    # Chosen by measurement on KorQuAD (benchmarks/RESULTS.md): particles and endings are
+    # cut off, so 서울이고 and 서울에서 both index the noun 서울.
+    assert TokenizerConfig().korean == "kiwi"
+    assert tokenize("서울에서 만나요")[0] == "서울"
+    assert tokenize("대한민국의 수도는 서울이고") == tokenize("대한민국의 수도는 서울이고",
+                                                         TokenizerConfig(korean="kiwi"))
 
 
 def test_kiwi_keeps_content_morphemes_and_drops_particles():

@@ -1,0 +1,93 @@
+"""Quality gates for answers on the shared evaluation sets (benchmarks/ANSWER_RESULTS.md).
+
+The same measurement as benchmarks/answer_quality.py, smaller: the nine Python FAQ pages
+and 150 KorQuAD paragraphs ingested through add_document + ingest (real parsers, chunker,
+embedder, indexes), then the first 30 questions of each set asked through the ask service
+(extractive backend) of their own knowledge base (answerable) and of the other one
+(unanswerable). Targets from the issue: citation precision >= 0.95, correct >= 0.8 of
+answerable (both not reached yet: the floors below guard what is), refusal >= 0.9 of
+unanswerable and <= 0.1 of answerable.
+
+Sizes: CITEWISE_ANSWER_EVAL_QUESTIONS (30) and CITEWISE_ANSWER_EVAL_PARAGRAPHS (150).
+Cost: ~140 ask() calls, each embedding every sentence of its six sources with MiniLM;
+about 4 minutes on 2 idle cores, far more when the cores are shared.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+answer_quality = pytest.importorskip("answer_quality")
+
+QUESTIONS = int(os.environ.get("CITEWISE_ANSWER_EVAL_QUESTIONS", "30"))
+PARAGRAPHS = int(os.environ.get("CITEWISE_ANSWER_EVAL_PARAGRAPHS", "150"))
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/work/shared/eval").is_dir(), reason="eval sets not present"),
+]
+
+
+@pytest.fixture(scope="module")
+def summary(django_db_setup, django_db_blocker):
+    """Ingest, ask every question once, and summarise (the tests only read the numbers)."""
+    from django.conf import settings
+
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.services import delete_knowledge_base
+
+    def quiet(*_parts) -> None:
+        pass
+
+    with django_db_blocker.unblock():
+        kbs, questions, _ = answer_quality.build_knowledge_bases(QUESTIONS, QUESTIONS,
+                                                                 PARAGRAPHS, log=quiet)
+        try:
+            rows = answer_quality.run(questions, kbs, log=quiet)
+        finally:
+            for kb in kbs.values():  # rows and index files: later tests start clean
+                delete_knowledge_base(SYSTEM, kb)
+    result = answer_quality.summarize(rows, settings.ANSWERABILITY_THRESHOLD)
+    print("\n" + answer_quality.table(result))
+    return result
+
+
+def overall(summary: dict) -> dict:
+    return summary["sets"]["all"]
+
+
+# The issue's targets for these two (0.95 and 0.8) are not met yet: measured 0.833 and
+# 0.783 at this size (benchmarks/RESULTS.md). Until they are, these guard what has been
+# reached, so a change that lowers them fails; raise them with each improvement.
+CITATION_PRECISION_FLOOR = 0.80
+CORRECT_FLOOR = 0.75
+
+
+def test_citations_point_at_the_passage_that_holds_the_answer(summary):
+    assert overall(summary)["citation_precision"] >= CITATION_PRECISION_FLOOR, summary["sets"]
+
+
+def test_answers_are_correct(summary):
+    assert overall(summary)["correct_of_answerable"] >= CORRECT_FLOOR, summary["sets"]
+
+
+def test_questions_the_documents_do_not_answer_are_refused(summary):
+    assert overall(summary)["refuse_unanswerable"] >= 0.9, summary["sets"]
+
+
+def test_questions_the_documents_answer_are_not_refused(summary):
+    assert overall(summary)["refuse_answerable"] <= 0.1, summary["sets"]
+
+
+def test_the_measured_decision_score_is_the_services(summary):
+    """The benchmark recomputes the answerability score on the same search; if it ever
+    disagreed with the service's decision, the threshold sweep would be meaningless."""
+    assert overall(summary)["decision_mismatches"] == 0
