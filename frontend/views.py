@@ -11,6 +11,7 @@ from django.shortcuts import render
 from citewise.knowledge.permissions import readable_chunk, readable_document
 from citewise.knowledge.storage import path_of
 
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 # Passages shown before and after the cited one, for context.
 CONTEXT_CHUNKS = 2
 
@@ -37,5 +38,11 @@ def original(request: HttpRequest, document_id: int) -> FileResponse:
     if document is None or not document.stored_path or not path_of(document.stored_path).exists():
         raise Http404("No such document")
     content_type = mimetypes.guess_type(document.original_name)[0] or "application/octet-stream"
-    return FileResponse(path_of(document.stored_path).open("rb"), as_attachment=False,
-                        filename=document.original_name, content_type=content_type)
+    # An uploaded HTML page shown inline would run its scripts on Citewise's origin: only
+    # types a browser displays without running code open inline; the rest download.
+    inline = content_type in INLINE_TYPES
+    response = FileResponse(path_of(document.stored_path).open("rb"), as_attachment=not inline,
+                            filename=document.original_name,
+                            content_type=content_type if inline else "application/octet-stream")
+    response["Content-Security-Policy"] = "sandbox"
+    return response

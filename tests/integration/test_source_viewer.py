@@ -35,6 +35,9 @@ def test_a_reader_sees_the_cited_passage_highlighted(client, passage):
     original = client.get(f"/documents/{passage.document_id}/original")
     assert original.status_code == 200
     assert b"".join(original.streaming_content) == POLICY
+    # Markdown (like HTML) downloads instead of rendering on Citewise's origin.
+    assert original["Content-Disposition"].startswith("attachment")
+    assert original["Content-Security-Policy"] == "sandbox"
 
 
 def test_others_get_not_found_and_strangers_must_sign_in(client, passage):
