@@ -51,7 +51,8 @@ for _path in (ROOT, ROOT / "platform"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-EVAL = Path("/work/shared/eval")
+from benchmarks.eval_sets import EVAL  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 TARGETS = {"citation_precision": 0.95, "correct": 0.8, "refuse_unanswerable": 0.9,
            "refuse_answerable_max": 0.1}

@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.eval_sets import EVAL
 from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
@@ -35,7 +36,6 @@ from retrieval.lexical import LexicalStore
 from retrieval.tokenize import TokenizerConfig
 from retrieval.vector_store import VectorStore
 
-EVAL = Path("/work/shared/eval")
 PASSAGE_WORDS = 250
 
 
