@@ -10,9 +10,7 @@ from, so changing the tokenizer setting forces a rebuild instead of silent misse
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +20,10 @@ from retrieval.bm25 import Bm25Matrix
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
 from retrieval.tokenize import TokenizerConfig, tokenize
-from retrieval.versioned import Stamp, VersionedFiles
+from retrieval.versioned import Loaded, VersionCache, VersionedFiles
 
 TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
 FORMAT = 1
-
-
-@dataclass
-class _Loaded:
-    stamp: Stamp | None
-    manifest: dict[str, Any]
-    matrix: Bm25Matrix
 
 
 class LexicalStore:
@@ -42,8 +33,8 @@ class LexicalStore:
         self.tokenizer = tokenizer or TokenizerConfig()
         self.lock_timeout = lock_timeout
         self._files = VersionedFiles(self.root, "lexical", "npz")
-        self._cache: dict[str, _Loaded] = {}
-        self._cache_guard = threading.Lock()
+        self._cache: VersionCache[Bm25Matrix] = VersionCache(
+            self._files, self._read_matrix, check=self._check_tokenizer)
 
     def lock(self, kb_key: str) -> KbLock:
         return KbLock(self.root, kb_key, timeout=self.lock_timeout)
@@ -60,41 +51,28 @@ class LexicalStore:
                source: TextSource | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (chunk ids, BM25 scores) for a query text, best first; chunks sharing
         no term with the query are not returned."""
-        return self._reader(kb_key, source).matrix.search(self.tokens(query), k)
+        return self._reader(kb_key, source).payload.search(self.tokens(query), k)
 
     def ensure(self, kb_key: str, *, source: TextSource) -> dict[str, Any]:
         return dict(self._reader(kb_key, source).manifest)
 
-    def _reader(self, kb_key: str, source: TextSource | None) -> _Loaded:
+    def _reader(self, kb_key: str, source: TextSource | None) -> Loaded[Bm25Matrix]:
         try:
-            return self._load_cached(kb_key)
+            return self._cache.load(kb_key)
         except IndexUnavailable:
             if source is None:
                 raise
         with self.lock(kb_key):
             try:
-                return self._load_cached(kb_key)
+                return self._cache.load(kb_key)
             except IndexUnavailable:
                 ids, texts = source()
                 self.rebuild(kb_key, ids, texts)
-            return self._load_cached(kb_key)
+            return self._cache.load(kb_key)
 
-    def _load_cached(self, kb_key: str) -> _Loaded:
-        stamp = self._files.stamp(kb_key)
-        with self._cache_guard:
-            cached = self._cache.get(kb_key)
-        if cached is not None and stamp is not None and cached.stamp == stamp:
-            return cached
-        manifest = self._files.read_manifest(kb_key)
+    def _check_tokenizer(self, kb_key: str, manifest: dict[str, Any]) -> None:
         if manifest.get("tokenizer") != self.tokenizer.name:
             raise IndexMismatch(kb_key, f"built with tokenizer {manifest.get('tokenizer')!r}")
-        if cached is not None and cached.manifest["version"] == manifest["version"]:
-            cached.stamp = stamp
-            return cached
-        loaded = _Loaded(stamp, manifest, self._read_matrix(kb_key, manifest))
-        with self._cache_guard:
-            self._cache[kb_key] = loaded
-        return loaded
 
     def _read_matrix(self, kb_key: str, manifest: dict[str, Any]) -> Bm25Matrix:
         data = self._files.read_data(kb_key, manifest)
@@ -136,8 +114,7 @@ class LexicalStore:
             self._files.manifest_path(kb_key).unlink(missing_ok=True)
             for path in self._files.folder(kb_key).glob("lexical-*.npz"):
                 path.unlink(missing_ok=True)
-        with self._cache_guard:
-            self._cache.pop(kb_key, None)
+        self._cache.forget(kb_key)
 
     def _write(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *, replace: bool,
                source: TextSource | None) -> dict[str, Any]:

@@ -12,9 +12,7 @@ database, the source of truth) get it rebuilt transparently; others get IndexUna
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +21,10 @@ import numpy as np
 from retrieval import faiss_index
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
-from retrieval.versioned import Stamp, VersionedFiles
+from retrieval.versioned import Loaded, VersionCache, VersionedFiles
 
 EmbeddingSource = Callable[[], tuple[np.ndarray, np.ndarray]]
 FORMAT = 1
-
-
-@dataclass
-class _Loaded:
-    stamp: Stamp | None
-    manifest: dict[str, Any]
-    index: Any
 
 
 class VectorStore:
@@ -44,8 +35,7 @@ class VectorStore:
         self.nprobe = nprobe  # overrides the manifest's nprobe (recall/latency trade-off)
         self.lock_timeout = lock_timeout
         self._files = VersionedFiles(self.root, "vectors", "faiss")
-        self._cache: dict[str, _Loaded] = {}
-        self._cache_guard = threading.Lock()
+        self._cache: VersionCache[Any] = VersionCache(self._files, self._read_index)
 
     # ----- reading -------------------------------------------------------------------
 
@@ -60,9 +50,9 @@ class VectorStore:
         """Top-k (chunk ids, inner-product scores) for one query vector, best first."""
         query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
         loaded = self._reader(kb_key, model=model, dimension=query.shape[1], source=source)
-        if loaded.index.ntotal == 0 or k <= 0:
+        if loaded.payload.ntotal == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = loaded.index.search(query, min(k, loaded.index.ntotal))
+        scores, ids = loaded.payload.search(query, min(k, loaded.payload.ntotal))
         keep = ids[0] >= 0  # IVF may return fewer than k when probed lists are small
         return ids[0][keep], scores[0][keep]
 
@@ -73,9 +63,9 @@ class VectorStore:
                                  source=source).manifest)
 
     def _reader(self, kb_key: str, *, model: str, dimension: int,
-                source: EmbeddingSource | None) -> _Loaded:
+                source: EmbeddingSource | None) -> Loaded[Any]:
         try:
-            loaded = self._load_cached(kb_key)
+            loaded = self._cache.load(kb_key)
             _check(kb_key, loaded.manifest, model=model, dimension=dimension)
             return loaded
         except IndexUnavailable:
@@ -83,28 +73,13 @@ class VectorStore:
                 raise
         with self.lock(kb_key):
             try:  # another process may have rebuilt it while we waited for the lock
-                loaded = self._load_cached(kb_key)
+                loaded = self._cache.load(kb_key)
                 _check(kb_key, loaded.manifest, model=model, dimension=dimension)
                 return loaded
             except IndexUnavailable:
                 ids, vectors = source()
                 self.rebuild(kb_key, ids, vectors, model)
-            return self._load_cached(kb_key)
-
-    def _load_cached(self, kb_key: str) -> _Loaded:
-        stamp = self._files.stamp(kb_key)
-        with self._cache_guard:
-            cached = self._cache.get(kb_key)
-        if cached is not None and stamp is not None and cached.stamp == stamp:
-            return cached
-        manifest = self._files.read_manifest(kb_key)
-        if cached is not None and cached.manifest["version"] == manifest["version"]:
-            cached.stamp = stamp
-            return cached
-        loaded = _Loaded(stamp, manifest, self._read_index(kb_key, manifest))
-        with self._cache_guard:
-            self._cache[kb_key] = loaded
-        return loaded
+            return self._cache.load(kb_key)
 
     def _read_index(self, kb_key: str, manifest: dict[str, Any]) -> Any:
         data = self._files.read_data(kb_key, manifest)
@@ -156,8 +131,7 @@ class VectorStore:
             self._files.manifest_path(kb_key).unlink(missing_ok=True)
             for path in self._files.folder(kb_key).glob("vectors-*.faiss"):
                 path.unlink(missing_ok=True)
-        with self._cache_guard:
-            self._cache.pop(kb_key, None)
+        self._cache.forget(kb_key)
 
     def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
                replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:

@@ -16,13 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from retrieval.atomic import write_bytes_atomic, write_json_atomic
 from retrieval.errors import IndexCorrupt, IndexMissing
 
+T = TypeVar("T")
 KEEP_VERSIONS = 2  # the current data file and the one before it, for in-flight readers
 
 
@@ -103,3 +106,46 @@ class VersionedFiles:
 def _version_of(path: Path) -> int | None:
     digits = path.name.split("-", 1)[-1].split(".", 1)[0]
     return int(digits) if digits.isdigit() else None
+
+
+@dataclass
+class Loaded(Generic[T]):
+    stamp: Stamp | None
+    manifest: dict[str, Any]
+    payload: T
+
+
+class VersionCache(Generic[T]):
+    """The last loaded version of each knowledge base's file, reloaded only when the
+    manifest changes: a cheap stat while the stamp is unchanged, a manifest read when it
+    changed, and a new payload only when the version did."""
+
+    def __init__(self, files: VersionedFiles,
+                 read: Callable[[str, dict[str, Any]], T], *,
+                 check: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.files = files
+        self.read = read  # (kb_key, manifest) -> payload; raises IndexCorrupt
+        self.check = check  # raises IndexMismatch before a mismatched file is read
+        self._loaded: dict[str, Loaded[T]] = {}
+        self._guard = threading.Lock()
+
+    def load(self, kb_key: str) -> Loaded[T]:
+        stamp = self.files.stamp(kb_key)
+        with self._guard:
+            cached = self._loaded.get(kb_key)
+        if cached is not None and stamp is not None and cached.stamp == stamp:
+            return cached
+        manifest = self.files.read_manifest(kb_key)
+        if self.check is not None:
+            self.check(kb_key, manifest)
+        if cached is not None and cached.manifest["version"] == manifest["version"]:
+            cached.stamp = stamp
+            return cached
+        loaded = Loaded(stamp, manifest, self.read(kb_key, manifest))
+        with self._guard:
+            self._loaded[kb_key] = loaded
+        return loaded
+
+    def forget(self, kb_key: str) -> None:
+        with self._guard:
+            self._loaded.pop(kb_key, None)
