@@ -224,8 +224,10 @@ def build_knowledge_bases(faq_questions: int, korquad_questions: int, korquad_pa
     from citewise.knowledge.services import add_document, create_knowledge_base
 
     def load(kb, name: str, payload: bytes) -> None:
-        document = add_document(SYSTEM, kb, BytesIO(payload), original_name=name,
-                                enqueue=False).document
+        added = add_document(SYSTEM, kb, BytesIO(payload), original_name=name, enqueue=False)
+        if added.duplicate:  # KorQuAD repeats a few paragraphs word for word
+            return
+        document = added.document
         status = ingest(document.pk)
         if status != DocumentStatus.INDEXED:
             document.refresh_from_db()

@@ -28,12 +28,20 @@ _BOILERPLATE = re.compile(
     r"modal|skip-link|toc)($|[-_ ])",
     re.IGNORECASE,
 )
+# Documentation generators (Sphinx, MkDocs, GitHub) end each heading with a permalink
+# anchor whose whole text is one symbol; it is not part of the heading.
+_PERMALINK_SYMBOLS = {"¶", "#", "§", "🔗", "\uf0c1"}
 _BLOCK_TAGS = {"p", "li", "pre", "blockquote", "dt", "dd", "figcaption", "caption",
                "address", "td", "th"}
 _HEADINGS = {f"h{n}" for n in range(1, 7)}
 
 
 def _is_boilerplate(tag: Tag) -> bool:
+    # Inside a heading everything is the heading's text: Sphinx wraps it in
+    # <a class="toc-backref">, which the class-name rule would otherwise take for a
+    # table of contents and drop, leaving headings empty.
+    if tag.find_parent(list(_HEADINGS)) is not None:
+        return False
     if tag.get("role", "").lower() in _DROP_ROLES or tag.get("aria-hidden") == "true":
         return True
     if tag.has_attr("hidden"):
@@ -50,6 +58,14 @@ def _text(tag: Tag) -> str:
     for inner in tag.find_all(["p", "div", "li", "td", "th", "tr", "dt", "dd"]):
         inner.insert_after(" ")
     return tag.get_text()
+
+
+def _drop_permalinks(root: Tag) -> None:
+    for heading in root.find_all(list(_HEADINGS)):
+        for anchor in heading.find_all("a"):
+            if (anchor.get("href", "").startswith("#")
+                    and anchor.get_text().strip() in _PERMALINK_SYMBOLS):
+                anchor.decompose()
 
 
 def _main_root(soup: BeautifulSoup) -> Tag:
@@ -77,6 +93,7 @@ def parse_html(path: Path) -> ParsedDocument:
         if not tag.decomposed and tag.find_parent(["article", "main"]) is None:
             tag.decompose()
     root = _main_root(soup)
+    _drop_permalinks(root)
     for tag in list(root.find_all(name=True)):
         if not tag.decomposed and _is_boilerplate(tag):
             tag.decompose()

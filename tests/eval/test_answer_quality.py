@@ -1,4 +1,4 @@
-"""Quality gates for answers on the shared evaluation sets (benchmarks/ANSWER_RESULTS.md).
+"""Quality gates for answers on the shared evaluation sets (benchmarks/RESULTS.md).
 
 The same measurement as benchmarks/answer_quality.py, smaller: the nine Python FAQ pages
 and 150 KorQuAD paragraphs ingested through add_document + ingest (real parsers, chunker,

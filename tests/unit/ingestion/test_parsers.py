@@ -138,6 +138,27 @@ def test_html_main_content_only(tmp_path: Path):
     assert "Key: port; Value: 8000" in by_text
 
 
+def test_html_sphinx_headings_keep_their_text(tmp_path: Path):
+    """Sphinx wraps heading text in <a class="toc-backref"> and ends it with a "¶"
+    permalink: the heading path must read like the page, not "¶ > ¶"."""
+    html = """<html><body><div class="body" role="main">
+    <nav class="contents" id="contents"><p>Contents</p><ul><li><a href="#a">A?</a></li></ul>
+    </nav><section id="faq"><h1><a class="toc-backref" href="#id1" role="doc-backlink">Library
+    FAQ</a><a class="headerlink" href="#faq" title="Permalink">¶</a></h1>
+    <section id="a"><h2><a class="toc-backref" href="#id2">How do I read a file?</a>
+    <a class="headerlink" href="#a">¶</a></h2><p>Use open().</p></section>
+    <section id="b"><h2>Section sign § in text<a class="headerlink" href="#b">#</a></h2>
+    <p>Kept.</p></section></section></div></body></html>"""
+    path = tmp_path / "library.html"
+    path.write_text(html, encoding="utf-8")
+    doc = parse_document(path, "library.html")
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == [
+        "Library FAQ", "How do I read a file?", "Section sign § in text"]
+    by_text = {b.text: b for b in doc.blocks}
+    assert by_text["Use open()."].heading_path == ("Library FAQ", "How do I read a file?")
+    assert "A?" not in " ".join(texts(doc))  # the page's table of contents stays out
+
+
 def test_markdown_headings_code_and_lists(tmp_path: Path):
     md = "# 사용자 안내\n\n소개 문단입니다.\n\n## Install\n\n- step **one**\n- step two\n\n" \
          "```bash\npip install citewise\n```\n\n| A | B |\n|---|---|\n| 1 | 2 |\n"
