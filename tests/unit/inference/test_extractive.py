@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from inference.backends.base import AnswerRequest, Delta, Done, Turn, collect
@@ -147,3 +148,60 @@ def test_follow_up_carries_key_terms():
     rewritten = ExtractiveBackend().rewrite_question([Turn("user", "파이썬 설치 방법")],
                                                      "그럼 윈도우에서는?")
     assert rewritten == "그럼 윈도우에서는? (파이썬 설치 방법)"
+
+
+def test_headings_and_questions_choose_the_passage_but_are_not_quoted():
+    """An FAQ heading that matches the question marks the passage that answers it, even
+    when the passage continues the section and no longer shows the heading; the answer
+    quotes the passage's statements, never a question."""
+    sources = [
+        source(1, "How do I reset my email password? Open the mail settings and choose Reset.",
+               heading=("Accounts", "Email")),
+        source(2, "Open the self-service page and press Renew token. It takes a minute.",
+               heading=("Accounts", "How do I reset my VPN token")),
+    ]
+    backend = ExtractiveBackend(config=ExtractiveConfig(source_tolerance=1.0))
+    chosen = backend.select("How do I reset my VPN token", sources)
+    assert chosen and all(s.n == 2 for s in chosen)
+    assert all(not s.text.endswith("?") for s in chosen)
+    quoted_question = ExtractiveBackend().select(
+        "How do I reset my VPN token?",
+        [source(1, "“How do I reset my VPN token?” Use the portal's Reset token page.")])
+    assert [s.text for s in quoted_question] == ["Use the portal's Reset token page."]
+
+
+def test_a_model_that_cannot_tell_sentences_apart_gets_no_say():
+    """An English-only model given Korean returns about the same similarity for every
+    sentence; that noise must not outvote the words the question and a sentence share."""
+    sources = [source(1, "부산은 항구 도시이다. 해운대 해수욕장이 유명하다. 자갈치 시장이 있다."),
+               source(2, "서울은 대한민국의 수도이다. 인구는 약 천만 명이다. 한강이 흐른다.")]
+
+    def flat_query(text: str):
+        return np.array([1.0, 0.0], dtype=np.float32)
+
+    def flat_passages(texts: list[str]):
+        # Every sentence about equally similar (cosine 0.85-0.90), the distractors ahead.
+        cosines = [0.9 if any(w in t for w in ("부산", "해운대", "자갈치")) else 0.85
+                   for t in texts]
+        return np.array([[c, (1 - c * c) ** 0.5] for c in cosines], dtype=np.float32)
+
+    backend = ExtractiveBackend(embed_query=flat_query, embed_passages=flat_passages)
+    chosen = backend.select("대한민국의 수도는 어디인가?", sources)
+    assert chosen[0].text == "서울은 대한민국의 수도이다."
+    scored = backend.score_sentences("대한민국의 수도는 어디인가?", sources)
+    assert all(s.score == s.lexical for s in scored)  # semantic weight scaled to 0
+    trusted = ExtractiveBackend(embed_query=embed_query, embed_passages=embed_passages)
+    assert any(s.score != s.lexical for s in trusted.score_sentences(
+        "How do I install Python on Windows?", FAQ))
+
+
+def test_a_passage_chosen_for_its_rank_is_quoted_even_below_the_cutoff():
+    """With a source tolerance below the relative cutoff, the chosen passage's own best
+    sentence may score under the cutoff of the best sentence overall; it is still quoted
+    (measured against the chosen passage), not an empty answer."""
+    config = ExtractiveConfig(source_tolerance=0.3, relative_cutoff=0.9)
+    sources = [source(1, "The travel policy covers train tickets and hotels."),
+               source(2, "Travel policy: hotels, train tickets, meals and taxis are covered.")]
+    chosen = ExtractiveBackend(config=config).select(
+        "Which travel costs does the policy cover: hotels, meals, taxis?", sources)
+    assert [s.n for s in chosen] == [1]
