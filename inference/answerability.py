@@ -9,6 +9,9 @@ Features (None when unknown; missing features count as 0):
   tokens found in one source (0..1)
 - sentence: best extractive sentence score      - sentence_lexical / sentence_semantic:
   its lexical / semantic parts (best of each)
+- term_coverage: best idf-weighted share of the question's terms in one source, with the
+  knowledge base's own idf (retrieval's Bm25Matrix.term_coverage): a question term the
+  knowledge base never uses weighs most
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from inference.backends.extractive import ScoredSentence
 from inference.sources import Source
 from inference.text import tokenize
 
-FEATURES = ("fused", "dense", "lexical", "coverage", "sentence", "sentence_lexical",
-            "sentence_semantic")
+FEATURES = ("fused", "dense", "lexical", "coverage", "term_coverage", "sentence",
+            "sentence_lexical", "sentence_semantic")
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,15 @@ def _best(values: Iterable[float | None]) -> float | None:
 def evidence(question: str, *, sources: Sequence[Source] = (),
              results: Sequence[Any] = (),
              sentences: Sequence[ScoredSentence] = ()) -> dict[str, float | None]:
-    """Features from retrieval results (objects with fused_score, dense_score and
-    lexical_score attributes, e.g. retrieval's SearchResult), the sources' texts and the
+    """Features from retrieval results (objects with fused_score, dense_score,
+    lexical_score and optionally term_coverage attributes), the sources' texts and the
     extractive backend's scored sentences."""
     return {
         "fused": _best(getattr(r, "fused_score", None) for r in results),
         "dense": _best(getattr(r, "dense_score", None) for r in results),
         "lexical": _best(getattr(r, "lexical_score", None) for r in results),
         "coverage": coverage(question, [s.text for s in sources]) if sources else None,
+        "term_coverage": _best(getattr(r, "term_coverage", None) for r in results),
         "sentence": _best(s.score for s in sentences),
         "sentence_lexical": _best(s.lexical for s in sentences),
         "sentence_semantic": _best(s.semantic for s in sentences),

@@ -78,14 +78,48 @@ class Bm25Matrix:
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return self.ids[hits], scores[hits].astype(np.float32)
 
+    def term_coverage(self, query_tokens: list[str], ids: Iterable[int]) -> dict[int, float]:
+        """For each chunk id: the share of the query's distinct terms it contains, each
+        term weighted by its idf in this knowledge base. A term the knowledge base never
+        uses weighs most, so a question about something the documents do not mention
+        scores low even when its common words ("Python", "회사") are everywhere. An unseen
+        term weighs like a term of one chunk: in a small knowledge base the textbook idf of
+        an unseen term would outweigh everything the passage does contain."""
+        terms = list(dict.fromkeys(query_tokens))
+        wanted = list(ids)
+        if not terms or not wanted:
+            return {}
+        n = len(self.ids)
+        unseen = float(np.log1p((n - 1 + 0.5) / 1.5))
+        idf_all = self._idf()
+        cols = [self.vocab.get(t) for t in terms]
+        weights = np.array([idf_all[c] if c is not None and c < len(idf_all) else unseen
+                            for c in cols])
+        total = float(weights.sum()) or 1.0
+        rows = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+        known = [(i, c) for i, c in enumerate(cols) if c is not None and c < self.tf.shape[1]]
+        result: dict[int, float] = {}
+        for chunk_id in wanted:
+            row = rows.get(int(chunk_id))
+            if row is None:
+                continue
+            present = self.tf[row]
+            share = sum(weights[i] for i, c in known if present[0, c] > 0)
+            result[int(chunk_id)] = float(share / total)
+        return result
+
+    def _idf(self) -> np.ndarray:
+        n = len(self.ids)
+        df = np.bincount(self.tf.tocoo().col, minlength=self.tf.shape[1])
+        return np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's non-negative idf
+
     def _weight_matrix(self) -> Any:
         if self._weights is None:
             tf = self.tf.tocoo()
             n = len(self.ids)
             lengths = np.asarray(self.tf.sum(axis=1)).ravel()
             avg = float(lengths.mean()) if n else 1.0
-            df = np.bincount(tf.col, minlength=self.tf.shape[1])
-            idf = np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's non-negative idf
+            idf = self._idf()
             norm = K1 * (1 - B + B * lengths[tf.row] / max(avg, 1e-9))
             data = idf[tf.col] * tf.data * (K1 + 1) / (tf.data + norm)
             from scipy import sparse

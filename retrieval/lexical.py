@@ -53,6 +53,12 @@ class LexicalStore:
         no term with the query are not returned."""
         return self._reader(kb_key, source).payload.search(self.tokens(query), k)
 
+    def term_coverage(self, kb_key: str, query: str, ids: Sequence[int], *,
+                      source: TextSource | None = None) -> dict[int, float]:
+        """Per chunk id, the idf-weighted share of the query's terms it contains
+        (Bm25Matrix.term_coverage): evidence that a passage is about the question."""
+        return self._reader(kb_key, source).payload.term_coverage(self.tokens(query), ids)
+
     def ensure(self, kb_key: str, *, source: TextSource) -> dict[str, Any]:
         return dict(self._reader(kb_key, source).manifest)
 

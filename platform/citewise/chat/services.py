@@ -299,7 +299,8 @@ def _source(n: int, passage: Passage) -> Source:
 def _scores(passage: Passage) -> SimpleNamespace:
     return SimpleNamespace(fused_score=passage.scores.get("fused"),
                            dense_score=passage.scores.get("dense"),
-                           lexical_score=passage.scores.get("lexical"))
+                           lexical_score=passage.scores.get("lexical"),
+                           term_coverage=passage.scores.get("term_coverage"))
 
 
 def _cited(n: int, source: Source, passage: Passage, *, supported: bool,

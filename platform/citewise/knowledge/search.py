@@ -109,4 +109,20 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
                     "dense_rank": result.dense_rank, "lexical": result.lexical_score,
                     "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
         ))
-    return passages[:k]
+    return _with_term_coverage(query, passages[:k], by_key)
+
+
+def _with_term_coverage(query: str, passages: list[Passage],
+                        by_key: Mapping[str, KnowledgeBase]) -> list[Passage]:
+    """Adds scores["term_coverage"]: how much of the question, weighted by how rare each
+    term is in the passage's knowledge base, the passage contains (the answerability
+    evidence; see inference/answerability.py)."""
+    by_slug = {kb.slug: kb for kb in by_key.values()}
+    for slug in {p.knowledge_base for p in passages}:
+        kb = by_slug[slug]
+        mine = [p for p in passages if p.knowledge_base == slug]
+        coverage = indexing.lexical_store().term_coverage(
+            kb.index_key, query, [p.chunk_id for p in mine], source=indexing.text_source(kb))
+        for passage in mine:
+            passage.scores["term_coverage"] = coverage.get(passage.chunk_id, 0.0)
+    return passages

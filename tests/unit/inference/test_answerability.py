@@ -21,17 +21,19 @@ class Result:
     fused_score: float
     dense_score: float | None
     lexical_score: float | None
+    term_coverage: float | None = None
 
 
 def test_evidence_features():
     sources = [source(1, "Python runs on Windows and Linux.")]
     sentences = ExtractiveBackend().score_sentences("Does Python run on Windows?", sources)
     features = evidence("Does Python run on Windows?", sources=sources,
-                        results=[Result(0.03, 0.8, 7.0), Result(0.02, None, 9.0)],
+                        results=[Result(0.03, 0.8, 7.0, 0.4), Result(0.02, None, 9.0, 0.7)],
                         sentences=sentences)
     assert features["fused"] == 0.03
     assert features["dense"] == 0.8
     assert features["lexical"] == 9.0
+    assert features["term_coverage"] == 0.7
     assert features["coverage"] == pytest.approx(2 / 3)  # python, windows of python run windows
     assert features["sentence"] == sentences[0].score
     assert features["sentence_semantic"] is None

@@ -77,3 +77,26 @@ def test_changing_the_tokenizer_forces_a_rebuild(tmp_path):
         kiwi.search("kb", "서울", 1)
     assert top(kiwi, "서울", source=lambda: ([1], ["서울에서 만나요"])) == [1]
     assert kiwi.manifest("kb")["tokenizer"] == kiwi.tokenizer.name
+
+
+def test_term_coverage_weighs_rare_terms_over_common_ones(tmp_path):
+    """A passage that shares only the knowledge base's everyday words with a question
+    covers little of it; one that has the question's rare terms covers most of it."""
+    store = LexicalStore(tmp_path)
+    store.add("kb", [1, 2, 3, 4], [
+        "Python threads share memory; the global interpreter lock serialises bytecode.",
+        "Python lists grow in place; tuples are immutable sequences in Python.",
+        "Python modules are imported once and cached in sys.modules.",
+        "Python strings are immutable; use str.join to build long strings in Python.",
+    ])
+    coverage = store.term_coverage("kb", "How do I access the serial port in Python?",
+                                   [1, 2, 3, 4])
+    assert set(coverage) == {1, 2, 3, 4}
+    assert max(coverage.values()) < 0.2  # only "python", found in every passage
+    covered = store.term_coverage("kb", "Which lock serialises Python threads?", [1, 2, 99])
+    assert covered[1] > 0.9 and covered[2] < 0.1
+    assert 99 not in covered  # unknown ids are skipped, not invented
+    korean = LexicalStore(tmp_path / "ko")
+    korean.rebuild("kb", list(KOREAN), list(KOREAN.values()))
+    assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [3])[3] > 0.9
+    assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [1])[1] < 0.1
