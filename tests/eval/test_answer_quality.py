@@ -4,9 +4,9 @@ The same measurement as benchmarks/answer_quality.py, smaller: the nine Python F
 and 150 KorQuAD paragraphs ingested through add_document + ingest (real parsers, chunker,
 embedder, indexes), then the first 30 questions of each set asked through the ask service
 (extractive backend) of their own knowledge base (answerable) and of the other one
-(unanswerable). Targets from the issue: citation precision >= 0.95, correct >= 0.8 of
-answerable (both not reached yet: the floors below guard what is), refusal >= 0.9 of
-unanswerable and <= 0.1 of answerable.
+(unanswerable). Targets from the issue: citation precision >= 0.95 (not reached yet: the
+floor below guards what is), correct >= 0.8 of answerable, refusal >= 0.9 of unanswerable
+and <= 0.1 of answerable.
 
 Sizes: CITEWISE_ANSWER_EVAL_QUESTIONS (30) and CITEWISE_ANSWER_EVAL_PARAGRAPHS (150).
 Cost: ~140 ask() calls, each embedding every sentence of its six sources with MiniLM;
@@ -66,11 +66,11 @@ def overall(summary: dict) -> dict:
     return summary["sets"]["all"]
 
 
-# The issue's targets for these two (0.95 and 0.8) are not met yet: measured 0.833 and
-# 0.783 at this size (benchmarks/RESULTS.md). Until they are, these guard what has been
-# reached, so a change that lowers them fails; raise them with each improvement.
-CITATION_PRECISION_FLOOR = 0.80
-CORRECT_FLOOR = 0.75
+# The issue's target for citation precision (0.95) is not met yet: 0.914 at this size,
+# 0.894 over 100 questions per set (benchmarks/RESULTS.md). Until it is, the floor guards
+# what has been reached, so a change that lowers it fails; raise it with each improvement.
+CITATION_PRECISION_FLOOR = 0.88
+CORRECT_TARGET = 0.8  # met: 0.833 at this size, 0.87 over 100 questions per set
 
 
 def test_citations_point_at_the_passage_that_holds_the_answer(summary):
@@ -78,7 +78,7 @@ def test_citations_point_at_the_passage_that_holds_the_answer(summary):
 
 
 def test_answers_are_correct(summary):
-    assert overall(summary)["correct_of_answerable"] >= CORRECT_FLOOR, summary["sets"]
+    assert overall(summary)["correct_of_answerable"] >= CORRECT_TARGET, summary["sets"]
 
 
 def test_questions_the_documents_do_not_answer_are_refused(summary):

@@ -104,6 +104,20 @@ def test_a_question_the_documents_do_not_answer_is_refused_and_recorded(it_kb):
     assert list(gap.knowledge_bases.all()) == [it_kb]
 
 
+def test_a_question_on_the_same_subject_the_documents_do_not_answer_is_refused(it_kb):
+    """Sharing the knowledge base's everyday words ("VPN", "office", "employees") is not
+    evidence: the question's own terms ("contractors", "parking") are nowhere in it. (A
+    plain share of the question's words, 2 of 5, answered it with quotes about VPNs.)"""
+    load(it_kb, "security.md", "# Security\n\nEmployees lock their screens in the office. "
+                               "Outside the office, employees need the VPN for every service.\n")
+    load(it_kb, "travel.md", "# Travel\n\nEmployees book trips with the office travel desk. "
+                             "Hotels must offer a VPN-friendly network for employees.\n")
+    _, result = answer(SYSTEM, "Do contractors get VPN parking at the office?")
+    assert result.not_found and not result.citations
+    _, answered = answer(SYSTEM, "Which VPN client do employees use?")
+    assert not answered.not_found and "WireGuard" in answered.answer
+
+
 def test_korean_questions_get_korean_answers():
     kb = make_kb("hr")
     load(kb, "leave.md", LEAVE_KO)
