@@ -50,15 +50,15 @@ class ExtractiveConfig:
     # The semantic weight is scaled by how clearly the embedding model tells this
     # question's sentences apart: the best similarity's lead over the median one. An
     # English-only model given Korean gives every sentence about the same similarity, and
-    # that noise then picked the wrong passage (KorQuAD citation precision 0.85 with the
-    # full weight, 0.88 without). Leads measured with all-MiniLM-L6-v2 over the sentences
-    # of the six retrieved passages (5th-95th percentile): Python FAQ 0.41-0.85, KorQuAD
-    # 0.06-0.26. At or below `semantic_noise_lead` the weight is 0; from
-    # `semantic_confident_lead` on it is full.
+    # that noise then picked the wrong passage (KorQuAD citation precision 0.877 with the
+    # full weight, 0.893 scaled: benchmarks/extractive_choices.py). Leads measured with
+    # all-MiniLM-L6-v2 over the sentences of the six retrieved passages (5th-95th
+    # percentile): Python FAQ 0.41-0.85, KorQuAD 0.06-0.26. At or below
+    # `semantic_noise_lead` the weight is 0; from `semantic_confident_lead` on it is full.
     semantic_noise_lead: float = 0.25
     semantic_confident_lead: float = 0.4
     # Keep sentences of the chosen passage scoring >= cutoff * its best one (more context
-    # around the best sentence: KorQuAD answers contained 0.83 -> 0.85, same precision).
+    # around the best sentence: KorQuAD answers correct 0.843 -> 0.853, same precision).
     relative_cutoff: float = 0.5
     # Quote only from the passage holding the best sentence. Measured on the eval sets, the
     # second and third quotes from other passages were mostly distractors (citation
@@ -68,7 +68,7 @@ class ExtractiveConfig:
     # least this share of the best sentence overall. Retrieval ranks passages better than
     # one sentence's score does (Recall@1 0.88-0.92 against 0.75 on the eval sets).
     # 0.6 against 0.8: KorQuAD citation precision 0.876 -> 0.893, Python FAQ unchanged
-    # (406 questions, benchmarks/RESULTS.md).
+    # (406 questions, benchmarks/extractive_choices.py, results in benchmarks/RESULTS.md).
     source_tolerance: float = 0.6
     min_score: float = 0.05  # below this, nothing answers: a "not found" reply
     min_tokens: int = 3  # shorter fragments (headings, list bullets) are not quoted

@@ -1,0 +1,124 @@
+"""Which passage and sentences the extractive backend quotes: its settings compared on the
+same retrieved passages of the shared evaluation sets.
+
+    .venv/bin/python benchmarks/extractive_choices.py [--faq-questions 106]
+        [--korquad-questions 300] [--korquad-paragraphs 600] [--no-write]
+
+Knowledge bases are built as in benchmarks/answer_quality.py (add_document + ingest). For
+every answerable question the ask service's search runs once (top CITEWISE_ASK_TOP_K);
+each variant of ExtractiveConfig then selects its quotes from those same passages, so
+the variants differ only in selection. Scored with answer_quality's definitions:
+citation precision (cited chunk holds the support) and correct (answer holds the gold
+answer / overlaps the section). No answerability threshold: every question is answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT, ROOT / "platform", ROOT / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import answer_quality as aq  # noqa: E402
+
+from inference.backends.extractive import ExtractiveConfig  # noqa: E402
+
+CURRENT = ExtractiveConfig()
+# Confidence bounds below any real lead: the semantic weight is always full.
+ALWAYS_SEMANTIC = {"semantic_noise_lead": -2.0, "semantic_confident_lead": -1.0}
+VARIANTS = {
+    "current defaults": CURRENT,
+    "semantic weight always full": replace(CURRENT, **ALWAYS_SEMANTIC),
+    "source tolerance 0.8": replace(CURRENT, source_tolerance=0.8),
+    "relative cutoff 0.7": replace(CURRENT, relative_cutoff=0.7),
+    "previous defaults (0.8, 0.7, semantic always full)": replace(
+        CURRENT, source_tolerance=0.8, relative_cutoff=0.7, **ALWAYS_SEMANTIC),
+    "no semantic part": replace(CURRENT, semantic_weight=0.0),
+}
+
+
+def collect(questions: dict, kbs: dict) -> list[tuple]:
+    from django.conf import settings
+
+    from citewise.chat.services import _source
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.search import search
+
+    items = []
+    for name, qs in questions.items():
+        for question in qs:
+            passages = search(SYSTEM, question.text, knowledge_bases=[kbs[name]],
+                              k=settings.ASK_TOP_K)
+            items.append((question, kbs[name],
+                          [_source(n, p) for n, p in enumerate(passages, start=1)]))
+    return items
+
+
+def score(items: list[tuple], config: ExtractiveConfig) -> dict[str, dict]:
+    from citewise.chat.backends import extractive_backend
+
+    out: dict[str, dict] = {}
+    for name in ("python-faq", "korquad"):
+        cited = good = right = total = 0
+        for question, kb, sources in items:
+            if question.set != name:
+                continue
+            total += 1
+            base = extractive_backend(kb)
+            backend = type(base)(embed_query=base.embed_query,
+                                 embed_passages=base.embed_passages, config=config)
+            chosen = backend.select(question.text, sources)
+            by_n = {s.n: s for s in sources}
+            numbers = sorted({s.n for s in chosen})
+            cited += len(numbers)
+            good += sum(aq.supports(question, by_n[n].text, by_n[n].document) for n in numbers)
+            right += bool(chosen) and aq.correct(
+                question, " ".join(f"{s.text} [{s.n}]" for s in chosen))
+        out[name] = {"questions": total, "precision": round(good / max(cited, 1), 3),
+                     "correct": round(right / max(total, 1), 3)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--faq-questions", type=int, default=106)
+    parser.add_argument("--korquad-questions", type=int, default=300)
+    parser.add_argument("--korquad-paragraphs", type=int, default=600)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    command = " ".join([".venv/bin/python", "benchmarks/extractive_choices.py",
+                        *map(shlex.quote, sys.argv[1:])])
+    started = time.perf_counter()
+    aq.setup_django()
+    kbs, questions, _ = aq.build_knowledge_bases(
+        args.faq_questions, args.korquad_questions, args.korquad_paragraphs,
+        log=lambda *parts: print(*parts, file=sys.stderr, flush=True))
+    items = collect(questions, kbs)
+    rows = ["| variant | python-faq precision / correct | korquad precision / correct |",
+            "|---|---|---|"]
+    for label, config in VARIANTS.items():
+        result = score(items, config)
+        faq, kq = result["python-faq"], result["korquad"]
+        rows.append(f"| {label} | {faq['precision']} / {faq['correct']} "
+                    f"({faq['questions']} q) | {kq['precision']} / {kq['correct']} "
+                    f"({kq['questions']} q) |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    report = "\n".join([
+        "### Extractive quoting: settings compared", "",
+        f"Command: `{command}` ({(time.perf_counter() - started) / 60:.1f} min, "
+        f"{aq.machine_facts()}). Same retrieved passages for every variant; every question "
+        "answered (no answerability threshold).", "", *rows])
+    print(report)
+    if not args.no_write:
+        aq.write_section("extractive_choices", report)
+
+
+if __name__ == "__main__":
+    main()
