@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -49,6 +48,8 @@ for _path in (ROOT, ROOT / "platform"):
 
 from benchmarks.answer_quality import (  # noqa: E402
     EVAL,
+    command_line,
+    log,
     machine_facts,
     percentile,
     python_faq_questions,
@@ -193,13 +194,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    command = " ".join([".venv/bin/python", "benchmarks/answer_overhead.py",
-                        *map(shlex.quote, sys.argv[1:])])
+    command = command_line("benchmarks/answer_overhead.py")
     started = time.perf_counter()
-
-    def log(*parts) -> None:
-        print(*parts, file=sys.stderr, flush=True)
-
     from tests.vllm.server import new_workdir, start_server, vllm_missing_reason
 
     reason = vllm_missing_reason()

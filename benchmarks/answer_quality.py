@@ -519,6 +519,16 @@ def machine_facts() -> str:
             f"load average at the end {', '.join(f'{x:.1f}' for x in load)}")
 
 
+def command_line(script: str) -> str:
+    """How this run was started, for the results file: `.venv/bin/python SCRIPT ARGS`."""
+    return " ".join([".venv/bin/python", script, *map(shlex.quote, sys.argv[1:])])
+
+
+def log(*parts) -> None:
+    """Progress goes to stderr, so stdout holds only the report."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
 def write_section(name: str, body: str, path: Path = RESULTS) -> None:
     """Replace (or append) the section between this script's markers."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
@@ -577,13 +587,8 @@ def main() -> None:
                         help="skip the same-domain unanswerable questions")
     parser.add_argument("--rows", type=Path, help="also save every question's row (JSON)")
     args = parser.parse_args()
-    command = " ".join([".venv/bin/python", "benchmarks/answer_quality.py",
-                        *map(shlex.quote, sys.argv[1:])])
+    command = command_line("benchmarks/answer_quality.py")
     started = time.perf_counter()
-
-    def log(*parts) -> None:
-        print(*parts, file=sys.stderr, flush=True)
-
     data_dir = setup_django()
     log(f"data dir {data_dir}")
     from django.conf import settings

@@ -15,7 +15,6 @@ answer / overlaps the section). No answerability threshold: every question is an
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from dataclasses import replace
@@ -93,13 +92,12 @@ def main() -> None:
     parser.add_argument("--korquad-paragraphs", type=int, default=600)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    command = " ".join([".venv/bin/python", "benchmarks/extractive_choices.py",
-                        *map(shlex.quote, sys.argv[1:])])
+    command = aq.command_line("benchmarks/extractive_choices.py")
     started = time.perf_counter()
     aq.setup_django()
     kbs, questions, _ = aq.build_knowledge_bases(
         args.faq_questions, args.korquad_questions, args.korquad_paragraphs,
-        log=lambda *parts: print(*parts, file=sys.stderr, flush=True))
+        log=aq.log)
     items = collect(questions, kbs)
     rows = ["| variant | python-faq precision / correct | korquad precision / correct |",
             "|---|---|---|"]
@@ -109,7 +107,7 @@ def main() -> None:
         rows.append(f"| {label} | {faq['precision']} / {faq['correct']} "
                     f"({faq['questions']} q) | {kq['precision']} / {kq['correct']} "
                     f"({kq['questions']} q) |")
-        print(rows[-1], file=sys.stderr, flush=True)
+        aq.log(rows[-1])
     report = "\n".join([
         "### Extractive quoting: settings compared", "",
         f"Command: `{command}` ({(time.perf_counter() - started) / 60:.1f} min, "
