@@ -26,6 +26,7 @@ class Bm25Matrix:
     terms: list[str]
     vocab: dict[str, int] = field(default_factory=dict)
     _weights: Any = None  # CSC matrix of BM25 term weights, built on first search
+    _idf_values: Any = None  # idf per term column, built on first use
 
     def __post_init__(self) -> None:
         if not self.vocab:
@@ -43,7 +44,8 @@ class Bm25Matrix:
 
     def remove(self, ids: Iterable[int]) -> None:
         keep = ~np.isin(self.ids, np.asarray(list(ids), dtype=np.int64))
-        self.ids, self.tf, self._weights = self.ids[keep], self.tf[keep], None
+        self.ids, self.tf = self.ids[keep], self.tf[keep]
+        self._forget_derived()
 
     def add(self, ids: np.ndarray, token_lists: list[list[str]]) -> None:
         from scipy import sparse
@@ -65,7 +67,11 @@ class Bm25Matrix:
         old.resize((old.shape[0], width))
         self.tf = sparse.vstack([old, new], format="csr", dtype=np.float32)
         self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
-        self._weights = None
+        self._forget_derived()
+
+    def _forget_derived(self) -> None:
+        """The idf and the BM25 weights follow the matrix; rebuilt on next use."""
+        self._weights = self._idf_values = None
 
     def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         cols = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
@@ -86,32 +92,26 @@ class Bm25Matrix:
         term weighs like a term of one chunk: in a small knowledge base the textbook idf of
         an unseen term would outweigh everything the passage does contain."""
         terms = list(dict.fromkeys(query_tokens))
-        wanted = list(ids)
-        if not terms or not wanted:
+        rows = np.flatnonzero(np.isin(self.ids, np.fromiter(ids, dtype=np.int64)))
+        if not terms or not len(rows):
             return {}
-        n = len(self.ids)
-        unseen = float(np.log1p((n - 1 + 0.5) / 1.5))
-        idf_all = self._idf()
+        idf = self._idf()
+        unseen = float(np.log1p((len(self.ids) - 1 + 0.5) / 1.5))
         cols = [self.vocab.get(t) for t in terms]
-        weights = np.array([idf_all[c] if c is not None and c < len(idf_all) else unseen
-                            for c in cols])
-        total = float(weights.sum()) or 1.0
-        rows = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
-        known = [(i, c) for i, c in enumerate(cols) if c is not None and c < self.tf.shape[1]]
-        result: dict[int, float] = {}
-        for chunk_id in wanted:
-            row = rows.get(int(chunk_id))
-            if row is None:
-                continue
-            present = self.tf[row]
-            share = sum(weights[i] for i, c in known if present[0, c] > 0)
-            result[int(chunk_id)] = float(share / total)
-        return result
+        weights = np.array([unseen if c is None else idf[c] for c in cols])
+        known = [i for i, c in enumerate(cols) if c is not None]
+        present = np.zeros((len(rows), len(terms)), dtype=bool)
+        if known:
+            present[:, known] = self.tf[rows][:, [cols[i] for i in known]].toarray() > 0
+        shares = present @ weights / (float(weights.sum()) or 1.0)
+        return {int(self.ids[row]): float(share) for row, share in zip(rows, shares, strict=True)}
 
     def _idf(self) -> np.ndarray:
-        n = len(self.ids)
-        df = np.bincount(self.tf.tocoo().col, minlength=self.tf.shape[1])
-        return np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's non-negative idf
+        if self._idf_values is None:
+            n = len(self.ids)
+            df = np.bincount(self.tf.tocoo().col, minlength=self.tf.shape[1])
+            self._idf_values = np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's, non-negative
+        return self._idf_values
 
     def _weight_matrix(self) -> Any:
         if self._weights is None:
