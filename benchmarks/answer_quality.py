@@ -385,15 +385,20 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
+def by_kind(rows: list[Row]) -> tuple[list[Row], list[Row], list[Row]]:
+    """(answerable, unanswerable from the other set, same-domain unanswerable)."""
+    return ([r for r in rows if r.answerable],
+            [r for r in rows if not r.answerable and not r.same_domain],
+            [r for r in rows if r.same_domain])
+
+
 def summarize(rows: list[Row], threshold: float) -> dict:
     from inference.answerability import choose_threshold
 
     out: dict = {"threshold": threshold, "sets": {}}
     for name in ("python-faq", "korquad", "all"):
         mine = [r for r in rows if name in ("all", r.set)]
-        ans = [r for r in mine if r.answerable]
-        una = [r for r in mine if not r.answerable and not r.same_domain]
-        same = [r for r in mine if r.same_domain]
+        ans, una, same = by_kind(mine)
         answered = [r for r in ans if not r.refused]
         citations = sum(r.citations for r in answered)
         out["sets"][name] = {
@@ -417,9 +422,7 @@ def summarize(rows: list[Row], threshold: float) -> dict:
             "latency_unanswerable_p50_ms": round(
                 percentile([r.latency_s for r in una], 50) * 1000, 1),
         }
-    ans = [r for r in rows if r.answerable]
-    una = [r for r in rows if not r.answerable and not r.same_domain]
-    same = [r for r in rows if r.same_domain]
+    ans, una, same = by_kind(rows)
     sweep = {}
     for name in ("python-faq", "korquad", "all"):
         a = [r.score for r in ans if name in ("all", r.set)]
@@ -446,9 +449,7 @@ def summarize(rows: list[Row], threshold: float) -> dict:
 def at_threshold(rows: list[Row], t: float) -> dict:
     """Refusals and quality had the service used threshold t (would-be answers for
     questions the run refused; refusals by the backend itself stay refusals)."""
-    ans = [r for r in rows if r.answerable]
-    una = [r for r in rows if not r.answerable and not r.same_domain]
-    same = [r for r in rows if r.same_domain]
+    ans, una, same = by_kind(rows)
     answered = [r for r in ans if r.score >= t and r.would_be_citations[1]]
     good = sum(r.would_be_citations[0] for r in answered)
     total = sum(r.would_be_citations[1] for r in answered)
