@@ -4,7 +4,8 @@ Recognises [n], [n, m], [n-m] (ranges), full-width ［n］ and 【n】, full-wid
 the separators , ， 、 - – — ~, also when a marker is split across deltas. Markers to
 existing sources are rewritten to one canonical form ("[1, 2]") and reported as
 `Citation` events; numbers without a source are removed (and counted), and a marker with
-no valid number disappears with the space before it. Brackets inside `code` are text.
+no valid number disappears with the space before it. Brackets inside `code` are text, and
+so is a delta fed as verbatim (a quote from a source: its "[1, 2, 3]" is a Python list).
 """
 
 from __future__ import annotations
@@ -87,10 +88,14 @@ class CitationParser:
     def invalid_count(self) -> int:
         return len(self.removed_numbers)
 
-    def feed(self, delta: str) -> list[CitationEvent]:
+    def feed(self, delta: str, *, verbatim: bool = False) -> list[CitationEvent]:
         if self._closed:
             raise RuntimeError("feed() after close()")
-        return self._process(self._buffer + delta, final=False)
+        if not verbatim:
+            return self._process(self._buffer + delta, final=False)
+        # What came before cannot continue into a quote: settle it, then pass the quote.
+        events = self._process(self._buffer, final=True)
+        return events + self._emit(delta, hold_ws=True, count_code=False) if delta else events
 
     def close(self) -> list[CitationEvent]:
         events = self._process(self._buffer, final=True)
@@ -142,7 +147,7 @@ class CitationParser:
             return []
         return self._emit(text, hold_ws=True)
 
-    def _emit(self, text: str, *, hold_ws: bool) -> list[CitationEvent]:
+    def _emit(self, text: str, *, hold_ws: bool, count_code: bool = True) -> list[CitationEvent]:
         text = self._pending_ws + text
         self._pending_ws = ""
         if hold_ws:
@@ -151,7 +156,8 @@ class CitationParser:
             text = body
         if not text:
             return []
-        self._backticks += text.count("`")
+        if count_code:  # a quote's own backticks must not turn later markers into code
+            self._backticks += text.count("`")
         self._parts.append(text)
         self._length += len(text)
         return [Delta(text)]

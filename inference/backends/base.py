@@ -52,6 +52,9 @@ class Usage:
 @dataclass(frozen=True)
 class Delta:
     text: str
+    # Text quoted word for word from a source (the extractive backend): brackets in it are
+    # the document's own ("tuple([1, 2, 3])"), never citation markers.
+    verbatim: bool = False
 
 
 @dataclass(frozen=True)

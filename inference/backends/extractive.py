@@ -205,9 +205,12 @@ class ExtractiveBackend:
             return
         parts = []
         for i, sentence in enumerate(chosen):
-            part = f"{' ' if i else ''}{sentence.text} [{sentence.n}]"
-            parts.append(part)
-            yield Delta(part)
+            # The quote and its marker go separately: the quote is verbatim, so brackets the
+            # document itself contains are never read as citations.
+            quote, marker = f"{' ' if i else ''}{sentence.text}", f" [{sentence.n}]"
+            parts += [quote, marker]
+            yield Delta(quote, verbatim=True)
+            yield Delta(marker)
         yield Done(Usage(prompt_tokens, self.count_tokens("".join(parts))), "stop")
 
     def rewrite_question(self, history: Sequence[Turn], question: str) -> str:

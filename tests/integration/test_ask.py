@@ -127,6 +127,18 @@ def test_korean_questions_get_korean_answers():
     assert refused.not_found and "찾을 수 없습니다" in refused.answer
 
 
+def test_brackets_quoted_from_a_document_are_not_citations(it_kb):
+    """A Python FAQ quote "tuple([1, 2, 3])" was read as markers [1, 2, 3] and cited three
+    passages for one quote."""
+    load(it_kb, "python.md", "# Python tips\n\n## Tuples\n\nThe type constructor "
+                             "tuple(seq) converts any sequence into a tuple. For example, "
+                             "tuple([1, 2, 3]) yields (1, 2, 3).\n")
+    _, result = answer(SYSTEM, "How does the tuple constructor convert a sequence?")
+    assert "tuple([1, 2, 3]) yields (1, 2, 3)." in result.answer
+    assert len({c.chunk_id for c in result.citations}) == 1
+    assert all("tuple(seq)" in Chunk.objects.get(pk=c.chunk_id).text for c in result.citations)
+
+
 def test_a_follow_up_keeps_the_subject_of_the_conversation(it_kb):
     from citewise.chat.models import Conversation
 

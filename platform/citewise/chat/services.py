@@ -167,7 +167,7 @@ class _Answer:
                 if isinstance(event, Done):
                     usage, finish_reason = event.usage, event.finish_reason
                     continue
-                for piece in parser.feed(event.text):
+                for piece in parser.feed(event.text, verbatim=event.verbatim):
                     if isinstance(piece, Delta) and piece.text:
                         streamed = True
                         yield AskText(piece.text)
@@ -185,7 +185,7 @@ class _Answer:
                 if isinstance(event, Done):
                     usage, finish_reason = event.usage, event.finish_reason
                     continue
-                for piece in parser.feed(event.text):
+                for piece in parser.feed(event.text, verbatim=event.verbatim):
                     if isinstance(piece, Delta) and piece.text:
                         yield AskText(piece.text)
         for piece in parser.close():

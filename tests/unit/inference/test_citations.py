@@ -94,3 +94,25 @@ def test_feed_after_close_fails():
     parser.close()
     with pytest.raises(RuntimeError):
         parser.feed("x")
+
+
+def test_brackets_inside_a_verbatim_quote_are_the_documents_own():
+    # The extractive backend quotes "tuple([1, 2, 3]) yields (1, 2, 3)" from a Python FAQ:
+    # read as a marker, that list cited sources 1, 2 and 3 for one quote of source 1.
+    parser = CitationParser(SOURCES)
+    events = [*parser.feed("For example, tuple([1, 2, 3]) yields (1, 2, 3).", verbatim=True),
+              *parser.feed(" [1]"),
+              *parser.feed(" A `quote with one backtick [2].", verbatim=True),
+              *parser.feed(" [2]"), *parser.close()]
+    cited = [e.numbers for e in events if isinstance(e, Citation)]
+    assert cited == [(1,), (2,)]
+    assert parser.text == ("For example, tuple([1, 2, 3]) yields (1, 2, 3). [1] "
+                           "A `quote with one backtick [2]. [2]")
+
+
+def test_a_partial_marker_before_a_verbatim_quote_stays_text():
+    parser = CitationParser(SOURCES)
+    events = [*parser.feed("Paris [1"), *parser.feed(" is [2] big.", verbatim=True),
+              *parser.close()]
+    assert not [e for e in events if isinstance(e, Citation)]
+    assert parser.text == "Paris [1 is [2] big."
