@@ -255,7 +255,7 @@ def build_knowledge_bases(faq_questions: int, korquad_questions: int, korquad_pa
     started = time.perf_counter()
     for path in sorted((EVAL / "python-faq" / "docs").glob("*.html")):
         load(faq, path.name, path.read_bytes())
-    facts["python-faq"] = {"documents": faq.documents.count(),
+    facts["python-faq"] = {"documents": faq.documents.count(), "model": faq.embedding_model,
                            "chunks": Chunk.objects.filter(knowledge_base=faq).count(),
                            "ingest_s": round(time.perf_counter() - started, 1)}
     log(f"python-faq: {facts['python-faq']}")
@@ -264,7 +264,7 @@ def build_knowledge_bases(faq_questions: int, korquad_questions: int, korquad_pa
     started = time.perf_counter()
     for pid, text in paragraphs:
         load(korquad, f"{pid}.txt", text.encode("utf-8"))
-    facts["korquad"] = {"documents": korquad.documents.count(),
+    facts["korquad"] = {"documents": korquad.documents.count(), "model": korquad.embedding_model,
                         "chunks": Chunk.objects.filter(knowledge_base=korquad).count(),
                         "ingest_s": round(time.perf_counter() - started, 1)}
     log(f"korquad: {facts['korquad']}")
@@ -551,12 +551,13 @@ def report(summary: dict, facts: dict, command: str, elapsed: float) -> str:
     lines = [
         "### Answer quality (extractive backend)", "",
         f"Command: `{command}` ({elapsed / 60:.1f} min)", "",
-        f"Machine: {machine_facts()}. Embedding model {settings.EMBEDDING_MODEL}, "
+        f"Machine: {machine_facts()}. "
         f"CHUNK_TOKENS {settings.CHUNK_TOKENS}, ASK_TOP_K {settings.ASK_TOP_K}, "
         f"ANSWERABILITY_THRESHOLD {settings.ANSWERABILITY_THRESHOLD}.", "",
         "Knowledge bases (ingested through add_document + ingest): "
-        + "; ".join(f"{k}: {v['documents']} documents, {v['chunks']} chunks, "
-                    f"ingested in {v['ingest_s']} s" for k, v in facts.items()) + ".", "",
+        + "; ".join(f"{k}: {v['documents']} documents, {v['chunks']} chunks, embedding model "
+                    f"{v['model']}, ingested in {v['ingest_s']} s"
+                    for k, v in facts.items()) + ".", "",
         table(summary), "",
         "Refused same-domain unanswerable (count in brackets): python-faq questions about "
         f"{HELD_OUT_PAGE} asked of the other eight pages; KorQuAD questions on paragraphs "

@@ -23,7 +23,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -52,6 +52,23 @@ class EmbedderConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"Unknown embedding backend {self.backend!r}; "
                              f"allowed values: {', '.join(BACKENDS)}")
+
+
+class TextEmbedder(Protocol):
+    """What indexing, search and the extractive backend use of an embedding model."""
+
+    config: EmbedderConfig
+    model_name: str
+    dimension: int
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
 
 class Embedder:
@@ -263,11 +280,15 @@ class _OnnxRunner:
         return np.vstack(result)
 
 
-def get_embedder(config: EmbedderConfig | None = None) -> Embedder:
+def get_embedder(config: EmbedderConfig | None = None) -> TextEmbedder:
     """The process-wide embedder for `config` (loaded on first use, then reused)."""
     return _load(config or EmbedderConfig())
 
 
 @functools.cache
-def _load(config: EmbedderConfig) -> Embedder:
+def _load(config: EmbedderConfig) -> TextEmbedder:
+    from retrieval import multilingual_use
+
+    if multilingual_use.is_use_model(config.model):
+        return multilingual_use.UseMultilingualEmbedder(config)
     return Embedder(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from citewise.knowledge.models import Document, DocumentStatus
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.storage import path_of
 from tests.factories import make_kb, make_user
 
@@ -39,3 +39,32 @@ def test_staff_see_only_knowledge_bases_they_edit(client):
     assert "Mine" in page and "Other" not in page
     form = client.get("/admin/knowledge/document/add/").content.decode()
     assert f'value="{mine.pk}"' in form and f'value="{other.pk}"' not in form
+
+
+@pytest.mark.parametrize(("language", "typed", "expected"), [
+    ("ko", "", "universal-sentence-encoder-multilingual-3"),
+    ("en", "", "all-MiniLM-L6-v2"),
+    ("auto", "", "all-MiniLM-L6-v2"),
+    ("ko", "intfloat/multilingual-e5-small", "intfloat/multilingual-e5-small"),
+])
+def test_a_new_knowledge_base_gets_the_model_for_its_language_unless_one_is_named(
+        client, language, typed, expected):
+    client.force_login(make_user("root", superuser=True))
+    form = client.get("/admin/knowledge/knowledgebase/add/").content.decode()
+    assert "Leave empty for the default" in form
+    response = client.post("/admin/knowledge/knowledgebase/add/", {
+        "name": "Policies", "slug": "policies", "description": "", "language": language,
+        "embedding_model": typed, "query_prefix": "", "passage_prefix": "",
+        "answer_backend": "", "instructions": ""})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert KnowledgeBase.objects.get(slug="policies").embedding_model == expected
+
+
+def test_the_service_picks_the_korean_model_for_a_korean_knowledge_base():
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.services import create_knowledge_base
+
+    korean = create_knowledge_base(SYSTEM, name="사내 규정", slug="rules", language="ko")
+    english = create_knowledge_base(SYSTEM, name="Rules", slug="rules-en", language="en")
+    assert korean.embedding_model == "universal-sentence-encoder-multilingual-3"
+    assert english.embedding_model == "all-MiniLM-L6-v2"

@@ -19,7 +19,7 @@ from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
 from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
-from citewise.knowledge.services import add_document
+from citewise.knowledge.services import add_document, create_knowledge_base
 from tests.factories import make_kb, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,6 +125,15 @@ def test_korean_questions_get_korean_answers():
     assert "15일" in result.answer and result.citations
     _, refused = answer(SYSTEM, "회사 주차장은 어디에 있나요?")
     assert refused.not_found and "찾을 수 없습니다" in refused.answer
+
+
+def test_a_korean_knowledge_base_answers_with_the_korean_embedding_model():
+    kb = create_knowledge_base(SYSTEM, name="인사 규정", slug="hr-ko", language="ko")
+    assert kb.embedding_model == "universal-sentence-encoder-multilingual-3"
+    load(kb, "leave.md", LEAVE_KO)
+    _, result = answer(SYSTEM, "휴가 신청은 언제까지 해야 하나요?", knowledge_bases=[kb])
+    assert "3일 전에 팀장에게 제출" in result.answer and result.grounded
+    assert Chunk.objects.get(pk=result.citations[0].chunk_id).document.knowledge_base == kb
 
 
 def test_brackets_quoted_from_a_document_are_not_citations(it_kb):

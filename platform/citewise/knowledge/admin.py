@@ -6,13 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from citewise.knowledge.models import Document, KnowledgeBase
 from citewise.knowledge.permissions import editable_knowledge_bases
-from citewise.knowledge.services import add_document, delete_document, delete_knowledge_base
+from citewise.knowledge.services import (
+    add_document,
+    default_embedding_model,
+    delete_document,
+    delete_knowledge_base,
+)
 
 
 @admin.register(KnowledgeBase)
@@ -31,6 +37,25 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeBase]:
         return editable_knowledge_bases(request.user)
+
+    def get_form(self, request: HttpRequest, obj: KnowledgeBase | None = None,
+                 change: bool = False,  # noqa: FBT001, FBT002 - Django's signature
+                 **kwargs: Any) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        field = form.base_fields.get("embedding_model")
+        if field is not None:  # the create form: empty means "the default for the language"
+            field.required = False
+            field.initial = ""
+            field.help_text = (f"Leave empty for the default: {settings.EMBEDDING_MODEL} "
+                               f"(Korean: {settings.EMBEDDING_MODEL_KOREAN}). Any "
+                               "sentence-transformers model id or local path.")
+        return form
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeBase, form: forms.ModelForm,
+                   change: bool) -> None:  # noqa: FBT001 - Django's signature
+        if not obj.embedding_model:
+            obj.embedding_model = default_embedding_model(obj.language)
+        super().save_model(request, obj, form, change)
 
     def get_readonly_fields(self, request: HttpRequest, obj: KnowledgeBase | None = None):
         # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change).

@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
-from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
+from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalStore
 from retrieval.vector_store import VectorStore
@@ -38,7 +38,7 @@ def embedder_config(kb: KnowledgeBase) -> EmbedderConfig:
                           cache_dir=str(settings.ONNX_CACHE_DIR))
 
 
-def embedder_for(kb: KnowledgeBase) -> Embedder:
+def embedder_for(kb: KnowledgeBase) -> TextEmbedder:
     return get_embedder(embedder_config(kb))
 
 

@@ -17,6 +17,7 @@ from citewise.knowledge.models import (
     Document,
     DocumentStatus,
     KnowledgeBase,
+    LanguageHint,
     Stage,
 )
 from citewise.knowledge.permissions import SYSTEM, Actor, can_edit
@@ -31,6 +32,13 @@ class AddResult:
     duplicate: bool
 
 
+def default_embedding_model(language: str) -> str:
+    """The model a new knowledge base gets when the admin names none."""
+    if language == LanguageHint.KOREAN:
+        return settings.EMBEDDING_MODEL_KOREAN
+    return settings.EMBEDDING_MODEL
+
+
 def create_knowledge_base(actor: Actor, *, name: str, slug: str, description: str = "",
                           embedding_model: str | None = None, language: str = "auto",
                           readable_by_all: bool = False) -> KnowledgeBase:
@@ -38,7 +46,7 @@ def create_knowledge_base(actor: Actor, *, name: str, slug: str, description: st
         raise PermissionDenied("only administrators create knowledge bases")
     return KnowledgeBase.objects.create(
         name=name, slug=slug, description=description, language=language,
-        embedding_model=embedding_model or settings.EMBEDDING_MODEL,
+        embedding_model=embedding_model or default_embedding_model(language),
         readable_by_all=readable_by_all,
         created_by=None if actor is SYSTEM else actor,
     )

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.services import add_document, create_knowledge_base
@@ -89,13 +89,16 @@ class Command(BaseCommand):
         parser.add_argument("--kb", required=True, metavar="SLUG")
         parser.add_argument("--create", action="store_true",
                             help="create the knowledge base if it does not exist")
+        parser.add_argument("--language", choices=LanguageHint.values, default="auto",
+                            help="with --create: the knowledge base's language (ko picks "
+                                 "the Korean embedding model)")
         parser.add_argument("--sync", action="store_true",
                             help="process in this process instead of the workers")
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    def handle(self, *args: Any, paths: list[str], kb: str, create: bool, sync: bool,
-               json: bool, **options: Any) -> None:
-        knowledge_base = self._knowledge_base(kb, create=create)
+    def handle(self, *args: Any, paths: list[str], kb: str, create: bool, language: str,
+               sync: bool, json: bool, **options: Any) -> None:
+        knowledge_base = self._knowledge_base(kb, create=create, language=language)
         sources = list(files_in(paths))
         outcome = Outcome()
         progress = Progress(sys.stderr, len(sources), enabled=not json)
@@ -116,13 +119,14 @@ class Command(BaseCommand):
         if outcome.failed:
             sys.exit(1)
 
-    def _knowledge_base(self, slug: str, *, create: bool) -> KnowledgeBase:
+    def _knowledge_base(self, slug: str, *, create: bool, language: str) -> KnowledgeBase:
         found = KnowledgeBase.objects.filter(slug=slug).first()
         if found:
             return found
         if not create:
             raise CommandError(f"no knowledge base {slug!r}; add --create to create it")
-        return create_knowledge_base(SYSTEM, name=slug.replace("-", " ").title(), slug=slug)
+        return create_knowledge_base(SYSTEM, name=slug.replace("-", " ").title(), slug=slug,
+                                     language=language)
 
     @staticmethod
     def _record(outcome: Outcome, display: str, document: Document, *, duplicate: bool) -> None:
