@@ -305,6 +305,9 @@ class Row:
     would_be_citations: tuple[int, int] = (0, 0)  # (correct, total) real or would-be
     answer: str = ""
     same_domain: bool = False  # an unanswerable question from the set's own domain
+    # Let through by the answerability threshold, then declined by the extractive backend
+    # (retrieval and the best sentence disagree about the passage).
+    declined: bool = False
 
 
 def ask_one(question: Question, kb, *, answerable: bool) -> Row:
@@ -331,9 +334,13 @@ def ask_one(question: Question, kb, *, answerable: bool) -> Row:
                         sentences=extractive.score_sentences(result.search_query, sources))
     value = score(features, answerability_config().weights)
     refused = result.not_found or not result.citations
+    gate_open = value >= settings.ANSWERABILITY_THRESHOLD
+    declined = gate_open and not extractive.select(result.search_query, sources)
+    # The service's own threshold decision: a refusal the backend did not make.
+    gate_refused = result.not_found and not declined
     row = Row(question.set, question.id, kb.slug, answerable, refused, result.not_found,
-              round(value, 6), (value >= settings.ANSWERABILITY_THRESHOLD) != result.not_found,
-              latency, answer=result.answer)
+              round(value, 6), gate_open != gate_refused, latency, answer=result.answer,
+              declined=declined)
     if not answerable:
         return row
     texts = dict(Chunk.objects.filter(pk__in=[c.chunk_id for c in result.citations])
@@ -410,6 +417,7 @@ def summarize(rows: list[Row], threshold: float) -> dict:
             "correct_of_answerable": _ratio(sum(bool(r.correct) for r in ans), len(ans)),
             "correct_of_answered": _ratio(sum(bool(r.correct) for r in answered), len(answered)),
             "refuse_answerable": _ratio(sum(r.refused for r in ans), len(ans)),
+            "declined_answerable": _ratio(sum(r.declined for r in ans), len(ans)),
             "refuse_unanswerable": _ratio(sum(r.refused for r in una), len(una)),
             "same_domain": len(same),
             "refuse_same_domain": _ratio(sum(r.refused for r in same), len(same)),
@@ -567,6 +575,10 @@ def report(summary: dict, facts: dict, command: str, elapsed: float) -> str:
         "| target | measured (all) | goal | pass |", "|---|---|---|---|",
         *[f"| {k} | {v} | {goal} | {'yes' if ok else 'NO'} |"
           for k, (v, goal, ok) in checks.items()], "",
+        "Refused answerable includes questions the threshold let through and the extractive "
+        "backend declined (retrieval and the best sentence disagree about the passage): "
+        + "; ".join(f"{k} {v['declined_answerable']}" for k, v in summary["sets"].items())
+        + ".", "",
         f"Answerability score ({settings.ANSWERABILITY_FEATURE}) 10th / 50th / 90th percentile: "
         + "; ".join(f"{k} {v}" for k, v in summary["score_ranges"].items()) + ".", "",
         f"Best threshold for refusal(answerable) <= 0.1 and refusal(unanswerable) >= 0.9, "

@@ -8,8 +8,9 @@ Knowledge bases are built as in benchmarks/answer_quality.py (add_document + ing
 every answerable question the ask service's search runs once (top CITEWISE_ASK_TOP_K);
 each variant of ExtractiveConfig then selects its quotes from those same passages, so
 the variants differ only in selection. Scored with answer_quality's definitions:
-citation precision (cited chunk holds the support) and correct (answer holds the gold
-answer / overlaps the section). No answerability threshold: every question is answered.
+citation precision (cited chunk holds the support), correct (answer holds the gold
+answer / overlaps the section, of all questions) and answered (share the backend did not
+decline). No answerability threshold: every question reaches the backend.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ ALWAYS_SEMANTIC = {"semantic_noise_lead": -2.0, "semantic_confident_lead": -1.0}
 VARIANTS = {
     "current defaults": CURRENT,
     "semantic weight always full": replace(CURRENT, **ALWAYS_SEMANTIC),
+    "source tolerance 0.6": replace(CURRENT, source_tolerance=0.6),
     "source tolerance 0.8": replace(CURRENT, source_tolerance=0.8),
     "relative cutoff 0.7": replace(CURRENT, relative_cutoff=0.7),
-    "previous defaults (0.8, 0.7, semantic always full)": replace(
-        CURRENT, source_tolerance=0.8, relative_cutoff=0.7, **ALWAYS_SEMANTIC),
     "no semantic part": replace(CURRENT, semantic_weight=0.0),
+    "answers even when retrieval and the best sentence disagree": replace(
+        CURRENT, abstain_on_disagreement=False),
+    "previous defaults (tolerance 0.6, answers on disagreement)": replace(
+        CURRENT, source_tolerance=0.6, abstain_on_disagreement=False),
 }
 
 
@@ -65,7 +69,7 @@ def score(items: list[tuple], config: ExtractiveConfig) -> dict[str, dict]:
 
     out: dict[str, dict] = {}
     for name in ("python-faq", "korquad"):
-        cited = good = right = total = 0
+        cited = good = right = total = answered = 0
         for question, kb, sources in items:
             if question.set != name:
                 continue
@@ -76,12 +80,14 @@ def score(items: list[tuple], config: ExtractiveConfig) -> dict[str, dict]:
             chosen = backend.select(question.text, sources)
             by_n = {s.n: s for s in sources}
             numbers = sorted({s.n for s in chosen})
+            answered += bool(chosen)
             cited += len(numbers)
             good += sum(aq.supports(question, by_n[n].text, by_n[n].document) for n in numbers)
             right += bool(chosen) and aq.correct(
                 question, " ".join(f"{s.text} [{s.n}]" for s in chosen))
         out[name] = {"questions": total, "precision": round(good / max(cited, 1), 3),
-                     "correct": round(right / max(total, 1), 3)}
+                     "correct": round(right / max(total, 1), 3),
+                     "answered": round(answered / max(total, 1), 3)}
     return out
 
 
@@ -95,24 +101,26 @@ def main() -> None:
     command = aq.command_line("benchmarks/extractive_choices.py")
     started = time.perf_counter()
     aq.setup_django()
-    kbs, questions, _ = aq.build_knowledge_bases(
+    kbs, questions, facts = aq.build_knowledge_bases(
         args.faq_questions, args.korquad_questions, args.korquad_paragraphs,
         log=aq.log)
     items = collect(questions, kbs)
-    rows = ["| variant | python-faq precision / correct | korquad precision / correct |",
-            "|---|---|---|"]
+    rows = ["| variant | python-faq precision / correct / answered "
+            "| korquad precision / correct / answered |", "|---|---|---|"]
     for label, config in VARIANTS.items():
         result = score(items, config)
         faq, kq = result["python-faq"], result["korquad"]
-        rows.append(f"| {label} | {faq['precision']} / {faq['correct']} "
-                    f"({faq['questions']} q) | {kq['precision']} / {kq['correct']} "
-                    f"({kq['questions']} q) |")
+        rows.append(f"| {label} | {faq['precision']} / {faq['correct']} / {faq['answered']} "
+                    f"({faq['questions']} q) | {kq['precision']} / {kq['correct']} / "
+                    f"{kq['answered']} ({kq['questions']} q) |")
         aq.log(rows[-1])
     report = "\n".join([
         "### Extractive quoting: settings compared", "",
         f"Command: `{command}` ({(time.perf_counter() - started) / 60:.1f} min, "
-        f"{aq.machine_facts()}). Same retrieved passages for every variant; every question "
-        "answered (no answerability threshold).", "", *rows])
+        f"{aq.machine_facts()}). Embedding models: "
+        + ", ".join(f"{k} {v['model']}" for k, v in facts.items())
+        + ". Same retrieved passages for every variant; every question reaches the backend "
+        "(no answerability threshold); answered: the share it did not decline.", "", *rows])
     print(report)
     if not args.no_write:
         aq.write_section("extractive_choices", report)

@@ -233,6 +233,9 @@ def test_a_backend_that_finds_nothing_is_a_refusal_too(it_kb, settings, monkeypa
     # A backend so strict that no sentence qualifies: it answers "not found" itself.
     strict = ExtractiveBackend(config=ExtractiveConfig(min_score=1.1))
     monkeypatch.setattr(services, "extractive_backend", lambda kb: strict)
-    _, result = answer(SYSTEM, "Zebra migration patterns in Tanzania?")
-    assert result.not_found and not result.citations
+    streamed, result = answer(SYSTEM, "Zebra migration patterns in Tanzania?")
+    assert result.not_found and not result.citations and streamed == result.answer
     assert UnansweredQuestion.objects.filter(question__startswith="Zebra").exists()
+    # Like any refusal, it points at the documents that came closest.
+    assert result.closest_documents[0]["document"] == "handbook.md"
+    assert result.answer.endswith("The closest documents are:\n- IT handbook")

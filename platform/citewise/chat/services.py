@@ -188,11 +188,20 @@ class _Answer:
                 for piece in parser.feed(event.text, verbatim=event.verbatim):
                     if isinstance(piece, Delta) and piece.text:
                         yield AskText(piece.text)
+        closest: list[dict] | None = None
+        if finish_reason == "not_found":
+            # The backend found nothing to say after all: a refusal like any other, with
+            # the documents that came closest.
+            closest = _closest_documents(passages)
+            if closest and not parser.citations:
+                listing = _closest_listing(self.language, closest)
+                for piece in parser.feed(listing, verbatim=True):
+                    if isinstance(piece, Delta) and piece.text:
+                        yield AskText(piece.text)
         for piece in parser.close():
             if isinstance(piece, Delta) and piece.text:
                 yield AskText(piece.text)
         if finish_reason == "not_found":
-            # The backend found nothing to say after all: a refusal like any other.
             self._record_gap(passages, decision.score)
         verification = Verifier(embed=extractive.embed_passages).verify(
             parser.text, parser.citations, sources)
@@ -202,7 +211,8 @@ class _Answer:
                           supported=verification.citation_supported,
                           snippets=verification.snippets, grounded=verification.grounded,
                           backend=backend.name, usage=usage, notice=notice,
-                          invalid=parser.invalid_count, not_found=finish_reason == "not_found")
+                          invalid=parser.invalid_count, not_found=finish_reason == "not_found",
+                          closest=closest)
 
     def _standalone_question(self) -> str:
         if not self.history:
@@ -219,8 +229,7 @@ class _Answer:
         closest = _closest_documents(passages)
         text = not_found_message(self.language, self.kb_names)
         if closest:
-            titles = "\n".join(f"- {item['title']}" for item in closest)
-            text = f"{text}\n\n{closest_documents_heading(self.language)}\n{titles}"
+            text += _closest_listing(self.language, closest)
         yield AskText(text)
         self._record_gap(passages, best)
         yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
@@ -287,6 +296,12 @@ def _new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> 
 def _history(conversation: Conversation) -> list[Turn]:
     recent = list(conversation.messages.order_by("-created_at", "-pk")[:HISTORY_TURNS])
     return [Turn(message.role, message.text) for message in reversed(recent)]
+
+
+def _closest_listing(language: str, closest: list[dict]) -> str:
+    """What follows a "not found" answer: the documents that came closest, by title."""
+    titles = "\n".join(f"- {item['title']}" for item in closest)
+    return f"\n\n{closest_documents_heading(language)}\n{titles}"
 
 
 def _source(n: int, passage: Passage) -> Source:

@@ -199,9 +199,35 @@ def test_a_passage_chosen_for_its_rank_is_quoted_even_below_the_cutoff():
     """With a source tolerance below the relative cutoff, the chosen passage's own best
     sentence may score under the cutoff of the best sentence overall; it is still quoted
     (measured against the chosen passage), not an empty answer."""
-    config = ExtractiveConfig(source_tolerance=0.3, relative_cutoff=0.9)
+    config = ExtractiveConfig(source_tolerance=0.3, relative_cutoff=0.9,
+                              abstain_on_disagreement=False)
     sources = [source(1, "The travel policy covers train tickets and hotels."),
                source(2, "Travel policy: hotels, train tickets, meals and taxis are covered.")]
     chosen = ExtractiveBackend(config=config).select(
         "Which travel costs does the policy cover: hotels, meals, taxis?", sources)
     assert [s.n for s in chosen] == [1]
+
+
+def test_when_retrieval_and_the_best_sentence_disagree_it_does_not_guess():
+    """Retrieval ranks passage 1 first and its sentence comes close (within the source
+    tolerance), but passage 2 holds the sentence that answers best: one quote would be a
+    guess between them, so the answer is "not found". Where they agree, or a repeated
+    sentence (chunk overlap) sits in both, it answers."""
+    near = "The travel policy covers hotels, train tickets and meals."  # 0.74 of the best
+    best = "Travel policy: hotels, train tickets, meals and taxis are covered."
+    question = "Which travel costs does the policy cover: hotels, meals, taxis?"
+    backend = ExtractiveBackend(config=ExtractiveConfig(source_tolerance=0.7))
+    disagreeing = [source(1, near), source(2, best)]
+    assert backend.select(question, disagreeing) == []
+    result = collect(backend.stream(AnswerRequest(question, disagreeing)))
+    assert result.finish_reason == "not_found" and "couldn't find" in result.text
+    agreeing = [source(1, best), source(2, near)]
+    assert [s.text for s in backend.select(question, agreeing)] == [best]
+    overlapping = [source(1, f"{near} {best}"), source(2, f"{best} Receipts are needed.")]
+    assert {s.n for s in backend.select(question, overlapping)} == {1}
+    guessing = ExtractiveBackend(config=ExtractiveConfig(source_tolerance=0.7,
+                                                         abstain_on_disagreement=False))
+    assert [s.n for s in guessing.select(question, disagreeing)] == [1]
+    # Further behind than the tolerance, passage 1 is no rival: passage 2 answers.
+    strict = ExtractiveBackend(config=ExtractiveConfig(source_tolerance=0.8))
+    assert [s.n for s in strict.select(question, disagreeing)] == [2]
