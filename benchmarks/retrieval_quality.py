@@ -1,7 +1,8 @@
 """Retrieval quality on the shared evaluation sets: dense, BM25 and hybrid.
 
     .venv/bin/python benchmarks/retrieval_quality.py [--sets python-faq korquad]
-        [--korquad-questions 300] [--compare-tokenizers] [--compare-fusion] [--lexical-only]
+        [--korquad-questions 300] [--model MODEL] [--compare-tokenizers] [--compare-fusion]
+        [--lexical-only]
 
 python-faq: the nine FAQ pages, split into section passages by a benchmark-local HTML
 extractor; a hit is a passage of the right page whose text overlaps the answer's evidence.
@@ -253,6 +254,9 @@ def main() -> None:
     parser.add_argument("--compare-tokenizers", action="store_true")
     parser.add_argument("--compare-fusion", action="store_true")
     parser.add_argument("--sets", nargs="+", default=["python-faq", "korquad"])
+    parser.add_argument("--model", default=EmbedderConfig.model,
+                        help="embedding model for the dense rows (e.g. "
+                             "universal-sentence-encoder-multilingual-3)")
     parser.add_argument("--lexical-only", action="store_true",
                         help="skip embedding: BM25 rows only (e.g. tokenizers on many questions)")
     args = parser.parse_args()
@@ -260,9 +264,11 @@ def main() -> None:
     loaders = {"python-faq": python_faq, "korquad": lambda: korquad(args.korquad_questions)}
     for corpus in (loaders[name]() for name in args.sets):
         started = time.perf_counter()
-        bench = Bench(corpus, dense=not args.lexical_only)
+        bench = Bench(corpus, dense=not args.lexical_only,
+                      embedder=EmbedderConfig(model=args.model))
         print(f"\n### {corpus.name}: {len(corpus.texts)} passages, "
-              f"{len(corpus.questions)} questions (embedding {bench.embed_seconds:.1f}s)")
+              f"{len(corpus.questions)} questions (embedding {args.model}, "
+              f"{bench.embed_seconds:.1f}s)")
         print(header)
         for name, result in bench.methods().items():
             print(_row(name, result))
