@@ -90,7 +90,8 @@ class Bm25Matrix:
         uses weighs most, so a question about something the documents do not mention
         scores low even when its common words ("Python", "회사") are everywhere. An unseen
         term weighs like a term of one chunk: in a small knowledge base the textbook idf of
-        an unseen term would outweigh everything the passage does contain."""
+        an unseen term would outweigh everything the passage does contain. A term still in
+        the vocabulary whose chunks were all removed is unseen too."""
         terms = list(dict.fromkeys(query_tokens))
         rows = np.flatnonzero(np.isin(self.ids, np.fromiter(ids, dtype=np.int64)))
         if not terms or not len(rows):
@@ -98,7 +99,8 @@ class Bm25Matrix:
         idf = self._idf()
         unseen = float(np.log1p((len(self.ids) - 1 + 0.5) / 1.5))
         cols = [self.vocab.get(t) for t in terms]
-        weights = np.array([unseen if c is None else idf[c] for c in cols])
+        # idf falls as df rises, so the cap changes only terms of no chunk (df 0).
+        weights = np.array([unseen if c is None else min(float(idf[c]), unseen) for c in cols])
         known = [i for i, c in enumerate(cols) if c is not None]
         present = np.zeros((len(rows), len(terms)), dtype=bool)
         if known:

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
-from citewise.knowledge.models import Chunk, Document, DocumentStatus
+from citewise.knowledge.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.search import search
 from citewise.knowledge.services import add_document, delete_document
@@ -191,6 +191,16 @@ def test_zip_archives_and_a_question_list(tmp_path):
     assert [line["query"] for line in lines] == ["password expiry", "연차 이월"]
     assert [line["results"][0]["document"] for line in lines] == ["vpn.md", "leave-ko.txt"]
     assert all(len(line["results"]) == 1 for line in lines)
+
+
+def test_a_korean_knowledge_base_created_by_ingest_reads_korean(tmp_path):
+    (tmp_path / "leave-ko.txt").write_text(LEAVE_POLICY_KO, encoding="utf-8")
+    summary, code = ingest_json(str(tmp_path), "--kb", "hr-ko", "--create", "--language",
+                                "ko", "--sync")
+    assert (summary["indexed"], code) == (1, 0)
+    kb = KnowledgeBase.objects.get(slug="hr-ko")
+    assert (kb.language, kb.embedding_model) == ("ko", "universal-sentence-encoder-multilingual-3")
+    assert search_json("연차 이월", "hr-ko")["results"][0]["document"] == "leave-ko.txt"
 
 
 def test_an_oversized_upload_fails_alone_with_a_reason(tmp_path, settings):

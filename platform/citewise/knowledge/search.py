@@ -4,7 +4,7 @@ for search, ask and every surface built on them."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from django.conf import settings
@@ -118,11 +118,14 @@ def _with_term_coverage(query: str, passages: list[Passage],
     term is in the passage's knowledge base, the passage contains (the answerability
     evidence; see inference/answerability.py)."""
     by_slug = {kb.slug: kb for kb in by_key.values()}
+    coverage: dict[tuple[str, int], float] = {}
     for slug in {p.knowledge_base for p in passages}:
         kb = by_slug[slug]
-        mine = [p for p in passages if p.knowledge_base == slug]
-        coverage = indexing.lexical_store().term_coverage(
-            kb.index_key, query, [p.chunk_id for p in mine], source=indexing.text_source(kb))
-        for passage in mine:
-            passage.scores["term_coverage"] = coverage.get(passage.chunk_id, 0.0)
-    return passages
+        ids = [p.chunk_id for p in passages if p.knowledge_base == slug]
+        found = indexing.lexical_store().term_coverage(
+            kb.index_key, query, ids, source=indexing.text_source(kb))
+        coverage.update(((slug, chunk_id), found.get(chunk_id, 0.0)) for chunk_id in ids)
+    # New passages (Passage is frozen), each with its own scores.
+    return [replace(p, scores={**p.scores,
+                               "term_coverage": coverage[(p.knowledge_base, p.chunk_id)]})
+            for p in passages]

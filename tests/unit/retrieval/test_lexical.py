@@ -96,6 +96,11 @@ def test_term_coverage_weighs_rare_terms_over_common_ones(tmp_path):
     covered = store.term_coverage("kb", "Which lock serialises Python threads?", [1, 2, 99])
     assert covered[1] > 0.9 and covered[2] < 0.1
     assert 99 not in covered  # unknown ids are skipped, not invented
+    # A term whose only chunk was deleted weighs like a term the knowledge base never had.
+    store.remove("kb", [1])
+    after = store.term_coverage("kb", "Which lock serialises Python threads?", [2])
+    never = store.term_coverage("kb", "Which gizmo frobnicates Python threads?", [2])
+    assert after[2] == pytest.approx(never[2])
     korean = LexicalStore(tmp_path / "ko")
     korean.rebuild("kb", list(KOREAN), list(KOREAN.values()))
     assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [3])[3] > 0.9
