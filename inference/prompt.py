@@ -42,6 +42,9 @@ class PromptBudget:
     answer_tokens: int = 512  # reserved for the answer
     history_tokens: int = 600  # at most this much of the conversation
     min_source_tokens: int = 48  # a truncated source keeps at least this much, else dropped
+    # Few-shot examples take at most this share of the prompt: they show the style, the
+    # sources carry the answer, so later examples are left out before any source is.
+    examples_share: float = 0.25
     safety_tokens: int = 16
 
     @property
@@ -89,6 +92,22 @@ def example_messages(examples: Sequence[Example]) -> list[dict[str, str]]:
     return messages
 
 
+def fitting_examples(examples: Sequence[Example], max_tokens: int,
+                     count: TokenCounter = approx_tokens) -> list[dict[str, str]]:
+    """The messages of the first examples whose total fits in `max_tokens` (whole examples,
+    in the admins' order)."""
+    messages: list[dict[str, str]] = []
+    used = 0
+    for example in examples:
+        pair = example_messages([example])
+        cost = sum(count(m["content"]) + PER_MESSAGE_OVERHEAD for m in pair)
+        if used + cost > max_tokens:
+            break
+        messages += pair
+        used += cost
+    return messages
+
+
 def bound_history(history: Sequence[Turn], max_tokens: int,
                   count: TokenCounter = approx_tokens) -> list[Turn]:
     """The most recent turns whose total fits in `max_tokens` (whole turns only), starting
@@ -111,7 +130,8 @@ def build_prompt(request: AnswerRequest, budget: PromptBudget | None = None,
                  count: TokenCounter = approx_tokens) -> Prompt:
     budget = budget or PromptBudget()
     system = system_message(request)
-    examples = example_messages(request.examples)
+    examples = fitting_examples(request.examples, int(budget.prompt_tokens
+                                                      * budget.examples_share), count)
     fixed = count(system) + PER_MESSAGE_OVERHEAD
     fixed += sum(count(m["content"]) + PER_MESSAGE_OVERHEAD for m in examples)
     fixed += count(user_message(request.question, [])) + PER_MESSAGE_OVERHEAD

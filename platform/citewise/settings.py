@@ -196,6 +196,10 @@ ASK_TOP_K = env_int("CITEWISE_ASK_TOP_K", 6, minimum=1)
 # over 200 answerable questions, 200 from the other eval set and 127 on the same subject
 # that the documents do not answer: at 0.35 it refuses 0.015, 0.995 and 0.74 of them;
 # the plain share ("coverage") at its best threshold, 0.25, refused 0.02, 0.975 and 0.61.
+# Optional: a natural-language-inference cross-encoder (model id or local path) that then
+# decides whether a cited passage supports a sentence not quoted from it word for word.
+ENTAILMENT_MODEL = env_str("CITEWISE_ENTAILMENT_MODEL")
+ENTAILMENT_THRESHOLD = env_float("CITEWISE_ENTAILMENT_THRESHOLD", 0.5)
 ANSWERABILITY_FEATURE = env_str("CITEWISE_ANSWERABILITY_FEATURE", "term_coverage")
 ANSWERABILITY_THRESHOLD = env_float("CITEWISE_ANSWERABILITY_THRESHOLD", 0.35)
 if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from citewise.knowledge.models import AnswerExample, Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.storage import path_of
 from tests.factories import make_kb, make_user
 
@@ -55,9 +55,15 @@ def test_a_new_knowledge_base_gets_the_model_for_its_language_unless_one_is_name
     response = client.post("/admin/knowledge/knowledgebase/add/", {
         "name": "Policies", "slug": "policies", "description": "", "language": language,
         "embedding_model": typed, "query_prefix": "", "passage_prefix": "",
-        "answer_backend": "", "instructions": ""})
+        "answer_backend": "", "instructions": "",
+        "answer_examples-TOTAL_FORMS": "1", "answer_examples-INITIAL_FORMS": "0",
+        "answer_examples-0-question": "Where is the printer?",
+        "answer_examples-0-source": "The printer is on floor 3.",
+        "answer_examples-0-answer": "On floor 3 [1].", "answer_examples-0-position": "0"})
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert KnowledgeBase.objects.get(slug="policies").embedding_model == expected
+    created = KnowledgeBase.objects.get(slug="policies")
+    assert created.embedding_model == expected
+    assert [e.answer for e in created.answer_examples.all()] == ["On floor 3 [1]."]
 
 
 def test_the_service_picks_the_korean_model_for_a_korean_knowledge_base():
@@ -68,3 +74,13 @@ def test_the_service_picks_the_korean_model_for_a_korean_knowledge_base():
     english = create_knowledge_base(SYSTEM, name="Rules", slug="rules-en", language="en")
     assert korean.embedding_model == "universal-sentence-encoder-multilingual-3"
     assert english.embedding_model == "all-MiniLM-L6-v2"
+
+
+def test_admins_write_answer_examples_on_the_knowledge_base_page(client):
+    kb = make_kb("it")
+    AnswerExample.objects.create(knowledge_base=kb, question="Where is the printer?",
+                                 answer="On floor 3 [1].")
+    client.force_login(make_user("root", superuser=True))
+    page = client.get(f"/admin/knowledge/knowledgebase/{kb.pk}/change/").content.decode()
+    assert "answer example" in page.lower() and "Where is the printer?" in page
+    assert 'name="answer_examples-TOTAL_FORMS"' in page

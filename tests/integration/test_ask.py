@@ -239,3 +239,59 @@ def test_a_backend_that_finds_nothing_is_a_refusal_too(it_kb, settings, monkeypa
     # Like any refusal, it points at the documents that came closest.
     assert result.closest_documents[0]["document"] == "handbook.md"
     assert result.answer.endswith("The closest documents are:\n- IT handbook")
+
+
+class ScriptedLLM:
+    """Stands in for the LLM: the tiny vLLM test model writes random text, and this test
+    needs one fixed paraphrase with a citation. Everything around it is real."""
+
+    name = "vllm"
+
+    def stream(self, request):
+        from inference.backends.base import Delta, Done, Usage
+
+        yield Delta("Staff change their passwords every three months [1].")
+        yield Done(Usage(10, 10))
+
+    def rewrite_question(self, history, question):
+        return question
+
+
+@pytest.fixture(scope="module")
+def tiny_nli_model(tmp_path_factory):
+    from tests.models.tiny_nli import build_tiny_nli_model
+
+    return build_tiny_nli_model(tmp_path_factory.mktemp("nli"))
+
+
+def test_a_configured_entailment_model_decides_support_for_paraphrases(
+        it_kb, settings, monkeypatch, tiny_nli_model):
+    from citewise.chat import services
+
+    settings.ANSWER_BACKEND = "vllm"
+    monkeypatch.setattr(services, "vllm_backend", lambda: ScriptedLLM())
+    settings.ENTAILMENT_MODEL = str(tiny_nli_model)
+    backends.entailment_model.cache_clear()
+    try:
+        # The random model's probabilities sit near 1/3: the threshold shows it decided.
+        settings.ENTAILMENT_THRESHOLD = 0.0
+        _, accepted = answer(SYSTEM, "How often do passwords expire?")
+        settings.ENTAILMENT_THRESHOLD = 0.99
+        _, rejected = answer(SYSTEM, "How often do passwords expire?")
+    finally:
+        backends.entailment_model.cache_clear()
+    assert accepted.citations and all(c.supported for c in accepted.citations)
+    assert accepted.grounded
+    assert rejected.citations and not any(c.supported for c in rejected.citations)
+    assert not rejected.grounded
+
+
+def test_an_entailment_model_that_cannot_load_leaves_answers_working(it_kb, settings, caplog):
+    settings.ENTAILMENT_MODEL = "/nonexistent/nli-model"
+    backends.entailment_model.cache_clear()
+    try:
+        _, result = answer(SYSTEM, "How often do passwords expire?")
+    finally:
+        backends.entailment_model.cache_clear()
+    assert "Passwords expire every 90 days." in result.answer and result.grounded
+    assert "CITEWISE_ENTAILMENT_MODEL=/nonexistent/nli-model could not be loaded" in caplog.text

@@ -63,3 +63,26 @@ def test_readiness_checks_the_real_llm(llm, client, settings):
     settings.VLLM_MODEL = "not-served"
     checks = client.get("/readyz", REMOTE_ADDR="127.0.0.1").json()["checks"]
     assert checks["llm"]["ok"] is False and "does not serve not-served" in checks["llm"]["detail"]
+
+
+def test_the_knowledge_bases_answer_examples_reach_the_llm(llm):
+    """An admin's few-shot example is sent with the question: vLLM counts its tokens."""
+    from citewise.knowledge.models import AnswerExample
+
+    kb = make_kb("it", instructions="Answer in one short sentence.")
+    document = add_document(SYSTEM, kb, BytesIO(
+        b"# VPN\n\nEmployees connect with the WireGuard client from the IT portal."),
+        original_name="vpn.md", enqueue=False).document
+    ingest(document.pk)
+
+    def prompt_tokens() -> int:
+        events = list(ask(SYSTEM, "Which VPN client do employees use?"))
+        (result,) = [e for e in events if isinstance(e, AskResult)]
+        assert result.backend == "vllm"
+        return result.usage.prompt_tokens
+
+    without = prompt_tokens()
+    AnswerExample.objects.create(knowledge_base=kb, question="Where is the printer?",
+                                 source="The printer is on floor 3.",
+                                 answer="On floor 3 [1].")
+    assert prompt_tokens() > without + 15

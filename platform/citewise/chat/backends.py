@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -14,6 +15,9 @@ from citewise.knowledge import indexing
 from citewise.knowledge.models import KnowledgeBase
 from inference.backends.extractive import ExtractiveBackend
 from inference.backends.vllm import VLLMBackend, VLLMConfig
+from inference.verify import EmbedTexts, Entail, Verifier, VerifierConfig
+
+logger = logging.getLogger(__name__)
 
 
 def backend_name(kbs: list[KnowledgeBase]) -> str:
@@ -80,3 +84,26 @@ class SentenceEmbeddingCache:
             while len(self._vectors) > self.max_items:
                 self._vectors.popitem(last=False)
         return np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+def verifier(embed: EmbedTexts) -> Verifier:
+    """The citation checker: lexical and semantic support, and the entailment model when
+    CITEWISE_ENTAILMENT_MODEL names one."""
+    return Verifier(embed=embed, entail=entailment_model(),
+                    config=VerifierConfig(entailment_threshold=settings.ENTAILMENT_THRESHOLD))
+
+
+@cache
+def entailment_model() -> Entail | None:
+    if not settings.ENTAILMENT_MODEL:
+        return None
+    from inference.entailment import EntailmentModel
+
+    try:
+        return EntailmentModel(settings.ENTAILMENT_MODEL)
+    except Exception as error:  # any load failure means "not available"
+        # Answers must not fail over it: citations are then checked without entailment,
+        # and the log says why (once per process).
+        logger.error("CITEWISE_ENTAILMENT_MODEL=%s could not be loaded (%s); citations are "
+                     "checked without entailment", settings.ENTAILMENT_MODEL, error)
+        return None

@@ -20,14 +20,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
 
-from citewise.chat.backends import backend_name, extractive_backend, vllm_backend
+from citewise.chat.backends import backend_name, extractive_backend, verifier, vllm_backend
 from citewise.chat.models import Citation, Conversation, Message, Role, UnansweredQuestion
-from citewise.knowledge.models import KnowledgeBase
+from citewise.knowledge.models import AnswerExample, KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM, Actor
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
 from citewise.ops.metrics import ANSWER_LATENCY
 from inference.answerability import AnswerabilityConfig, decide, evidence
-from inference.backends.base import AnswerRequest, Delta, Done, Turn, Usage
+from inference.backends.base import AnswerRequest, Delta, Done, Example, Turn, Usage
 from inference.citations import CitationParser
 from inference.errors import LLMUnavailable
 from inference.languages import (
@@ -37,12 +37,12 @@ from inference.languages import (
     not_found_message,
 )
 from inference.sources import Source
-from inference.verify import Verifier
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6  # recent messages given to the rewrite and the LLM (tokens bound them too)
 CLOSEST_DOCUMENTS = 3
+MAX_EXAMPLES = 4  # few-shot examples per answer, in the admins' order
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,7 @@ class _Answer:
             question=self.question if self.backend_name == "vllm" else search_query,
             sources=sources, history=self.history, language=self.language,
             instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
+            examples=self._examples(),
             knowledge_base=self.kb_names)
         backend = extractive if self.backend_name == "extractive" else vllm_backend()
         parser = CitationParser(sources)
@@ -203,7 +204,7 @@ class _Answer:
                 yield AskText(piece.text)
         if finish_reason == "not_found":
             self._record_gap(passages, decision.score)
-        verification = Verifier(embed=extractive.embed_passages).verify(
+        verification = verifier(extractive.embed_passages).verify(
             parser.text, parser.citations, sources)
         yield self._store(answer=parser.text, search_query=search_query, sources=sources,
                           passages=passages, cited=sorted({n for c in parser.citations
@@ -213,6 +214,16 @@ class _Answer:
                           backend=backend.name, usage=usage, notice=notice,
                           invalid=parser.invalid_count, not_found=finish_reason == "not_found",
                           closest=closest)
+
+    def _examples(self) -> list[Example]:
+        """The admins' few-shot examples of the knowledge bases asked (the prompt builder
+        keeps those that fit a quarter of the prompt)."""
+        if self.backend_name != "vllm":
+            return []
+        rows = AnswerExample.objects.filter(knowledge_base__in=self.kbs).order_by(
+            "knowledge_base__name", "position", "pk")[:MAX_EXAMPLES]
+        return [Example(row.question, row.answer, (row.source,) if row.source.strip() else ())
+                for row in rows]
 
     def _standalone_question(self) -> str:
         if not self.history:

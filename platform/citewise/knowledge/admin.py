@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from citewise.knowledge.models import Document, KnowledgeBase
+from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase
 from citewise.knowledge.permissions import editable_knowledge_bases
 from citewise.knowledge.services import (
     add_document,
@@ -21,12 +21,20 @@ from citewise.knowledge.services import (
 )
 
 
+class AnswerExampleInline(admin.StackedInline):
+    model = AnswerExample
+    extra = 0
+    fields = ("question", "source", "answer", "position")
+    verbose_name = "answer example (shown to the LLM as a model answer)"
+
+
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "embedding_model", "readable_by_all", "document_count")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("reader_users", "reader_groups", "editor_users", "editor_groups")
+    inlines = (AnswerExampleInline,)
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "language")}),
         ("Search", {"fields": ("embedding_model", "query_prefix", "passage_prefix")}),

@@ -79,6 +79,27 @@ class Stage(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class AnswerExample(models.Model):
+    """A question and the answer an admin wants for it: a few-shot example that shows the
+    LLM the tone, format or persona of this knowledge base's answers (the lightweight
+    alternative to fine-tuning). The extractive backend quotes documents and ignores it."""
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE,
+                                       related_name="answer_examples")
+    question = models.TextField()
+    source = models.TextField(blank=True,
+                              help_text="A passage the example answer cites as [1] (optional).")
+    answer = models.TextField(help_text="The answer as it should be written, citing [1].")
+    position = models.PositiveIntegerField(default=0, help_text="Examples are shown in "
+                                                                "this order.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+
 class Document(models.Model):
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE,
                                        related_name="documents")

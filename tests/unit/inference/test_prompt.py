@@ -45,6 +45,21 @@ def test_instructions_examples_and_history_are_placed():
     assert messages[3]["content"] == "Does it run on Windows?"
 
 
+def test_examples_give_way_to_sources_when_the_context_is_small():
+    """Examples show the style; the sources carry the answer. Examples beyond a quarter of
+    the prompt are left out, whole and from the last, and every source still fits."""
+    long_answer = "A careful answer in the house style. " * 15  # ~220 tokens with its question
+    examples = [Example(f"Example question {i}?", long_answer) for i in range(4)]
+    sources = [source(n, "Passwords expire every 90 days. " * 10) for n in (1, 2, 3)]
+    budget = PromptBudget(context_length=1600, answer_tokens=200)
+    prompt = build_prompt(AnswerRequest("How often?", sources, examples=examples), budget)
+    kept = [m["content"] for m in prompt.messages if m["role"] == "user"][:-1]
+    assert 0 < len(kept) < 4 and kept[0].endswith("Example question 0?")
+    assert [s.n for s in prompt.sources] == [1, 2, 3] and prompt.truncated is None
+    roomy = build_prompt(AnswerRequest("How often?", sources, examples=examples))
+    assert sum(m["role"] == "assistant" for m in roomy.messages) == 4
+
+
 def test_budget_drops_lowest_ranked_then_truncates():
     words = " ".join(f"word{i}" for i in range(200))  # ~400 estimated tokens
     sources = [source(1, words, score=0.9), source(2, words, score=0.5),
