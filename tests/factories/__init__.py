@@ -20,3 +20,15 @@ def make_user(username: str, *, groups: tuple[str, ...] = (), superuser: bool = 
 
 def make_kb(slug: str, **fields) -> KnowledgeBase:
     return KnowledgeBase.objects.create(name=slug.replace("-", " ").title(), slug=slug, **fields)
+
+
+def make_staff(username: str, *, app_label: str):
+    """A staff user (admin pages) with every permission of one app's models; which
+    knowledge bases they may edit is still up to the knowledge bases."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user(username)
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label=app_label))
+    return user

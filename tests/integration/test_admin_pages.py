@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from citewise.knowledge.models import AnswerExample, Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.storage import path_of
-from tests.factories import make_kb, make_user
+from tests.factories import make_kb, make_staff, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,12 +27,7 @@ def test_an_admin_uploads_a_document_and_it_is_queued(client):
 
 def test_staff_see_only_knowledge_bases_they_edit(client):
     mine, other = make_kb("mine"), make_kb("other")
-    editor = make_user("editor")
-    editor.is_staff = True
-    editor.save()
-    from django.contrib.auth.models import Permission
-
-    editor.user_permissions.add(*Permission.objects.filter(content_type__app_label="knowledge"))
+    editor = make_staff("editor", app_label="knowledge")
     mine.editor_users.add(editor)
     client.force_login(editor)
     page = client.get("/admin/knowledge/knowledgebase/").content.decode()

@@ -20,7 +20,7 @@ from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.services import add_document, create_knowledge_base
-from tests.factories import make_kb, make_user
+from tests.factories import make_kb, make_staff, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -295,3 +295,68 @@ def test_an_entailment_model_that_cannot_load_leaves_answers_working(it_kb, sett
         backends.entailment_model.cache_clear()
     assert "Passwords expire every 90 days." in result.answer and result.grounded
     assert "CITEWISE_ENTAILMENT_MODEL=/nonexistent/nli-model could not be loaded" in caplog.text
+
+
+class DecliningLLM(ScriptedLLM):
+    """The LLM following its rule "if the sources do not contain the answer, say so"."""
+
+    def stream(self, request):
+        from inference.backends.base import Delta, Done, Usage
+
+        yield Delta("I couldn't find the answer to that in It Handbook.")
+        yield Done(Usage(10, 12))
+
+
+def test_an_llm_that_says_the_sources_do_not_answer_is_a_refusal(it_kb, settings, monkeypatch):
+    from citewise.chat import services
+
+    settings.ANSWER_BACKEND = "vllm"
+    monkeypatch.setattr(services, "vllm_backend", lambda: DecliningLLM())
+    streamed, result = answer(SYSTEM, "How often do passwords expire?")
+    assert result.not_found and streamed == result.answer
+    assert result.answer.endswith("The closest documents are:\n- IT handbook")
+    assert UnansweredQuestion.objects.filter(question__startswith="How often").exists()
+
+
+def test_usage_report_and_gap_report_show_what_answers_cost_and_missed(it_kb, client):
+    answer(SYSTEM, "How often do passwords expire?")
+    answer(SYSTEM, "What is the capital city of Peru?")
+    out = StringIO()
+    call_command("usage_report", "--days", "7", "--json", stdout=out)
+    (row,) = json.loads(out.getvalue())["rows"]
+    assert (row["knowledge_base"], row["backend"]) == ("it-handbook", "extractive")
+    assert (row["answers"], row["not_found"]) == (2, 1)
+    assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0
+
+    client.force_login(make_user("root", superuser=True))
+    gaps = client.get("/admin/chat/unansweredquestion/").content.decode()
+    assert "What is the capital city of Peru?" in gaps and "How often" not in gaps
+    usage = client.get("/admin/chat/answer/").content.decode()
+    assert usage.count('class="field-prompt_tokens"') == 2
+
+
+def test_staff_see_the_gaps_of_the_knowledge_bases_they_edit_only(it_kb, client):
+    hr = make_kb("hr")
+    load(hr, "leave.md", LEAVE_KO)
+    answer(SYSTEM, "What is the capital city of Peru?", knowledge_bases=[it_kb])
+    answer(SYSTEM, "회사 주차장은 어디에 있나요?", knowledge_bases=[hr])
+    editor = make_staff("hr-editor", app_label="chat")
+    hr.editor_users.add(editor)
+    client.force_login(editor)
+    gaps = client.get("/admin/chat/unansweredquestion/").content.decode()
+    assert "주차장" in gaps and "Peru" not in gaps
+
+
+def test_a_knowledge_base_set_to_an_llm_the_server_lacks_gets_a_clear_error(settings):
+    settings.VLLM_BASE_URL = ""
+    settings.ANSWER_BACKEND = "extractive"
+    backends.vllm_backend.cache_clear()
+    kb = make_kb("llm-kb", answer_backend="vllm")
+    load(kb, "handbook.md", HANDBOOK)
+    events = list(ask(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb]))
+    (failed,) = [e for e in events if isinstance(e, AskFailed)]
+    assert "No language model is configured" in failed.message
+    settings.LLM_FALLBACK = True
+    _, result = answer(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb])
+    assert "Passwords expire every 90 days." in result.answer and result.notice
+    backends.vllm_backend.cache_clear()

@@ -15,6 +15,7 @@ from citewise.knowledge import indexing
 from citewise.knowledge.models import KnowledgeBase
 from inference.backends.extractive import ExtractiveBackend
 from inference.backends.vllm import VLLMBackend, VLLMConfig
+from inference.errors import LLMUnavailable
 from inference.verify import EmbedTexts, Entail, Verifier, VerifierConfig
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ def backend_name(kbs: list[KnowledgeBase]) -> str:
 @cache
 def vllm_backend() -> VLLMBackend:
     if not settings.VLLM_BASE_URL or not settings.VLLM_MODEL:
-        raise ValueError("the vllm backend needs VLLM_BASE_URL and VLLM_MODEL")
+        # A knowledge base set to "vllm" on a server without an LLM: an answer error the
+        # person asking can read (or the extractive fallback), not a crash.
+        raise LLMUnavailable("No language model is configured on this server (VLLM_BASE_URL "
+                             "and VLLM_MODEL); ask an administrator.")
     return VLLMBackend(VLLMConfig(
         base_url=settings.VLLM_BASE_URL, model=settings.VLLM_MODEL,
         api_key=settings.VLLM_API_KEY, read_timeout=settings.VLLM_TIMEOUT,

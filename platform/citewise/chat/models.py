@@ -82,6 +82,15 @@ class Citation(models.Model):
         return f"[{self.n}] {self.title}"
 
 
+class Answer(Message):
+    """The assistant messages, for the admins' usage report (tokens per answer)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "answer (usage report)"
+        verbose_name_plural = "answers (usage report)"
+
+
 class UnansweredQuestion(models.Model):
     question = models.TextField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

@@ -34,6 +34,7 @@ from inference.languages import (
     closest_documents_heading,
     detect_language,
     fallback_notice,
+    is_not_found,
     not_found_message,
 )
 from inference.sources import Source
@@ -158,12 +159,14 @@ class _Answer:
             instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
             examples=self._examples(),
             knowledge_base=self.kb_names)
-        backend = extractive if self.backend_name == "extractive" else vllm_backend()
+        backend = extractive
         parser = CitationParser(sources)
         usage = Usage(0, 0)
         finish_reason = "stop"
         streamed = False
         try:
+            if self.backend_name != "extractive":
+                backend = vllm_backend()
             for event in backend.stream(request):
                 if isinstance(event, Done):
                     usage, finish_reason = event.usage, event.finish_reason
@@ -189,6 +192,9 @@ class _Answer:
                 for piece in parser.feed(event.text, verbatim=event.verbatim):
                     if isinstance(piece, Delta) and piece.text:
                         yield AskText(piece.text)
+        if finish_reason != "not_found" and not parser.citations and is_not_found(parser.text):
+            # The LLM said the sources do not answer (as its rules ask): a refusal, too.
+            finish_reason = "not_found"
         closest: list[dict] | None = None
         if finish_reason == "not_found":
             # The backend found nothing to say after all: a refusal like any other, with

@@ -32,7 +32,11 @@ class KnowledgeBase(models.Model):
     passage_prefix = models.CharField(max_length=50, blank=True,
                                       help_text='Prefix for passages, e.g. "passage: "')
     # Answer settings; blank means "use the server-wide setting".
-    answer_backend = models.CharField(max_length=20, blank=True)
+    answer_backend = models.CharField(
+        max_length=20, blank=True,
+        choices=[("", "Server setting"), ("extractive", "Extractive: quotes, no LLM"),
+                 ("vllm", "LLM (vLLM)")],
+        help_text="Empty: CITEWISE_ANSWER_BACKEND.")
     instructions = models.TextField(blank=True, help_text="Tone, format or persona for answers.")
     # Access. Readers may search and ask; editors may also upload and delete documents.
     readable_by_all = models.BooleanField(default=False,

@@ -1,0 +1,61 @@
+"""Admin pages for what the answers tell administrators: the questions the documents did
+not answer (the gap report) and the tokens answers used (the usage report). Read-only;
+staff see only the knowledge bases they edit."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from citewise.chat.models import Answer, Message, Role, UnansweredQuestion
+from citewise.knowledge.permissions import editable_knowledge_bases
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(UnansweredQuestion)
+class UnansweredQuestionAdmin(ReadOnlyAdmin):
+    """Questions answered "not found": what the knowledge bases are missing."""
+
+    list_display = ("question", "asked_of", "closest", "best_score", "created_at")
+    list_filter = ("knowledge_bases", "created_at")
+    search_fields = ("question",)
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UnansweredQuestion]:
+        rows = super().get_queryset(request).prefetch_related("knowledge_bases")
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(
+            knowledge_bases__in=editable_knowledge_bases(request.user)).distinct()
+
+    @admin.display(description="Knowledge bases")
+    def asked_of(self, row: UnansweredQuestion) -> str:
+        return ", ".join(kb.name for kb in row.knowledge_bases.all())
+
+    @admin.display(description="Closest documents")
+    def closest(self, row: UnansweredQuestion) -> str:
+        return ", ".join(item.get("title") or item.get("document", "")
+                         for item in row.closest_documents)
+
+
+@admin.register(Answer)
+class UsageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "backend", "prompt_tokens", "completion_tokens",
+                    "latency_ms", "not_found", "grounded")
+    list_filter = ("backend", "not_found", "grounded", "conversation__knowledge_bases")
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        rows = super().get_queryset(request).filter(role=Role.ASSISTANT)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(conversation__knowledge_bases__in=editable_knowledge_bases(
+            request.user)).distinct()
