@@ -136,7 +136,11 @@ class Verifier:
         snippets: dict[int, tuple[float, str]] = {}
         for check in checks:
             for s in check.support:
-                per_source[s.n] = per_source.get(s.n, False) or s.supported
+                # A citation is supported only if it supports every claim that cites it:
+                # one sentence its passage does not back marks it, so the person reading
+                # checks the passage (before, a second, supported sentence hid it).
+                ok = s.supported or not check.claim
+                per_source[s.n] = per_source.get(s.n, True) and ok
                 strength = max(s.lexical, s.semantic or 0.0)
                 if s.n not in snippets or strength > snippets[s.n][0]:
                     snippets[s.n] = (strength, s.snippet)

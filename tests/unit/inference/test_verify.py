@@ -33,6 +33,13 @@ def test_wrong_citation_is_unsupported_and_not_grounded():
     assert result.citation_supported == {2: False, 1: True}
 
 
+def test_a_citation_backing_one_claim_but_not_another_is_marked_unsupported():
+    result = check("Python was created by Guido van Rossum [1]. "
+                   "Every copy needs a paid licence for commercial use [1].")
+    assert [s.supported for s in result.sentences] == [True, False]
+    assert result.citation_supported == {1: False} and not result.grounded
+
+
 def test_uncited_claim_is_not_grounded_but_questions_and_short_bits_are_fine():
     assert not check("Python was created by Guido van Rossum.").grounded
     result = check("Python was created by Guido van Rossum [1]. Want more? Sure.")
