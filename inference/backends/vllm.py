@@ -106,11 +106,13 @@ class VLLMBackend:
         body = {**self.config.extra_body, **(extra_body or {})}
         with self._slot():
             attempt = 0
+            started = time.monotonic()
             while True:
                 received = False
                 try:
                     self.requests_sent += 1
                     stream = self.client.chat.completions.create(
+                        timeout=self._attempt_timeout(started),
                         model=self.config.model, messages=list(messages), stream=True,
                         stream_options={"include_usage": True},
                         max_tokens=max_tokens or self.config.max_tokens,
@@ -142,7 +144,7 @@ class VLLMBackend:
                             "The answer service stopped in the middle of the answer ("
                             + error.message + ")", retryable=False, status=error.status
                         ) from exc
-                    if error.retryable and attempt < self.config.max_retries:
+                    if error.retryable and self._may_retry(attempt, started):
                         time.sleep(self.config.retry_backoff * 2 ** attempt)
                         attempt += 1
                         continue
@@ -155,6 +157,20 @@ class VLLMBackend:
                 yield Done(counted, finish or "stop")
                 return
 
+    def _may_retry(self, attempt: int, started: float) -> bool:
+        """Retries share one read_timeout: the person asking gets the error within it,
+        not after every attempt has waited its own."""
+        cfg = self.config
+        elapsed = time.monotonic() - started
+        return attempt < cfg.max_retries and (
+            elapsed + cfg.retry_backoff * 2 ** attempt < cfg.read_timeout)
+
+    def _attempt_timeout(self, started: float) -> httpx.Timeout:
+        cfg = self.config
+        # A retry (only allowed while time is left) gets the rest, at least a sliver.
+        remaining = max(cfg.read_timeout * 0.05, cfg.read_timeout - (time.monotonic() - started))
+        return httpx.Timeout(remaining, connect=min(cfg.connect_timeout, remaining))
+
     def complete(self, messages: Sequence[Mapping[str, str]], *, max_tokens: int,
                  temperature: float | None = None,
                  extra_body: Mapping[str, Any] | None = None) -> tuple[str, Usage]:
@@ -162,10 +178,12 @@ class VLLMBackend:
         body = {**self.config.extra_body, **(extra_body or {})}
         with self._slot():
             attempt = 0
+            started = time.monotonic()
             while True:
                 try:
                     self.requests_sent += 1
                     response = self.client.chat.completions.create(
+                        timeout=self._attempt_timeout(started),
                         model=self.config.model, messages=list(messages), stream=False,
                         max_tokens=max_tokens,
                         temperature=self.config.temperature if temperature is None
@@ -174,7 +192,7 @@ class VLLMBackend:
                     )
                 except Exception as exc:
                     error = map_error(exc, self.config)
-                    if error.retryable and attempt < self.config.max_retries:
+                    if error.retryable and self._may_retry(attempt, started):
                         time.sleep(self.config.retry_backoff * 2 ** attempt)
                         attempt += 1
                         continue

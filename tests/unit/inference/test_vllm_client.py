@@ -109,6 +109,26 @@ def test_retries_before_the_first_token():
     assert llm.requests_sent == 3
 
 
+def test_retries_stop_when_the_timeout_is_spent():
+    """VLLM_TIMEOUT bounds the wait for the first token, retries included: a server that
+    answers each attempt with a slow 503 is given up on within it, not after every retry
+    has waited its own."""
+    def slow_503(request):
+        time.sleep(0.2)
+        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+
+    script = Script(*[slow_503] * 8)
+    llm = backend(script, max_retries=7, read_timeout=0.5)
+    began = time.monotonic()
+    with pytest.raises(LLMUnavailable):
+        collect(llm.stream_messages(MESSAGES))
+    assert time.monotonic() - began < 0.8
+    assert 2 <= llm.requests_sent <= 3
+    with pytest.raises(LLMUnavailable):
+        llm.complete(MESSAGES, max_tokens=5)
+    assert llm.requests_sent <= 6
+
+
 def test_never_resends_after_the_first_token():
     script = Script(streaming(sse("partial", " more", " end"), fail_after=3),
                     streaming(sse("second")))
