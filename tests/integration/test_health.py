@@ -42,12 +42,16 @@ def test_readyz_is_200_when_every_part_works(client, own_worker):
 
 def test_readyz_is_503_and_names_an_unreachable_llm(client, settings):
     settings.VLLM_BASE_URL = f"http://127.0.0.1:{closed_port()}/v1"
+    settings.VLLM_MODEL = ""
+    unnamed = client.get("/readyz", **OPERATOR).json()["checks"]["llm"]["detail"]
+    assert "VLLM_MODEL" in unnamed
+    settings.VLLM_MODEL = "qwen"
     response = client.get("/readyz", **OPERATOR)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not ready"
     assert body["checks"]["llm"]["ok"] is False
-    assert "unreachable" in body["checks"]["llm"]["detail"]
+    assert "cannot be reached" in body["checks"]["llm"]["detail"]
     assert body["checks"]["database"]["ok"] is True
 
 

@@ -62,7 +62,8 @@ def test_readiness_checks_the_real_llm(llm, client, settings):
     assert checks["llm"] == {"ok": True, "detail": llm.model, "ms": checks["llm"]["ms"]}
     settings.VLLM_MODEL = "not-served"
     checks = client.get("/readyz", REMOTE_ADDR="127.0.0.1").json()["checks"]
-    assert checks["llm"]["ok"] is False and "does not serve not-served" in checks["llm"]["detail"]
+    assert checks["llm"]["ok"] is False
+    assert "does not serve the model 'not-served'" in checks["llm"]["detail"]
 
 
 def test_the_knowledge_bases_answer_examples_reach_the_llm(llm):

@@ -34,13 +34,20 @@ def vllm_backend() -> VLLMBackend:
         # person asking can read (or the extractive fallback), not a crash.
         raise LLMUnavailable("No language model is configured on this server (VLLM_BASE_URL "
                              "and VLLM_MODEL); ask an administrator.")
-    return VLLMBackend(VLLMConfig(
+    return VLLMBackend(vllm_config())
+
+
+def vllm_config(*, timeout: float | None = None) -> VLLMConfig:
+    """The LLM connection from settings (`timeout` overrides VLLM_TIMEOUT, e.g. for a
+    quick readiness probe)."""
+    seconds = settings.VLLM_TIMEOUT if timeout is None else timeout
+    return VLLMConfig(
         base_url=settings.VLLM_BASE_URL, model=settings.VLLM_MODEL,
-        api_key=settings.VLLM_API_KEY, read_timeout=settings.VLLM_TIMEOUT,
-        connect_timeout=min(settings.VLLM_TIMEOUT, 5.0),
+        api_key=settings.VLLM_API_KEY, read_timeout=seconds,
+        connect_timeout=min(seconds, 5.0),
         max_concurrency=settings.VLLM_MAX_CONCURRENCY,
         context_length=settings.VLLM_CONTEXT_LENGTH, max_tokens=settings.VLLM_MAX_TOKENS,
-    ))
+    )
 
 
 def extractive_backend(kb: KnowledgeBase) -> ExtractiveBackend:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 from django.conf import settings
 from django.db import connection
 
@@ -63,19 +62,19 @@ def check_data_dir() -> str:
 
 
 def check_llm() -> str:
+    """The answer backend's own health check (GET /health, then /v1/models serving
+    VLLM_MODEL), with a short timeout: a readiness probe must not hang."""
     if not settings.VLLM_BASE_URL:
         return "not configured (extractive answers)"
-    headers = {"Authorization": f"Bearer {settings.VLLM_API_KEY}"} if settings.VLLM_API_KEY else {}
-    try:
-        response = httpx.get(f"{settings.VLLM_BASE_URL}/models", headers=headers, timeout=2.0)
-    except httpx.HTTPError as error:
-        raise NotReady(f"LLM server at {settings.VLLM_BASE_URL} unreachable: {error}") from None
-    if response.status_code != 200:
-        raise NotReady(f"LLM server answered {response.status_code} to /models")
-    served = [model.get("id") for model in response.json().get("data", [])]
-    if settings.VLLM_MODEL and settings.VLLM_MODEL not in served:
-        raise NotReady(f"LLM server does not serve {settings.VLLM_MODEL} (it serves {served})")
-    return ", ".join(str(model) for model in served)
+    if not settings.VLLM_MODEL:
+        raise NotReady("VLLM_BASE_URL is set but VLLM_MODEL (the model vLLM serves) is not")
+    from citewise.chat.backends import vllm_config
+    from inference.backends.vllm import VLLMBackend
+
+    health = VLLMBackend(vllm_config(timeout=2.0)).health()
+    if not health.ok:
+        raise NotReady(health.message)
+    return ", ".join(health.models)
 
 
 CHECKS: dict[str, Callable[[], str]] = {
