@@ -204,13 +204,18 @@ class VLLMBackend:
 
     def rewrite_question(self, history: Sequence[Turn], question: str) -> str:
         """A follow-up ("and on Windows?") rewritten into a standalone question."""
+        return self.rewrite(history, question)[0]
+
+    def rewrite(self, history: Sequence[Turn], question: str) -> tuple[str, Usage]:
+        """rewrite_question with the tokens the request used (part of the answer's cost)."""
         if not any(t.role == "user" for t in history):
-            return question
-        text, _ = self.complete(rewrite_messages(history, question, count=self.count_tokens),
-                                max_tokens=self.config.rewrite_max_tokens)
+            return question, Usage(0, 0)
+        text, usage = self.complete(
+            rewrite_messages(history, question, count=self.count_tokens),
+            max_tokens=self.config.rewrite_max_tokens)
         lines = [line.strip().strip('"').strip() for line in text.strip().splitlines()]
         rewritten = next((line for line in lines if line), "")
-        return rewritten or question
+        return rewritten or question, usage
 
     # -- health -----------------------------------------------------------------------
     def health(self) -> Health:

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from citewise.chat import backends
-from citewise.chat.models import Citation, Message, UnansweredQuestion
+from citewise.chat.models import Citation, Conversation, Message, UnansweredQuestion
 from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
 from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
@@ -254,7 +254,12 @@ class ScriptedLLM:
         yield Done(Usage(10, 10))
 
     def rewrite_question(self, history, question):
-        return question
+        return self.rewrite(history, question)[0]
+
+    def rewrite(self, history, question):
+        from inference.backends.base import Usage
+
+        return f"{question} (passwords)", Usage(5, 3)
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +365,17 @@ def test_a_knowledge_base_set_to_an_llm_the_server_lacks_gets_a_clear_error(sett
     _, result = answer(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb])
     assert "Passwords expire every 90 days." in result.answer and result.notice
     backends.vllm_backend.cache_clear()
+
+
+def test_a_follow_ups_rewrite_tokens_count_in_the_answers_usage(it_kb, settings, monkeypatch):
+    from citewise.chat import services
+
+    settings.ANSWER_BACKEND = "vllm"
+    monkeypatch.setattr(services, "vllm_backend", lambda: ScriptedLLM())
+    _, first = answer(SYSTEM, "How often do passwords expire?")
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    _, follow_up = answer(SYSTEM, "And the reset?", conversation=conversation)
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (10, 10)
+    assert (follow_up.usage.prompt_tokens, follow_up.usage.completion_tokens) == (15, 13)
+    stored = Message.objects.get(pk=follow_up.message_id)
+    assert (stored.prompt_tokens, stored.completion_tokens) == (15, 13)

@@ -241,3 +241,5 @@ def test_rewrite_question_uses_a_short_request(vllm_server):
     assert rewritten
     assert llm.requests_sent == 1
     assert llm.rewrite_question([], "Standalone?") == "Standalone?"
+    _, usage = llm.rewrite(history, "And on Windows?")  # vLLM's own counts
+    assert usage.prompt_tokens > 10 and 0 < usage.completion_tokens <= 8

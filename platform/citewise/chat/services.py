@@ -137,6 +137,7 @@ class _Answer:
         self.history = _history(self.conversation)
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
+        self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
 
     def run(self) -> Iterator[AskEvent]:
         notice = ""
@@ -236,7 +237,9 @@ class _Answer:
             return self.question
         if self.backend_name == "vllm":
             try:
-                return vllm_backend().rewrite_question(self.history, self.question)
+                rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
+                                                                       self.question)
+                return rewritten
             except LLMUnavailable:
                 pass  # the answer step reports the outage; retrieval still works
         return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
@@ -268,6 +271,7 @@ class _Answer:
                snippets: dict[int, str], grounded: bool, backend: str, usage: Usage,
                notice: str, invalid: int, not_found: bool = False,
                closest: list[dict] | None = None) -> AskResult:
+        usage = usage + self.rewrite_usage  # the answer's whole cost, rewrite included
         by_n = {source.n: (source, passage) for source, passage in
                 zip(sources, passages, strict=True)}
         citations = [_cited(n, *by_n[n], supported=supported.get(n, False),

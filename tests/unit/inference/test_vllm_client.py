@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from inference.backends.base import AnswerRequest, Delta, Done, collect
+from inference.backends.base import AnswerRequest, Delta, Done, Usage, collect
 from inference.backends.vllm import VLLMBackend, VLLMConfig
 from inference.errors import BackendBusy, LLMUnavailable
 
@@ -198,6 +198,9 @@ def test_rewrite_question_is_a_short_non_streamed_request():
     assert llm.rewrite_question(history, "And on Windows?") == \
         "How do I install Python on Windows?"
     assert llm.rewrite_question([], "Standalone?") == "Standalone?"
+    llm = backend(Script(reply))
+    assert llm.rewrite(history, "And on Windows?")[1] == Usage(30, 9)
+    assert llm.rewrite([], "Standalone?") == ("Standalone?", Usage(0, 0))
 
 
 def test_health():
