@@ -220,40 +220,46 @@ class VLLMBackend:
     # -- health -----------------------------------------------------------------------
     def health(self) -> Health:
         """GET {root}/health, then {root}/v1/models: up, and serving the configured model?"""
-        cfg = self.config
-        headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
-        timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout)
-        where = f"The answer service at {cfg.root}"
-        started = time.monotonic()
-        try:
-            client = self._http or httpx.Client(timeout=timeout)
-            try:
-                alive = client.get(cfg.root + "/health", timeout=timeout)
-                if alive.status_code != 200:
-                    return Health(ok=False, message=f"{where} is not healthy "
-                                  f"(HTTP {alive.status_code} from /health).")
-                listed = client.get(cfg.api_base + "/models", headers=headers, timeout=timeout)
-            finally:
-                if client is not self._http:
-                    client.close()
-        except Exception as exc:
-            return Health(ok=False, message=map_error(exc, cfg).message)
-        latency = time.monotonic() - started
-        if listed.status_code != 200:
-            return Health(ok=False, message=f"{where} did not list its models "
-                          f"(HTTP {listed.status_code}).", latency_s=latency)
-        models = tuple(m.get("id", "") for m in listed.json().get("data", []))
-        if cfg.model not in models:
-            served = ", ".join(models) or "none"
-            return Health(ok=False, message=f"{where} does not serve the model "
-                          f"'{cfg.model}' (it serves: {served}).", models=models,
-                          latency_s=latency)
-        return Health(ok=True, message=f"{where} is up and serves '{cfg.model}'.",
-                      models=models, latency_s=latency)
+        return check_health(self.config, http_client=self._http)
 
     # -- internals --------------------------------------------------------------------
     def _slot(self) -> _Slot:
         return _Slot(self._slots, self.config)
+
+
+def check_health(config: VLLMConfig, *, http_client: httpx.Client | None = None) -> Health:
+    """GET {root}/health, then {root}/v1/models: up, and serving the configured model?
+    Plain HTTP: a readiness probe needs no answering client."""
+    cfg = config
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+    timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout)
+    where = f"The answer service at {cfg.root}"
+    started = time.monotonic()
+    try:
+        client = http_client or httpx.Client(timeout=timeout)
+        try:
+            alive = client.get(cfg.root + "/health", timeout=timeout)
+            if alive.status_code != 200:
+                return Health(ok=False, message=f"{where} is not healthy "
+                              f"(HTTP {alive.status_code} from /health).")
+            listed = client.get(cfg.api_base + "/models", headers=headers, timeout=timeout)
+        finally:
+            if client is not http_client:
+                client.close()
+    except Exception as exc:
+        return Health(ok=False, message=map_error(exc, cfg).message)
+    latency = time.monotonic() - started
+    if listed.status_code != 200:
+        return Health(ok=False, message=f"{where} did not list its models "
+                      f"(HTTP {listed.status_code}).", latency_s=latency)
+    models = tuple(m.get("id", "") for m in listed.json().get("data", []))
+    if cfg.model not in models:
+        served = ", ".join(models) or "none"
+        return Health(ok=False, message=f"{where} does not serve the model "
+                      f"'{cfg.model}' (it serves: {served}).", models=models,
+                      latency_s=latency)
+    return Health(ok=True, message=f"{where} is up and serves '{cfg.model}'.",
+                  models=models, latency_s=latency)
 
 
 class _Slot:

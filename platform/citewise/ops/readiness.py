@@ -69,9 +69,9 @@ def check_llm() -> str:
     if not settings.VLLM_MODEL:
         raise NotReady("VLLM_BASE_URL is set but VLLM_MODEL (the model vLLM serves) is not")
     from citewise.chat.backends import vllm_config
-    from inference.backends.vllm import VLLMBackend
+    from inference.backends.vllm import check_health
 
-    health = VLLMBackend(vllm_config(timeout=2.0)).health()
+    health = check_health(vllm_config(timeout=2.0))
     if not health.ok:
         raise NotReady(health.message)
     return ", ".join(health.models)
