@@ -71,7 +71,28 @@ class TextEmbedder(Protocol):
     def max_tokens(self) -> int: ...
 
 
-class Embedder:
+class PrefixedEmbedder:
+    """Applies the configured query and passage prefixes; subclasses encode."""
+
+    config: EmbedderConfig
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.config.passage_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([self.config.query_prefix + text])[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1, in place (the inner-product index needs unit vectors)."""
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
+class Embedder(PrefixedEmbedder):
     def __init__(self, config: EmbedderConfig) -> None:
         from sentence_transformers import SentenceTransformer  # lazy: heavy (torch)
 
@@ -93,12 +114,6 @@ class Embedder:
             self._onnx = _OnnxRunner(self._model, graph)
         # Encoding through one torch model from several threads is not guaranteed safe.
         self._encode_guard = threading.Lock()
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self.config.passage_prefix + t for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.config.query_prefix + text])[0]
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text` (without special tokens), for the chunker."""
@@ -274,7 +289,7 @@ class _OnnxRunner:
                 for module in list(self._model)[1:]:  # pooling, dense, normalize...
                     features = module(features)
             vectors = features["sentence_embedding"].float().numpy()
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            unit_rows(vectors)
             for row, index in enumerate(indexes):
                 result[index] = vectors[row]
         return np.vstack(result)

