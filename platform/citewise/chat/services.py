@@ -210,7 +210,7 @@ class _Answer:
             if isinstance(piece, Delta) and piece.text:
                 yield AskText(piece.text)
         if finish_reason == "not_found":
-            self._record_gap(passages, decision.score)
+            self._record_gap(closest or [], decision.score)
         verification = verifier(extractive.embed_passages).verify(
             parser.text, parser.citations, sources)
         yield self._store(answer=parser.text, search_query=search_query, sources=sources,
@@ -251,18 +251,18 @@ class _Answer:
         if closest:
             text += _closest_listing(self.language, closest)
         yield AskText(text)
-        self._record_gap(passages, best)
+        self._record_gap(closest, best)
         yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
                           cited=[], supported={}, snippets={}, grounded=True,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
                           not_found=True, closest=closest)
 
-    def _record_gap(self, passages: list[Passage], best: float) -> None:
+    def _record_gap(self, closest: list[dict], best: float) -> None:
         """The question goes to the admins' report of what the documents do not answer."""
         with transaction.atomic():
             gap = UnansweredQuestion.objects.create(
                 question=self.question, best_score=best,
-                closest_documents=_closest_documents(passages),
+                closest_documents=closest,
                 user=None if self.actor is SYSTEM else self.actor)
             gap.knowledge_bases.set(self.kbs)
 
