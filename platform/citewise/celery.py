@@ -32,7 +32,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_default_queue=DEFAULT_QUEUE,
     task_queues=(Queue(DEFAULT_QUEUE), Queue(INGEST_QUEUE)),
-    task_routes={"citewise.knowledge.tasks.ingest_*": {"queue": INGEST_QUEUE}},
+    task_routes={"citewise.knowledge.tasks.ingest_*": {"queue": INGEST_QUEUE},
+                 "citewise.knowledge.tasks.reembed_*": {"queue": INGEST_QUEUE}},
     task_serializer="json",
     accept_content=["json"],
     # Results are not used: the database's task table is what the UI and API read.

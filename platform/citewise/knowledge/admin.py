@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from citewise.knowledge import languages
 from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase
 from citewise.knowledge.permissions import editable_knowledge_bases
 from citewise.knowledge.services import (
@@ -30,13 +31,14 @@ class AnswerExampleInline(admin.StackedInline):
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "embedding_model", "readable_by_all", "document_count")
+    list_display = ("name", "slug", "language_decision", "embedding_model", "readable_by_all",
+                    "document_count")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("reader_users", "reader_groups", "editor_users", "editor_groups")
     inlines = (AnswerExampleInline,)
     fieldsets = (
-        (None, {"fields": ("name", "slug", "description", "language")}),
+        (None, {"fields": ("name", "slug", "description", "language", "language_decision")}),
         ("Search", {"fields": ("embedding_model", "query_prefix", "passage_prefix")}),
         ("Answers", {"fields": ("answer_backend", "instructions")}),
         ("Access", {"fields": ("readable_by_all", "reader_users", "reader_groups",
@@ -54,9 +56,11 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         if field is not None:  # the create form: empty means "the default for the language"
             field.required = False
             field.initial = ""
-            field.help_text = (f"Leave empty for the default: {settings.EMBEDDING_MODEL} "
-                               f"(Korean: {settings.EMBEDDING_MODEL_KOREAN}). Any "
-                               "sentence-transformers model id or local path.")
+            field.help_text = (f"Leave empty for the default of the language: English "
+                               f"{settings.EMBEDDING_MODEL}; Korean, mixed or other "
+                               f"{settings.EMBEDDING_MODEL_KOREAN}; auto picks one from "
+                               "the first documents. Any sentence-transformers model id "
+                               "or local path.")
         return form
 
     def save_model(self, request: HttpRequest, obj: KnowledgeBase, form: forms.ModelForm,
@@ -66,8 +70,15 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def get_readonly_fields(self, request: HttpRequest, obj: KnowledgeBase | None = None):
-        # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change).
-        return ("embedding_model", "query_prefix", "passage_prefix") if obj else ()
+        # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change);
+        # "auto" changes it only through a re-embedding (languages.py).
+        fixed = ("language", "embedding_model", "query_prefix", "passage_prefix")
+        return ("language_decision", *fixed) if obj else ("language_decision",)
+
+    @admin.display(description="Language")
+    def language_decision(self, kb: KnowledgeBase) -> str:
+        return languages.summary(kb) if kb.pk else (
+            "auto: the first document with text decides the model and passage size")
 
     @admin.display(description="Documents")
     def document_count(self, kb: KnowledgeBase) -> int:

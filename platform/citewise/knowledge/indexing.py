@@ -7,11 +7,13 @@ retrieval rebuilds it from the sources below, which read the database.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable
 from functools import cache
 
 import numpy as np
 from django.conf import settings
+from django.db.models import F
 
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
 from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
@@ -38,8 +40,19 @@ def embedder_config(kb: KnowledgeBase) -> EmbedderConfig:
                           cache_dir=str(settings.ONNX_CACHE_DIR))
 
 
-def embedder_for(kb: KnowledgeBase) -> TextEmbedder:
-    return get_embedder(embedder_config(kb))
+def embedder_for(kb: KnowledgeBase, model: str | None = None) -> TextEmbedder:
+    """The knowledge base's embedder, or the one of `model` (a re-embedding's target)."""
+    config = embedder_config(kb)
+    return get_embedder(dataclasses.replace(config, model=model) if model else config)
+
+
+def chunk_budget(kb: KnowledgeBase) -> int:
+    """Tokens one passage may hold: CITEWISE_CHUNK_TOKENS, or fewer where the model reads
+    fewer (at most max_tokens including its two special tokens and the passage prefix;
+    a longer chunk would be embedded without its end)."""
+    embedder = embedder_for(kb)
+    room = embedder.max_tokens - 2 - embedder.count_tokens(kb.passage_prefix)
+    return min(settings.CHUNK_TOKENS, room)
 
 
 def searchable_chunks(kb: KnowledgeBase):
@@ -105,3 +118,31 @@ def rebuild_indexes(kb: KnowledgeBase) -> int:
     text_ids, texts = text_source(kb)()
     lexical_store().rebuild(kb.index_key, text_ids, texts)
     return len(ids)
+
+
+def embed_next(kb: KnowledgeBase, model: str) -> int:
+    """Embed every chunk still without a `next_embedding` with `model`, batch by batch
+    (a rerun resumes); returns how many it embedded. The served index is untouched."""
+    embedder = embedder_for(kb, model)
+    done = 0
+    while batch := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
+                        .only("pk", "text")[:settings.EMBED_BATCH_SIZE]):
+        vectors = embedder.embed_passages([chunk.text for chunk in batch])
+        for chunk, vector in zip(batch, vectors, strict=True):
+            chunk.next_embedding = np.asarray(vector, dtype=np.float32).tobytes()
+        Chunk.objects.bulk_update(batch, ["next_embedding"])
+        done += len(batch)
+    return done
+
+
+def swap_embeddings(kb: KnowledgeBase, model: str) -> None:
+    """Make `model` the knowledge base's model: its vectors replace the old ones in one
+    UPDATE. The caller holds the knowledge base's row lock, made sure no chunk lacks its
+    next_embedding (embed_next) and rebuilds the index after commit: a search in
+    between embeds with the new model, finds the old index's manifest naming the old
+    one, and rebuilds the index from the database itself."""
+    Chunk.objects.filter(knowledge_base=kb).update(embedding=F("next_embedding"),
+                                                   next_embedding=None)
+    kb.embedding_model = model
+    kb.pending_embedding_model = ""
+    kb.save(update_fields=["embedding_model", "pending_embedding_model"])

@@ -13,7 +13,7 @@ from django.db import models
 
 
 class LanguageHint(models.TextChoices):
-    AUTO = "auto", "Detect per question"
+    AUTO = "auto", "Detect from the documents"
     ENGLISH = "en", "English"
     KOREAN = "ko", "Korean"
 
@@ -22,8 +22,15 @@ class KnowledgeBase(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True, allow_unicode=True)
     description = models.TextField(blank=True)
-    language = models.CharField(max_length=8, choices=LanguageHint.choices,
-                                default=LanguageHint.AUTO)
+    language = models.CharField(
+        max_length=8, choices=LanguageHint.choices, default=LanguageHint.AUTO,
+        help_text="Auto: the first documents decide the embedding model and passage size.")
+    # What "auto" decided from the documents ("en", "ko", "mixed", another ISO 639-1
+    # code; empty until a document had text) and why, as shown to admins.
+    detected_language = models.CharField(max_length=8, blank=True)
+    language_reason = models.CharField(max_length=500, blank=True)
+    # Set while a re-embedding into this model runs; the old index serves until the swap.
+    pending_embedding_model = models.CharField(max_length=300, blank=True)
     # Fixed at creation: vectors from two models cannot share an index. Changing it
     # means re-embedding into a new index (see the reindex command).
     embedding_model = models.CharField(max_length=300, default="all-MiniLM-L6-v2")
@@ -129,6 +136,8 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     indexed_at = models.DateTimeField(null=True, blank=True)
+    # Letters of its sampled text per language (textproc.language.LanguageProfile).
+    language_profile = models.JSONField(default=dict, blank=True)
     # The worker processing the document owns it until then, and renews it as it goes;
     # past it, the sweep hands the document to another worker.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +167,9 @@ class Chunk(models.Model):
     token_count = models.PositiveIntegerField()
     # float32 vector bytes; null until the embedding stage has run.
     embedding = models.BinaryField(null=True, blank=True)
+    # The vector from the knowledge base's pending_embedding_model while a re-embedding
+    # runs; moved into `embedding` at the swap.
+    next_embedding = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["document", "ordinal"]

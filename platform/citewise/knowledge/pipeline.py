@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from citewise.knowledge import indexing
+from citewise.knowledge import indexing, languages
 from citewise.knowledge.models import (
     Chunk,
     Document,
@@ -122,12 +122,10 @@ def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
                                 max_bytes=settings.MAX_UPLOAD_BYTES)
     with timed(timings, "chunk"):
         report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
-        embedder = indexing.embedder_for(kb)
-        # The model reads at most max_tokens including its two special tokens and the
-        # passage prefix; a longer chunk would be embedded without its end.
-        room = embedder.max_tokens - 2 - embedder.count_tokens(kb.passage_prefix)
-        drafts = chunk_document(parsed, embedder.count_tokens,
-                                max_tokens=min(settings.CHUNK_TOKENS, room),
+        # A knowledge base on "auto" may only now learn its language, hence its model.
+        kb = languages.settle(document, parsed)
+        drafts = chunk_document(parsed, indexing.embedder_for(kb).count_tokens,
+                                max_tokens=indexing.chunk_budget(kb),
                                 overlap_tokens=settings.CHUNK_OVERLAP_TOKENS)
         if not drafts:
             raise EmptyDocument("the document has no text to index")

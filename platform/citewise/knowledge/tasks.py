@@ -35,6 +35,25 @@ def ingest_document(self, document_id: int) -> dict:
     return {"document": document_id, "status": status}
 
 
+@shared_task(
+    bind=True, name="citewise.knowledge.tasks.reembed_knowledge_base",
+    # Routed to the ingestion queue (celery.py): behind the documents queued before it,
+    # which moved the knowledge base's language, so the swap rarely waits for them.
+    autoretry_for=(OperationalError, LockTimeout), retry_backoff=5,
+    retry_backoff_max=300, retry_jitter=True, max_retries=8,
+)
+def reembed_knowledge_base(self, kb_id: int) -> dict:
+    """Re-embed a knowledge base into its pending model (see languages.py); the old
+    index serves until the swap."""
+    from citewise.knowledge.languages import KnowledgeBaseBusy, reembed
+
+    try:
+        return reembed(kb_id)
+    except KnowledgeBaseBusy as busy:
+        # Waiting for ingestion is not a failure: no retry limit, a steady pace.
+        raise self.retry(exc=busy, countdown=30, max_retries=None) from busy
+
+
 @shared_task(name="citewise.knowledge.tasks.resume_stalled_ingestion")
 def resume_stalled_ingestion() -> dict:
     """Queue again the documents whose worker died (lease expired) or whose task message

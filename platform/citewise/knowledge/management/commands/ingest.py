@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from citewise.knowledge import languages
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
@@ -90,8 +91,9 @@ class Command(BaseCommand):
         parser.add_argument("--create", action="store_true",
                             help="create the knowledge base if it does not exist")
         parser.add_argument("--language", choices=LanguageHint.values, default="auto",
-                            help="with --create: the knowledge base's language (ko picks "
-                                 "the Korean embedding model)")
+                            help="with --create: the knowledge base's language; auto (the "
+                                 "default) lets the first documents pick the embedding "
+                                 "model, en and ko fix it")
         parser.add_argument("--sync", action="store_true",
                             help="process in this process instead of the workers")
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -115,7 +117,10 @@ class Command(BaseCommand):
         if outcome.waiting:
             self._wait_for_workers(outcome, progress)
         progress.end()
-        self._report(outcome, as_json=json)
+        knowledge_base.refresh_from_db()
+        if sync and knowledge_base.pending_embedding_model:
+            self._reembed(knowledge_base, quiet=json)
+        self._report(outcome, knowledge_base, as_json=json)
         if outcome.failed:
             sys.exit(1)
 
@@ -170,16 +175,35 @@ class Command(BaseCommand):
                     "answers: start one (make run) or use --sync. The documents stay queued.")
             time.sleep(0.5)
 
-    def _report(self, outcome: Outcome, *, as_json: bool) -> None:
+    def _reembed(self, kb: KnowledgeBase, *, quiet: bool) -> None:
+        """--sync: the documents moved the language; re-embed here, not on a worker."""
+        if not quiet:
+            self.stderr.write(f"Re-embedding {kb.name} into {kb.pending_embedding_model}...")
+        try:
+            languages.reembed(kb.pk)
+        except languages.KnowledgeBaseBusy as busy:
+            self.stderr.write(f"{busy}; a worker finishes the re-embedding afterwards.")
+        kb.refresh_from_db()
+
+    def _report(self, outcome: Outcome, kb: KnowledgeBase, *, as_json: bool) -> None:
         if as_json:
-            self.stdout.write(json.dumps({"indexed": outcome.indexed,
-                                          "duplicates": outcome.duplicates,
-                                          "failed": outcome.failed}, ensure_ascii=False))
+            self.stdout.write(json.dumps({
+                "indexed": outcome.indexed, "duplicates": outcome.duplicates,
+                "failed": outcome.failed, "language": _language_json(kb)},
+                ensure_ascii=False))
             return
         self.stdout.write(f"Indexed {outcome.indexed}, duplicates {outcome.duplicates}, "
                           f"failed {len(outcome.failed)}.")
+        self.stdout.write(f"Language: {languages.summary(kb)}")
         for failure in outcome.failed:
             self.stdout.write(self.style.ERROR(f"  {failure['path']}: {failure['error']}"))
+
+
+def _language_json(kb: KnowledgeBase) -> dict[str, str]:
+    return {"setting": kb.language, "detected": kb.detected_language,
+            "embedding_model": kb.embedding_model,
+            "pending_embedding_model": kb.pending_embedding_model,
+            "reason": languages.summary(kb)}
 
 
 def _worker_alive() -> bool:
