@@ -201,3 +201,10 @@ def test_the_admin_form_starts_on_auto_and_the_page_shows_what_auto_chose(client
     assert f"model {settings.EMBEDDING_MODEL_KOREAN}, chunk budget" in page
     listing = client.get("/admin/knowledge/knowledgebase/").content.decode()
     assert "auto: Korean" in listing
+
+
+def test_the_re_embedding_waits_behind_the_queued_documents_in_the_ingestion_queue():
+    from citewise.celery import INGEST_QUEUE, app
+
+    route = app.amqp.router.route({}, tasks.reembed_knowledge_base.name)
+    assert route["queue"].name == INGEST_QUEUE
