@@ -208,3 +208,16 @@ def test_the_re_embedding_waits_behind_the_queued_documents_in_the_ingestion_que
 
     route = app.amqp.router.route({}, tasks.reembed_knowledge_base.name)
     assert route["queue"].name == INGEST_QUEUE
+
+
+def test_documents_indexed_before_languages_were_identified_count_from_their_passages(
+        tmp_path):
+    (tmp_path / "vpn.md").write_text(VPN_GUIDE, encoding="utf-8")
+    run_ingest(str(tmp_path), "--kb", "it", "--create", "--sync")
+    kb = KnowledgeBase.objects.get(slug="it")
+    kb.documents.update(language_profile={})  # as a database from before this release
+    with mock.patch.object(tasks.reembed_knowledge_base, "delay_on_commit"):
+        add_and_ingest(kb, "leave-ko.txt", LEAVE_POLICY_KO)
+    kb.refresh_from_db()
+    assert kb.language_reason.startswith("auto: mixed (English ")
+    assert "in 2 documents" in kb.language_reason

@@ -48,6 +48,7 @@ def settle(document: Document, parsed: ParsedDocument) -> KnowledgeBase:
     knowledge base's language. Returns the knowledge base as it now stands: its
     embedding model is the one to chunk and embed this document with."""
     profile = profile_of(block.text for block in parsed.blocks if block.kind != "code")
+    _backfill_profiles(document.knowledge_base_id)
     with transaction.atomic():
         # The row lock orders deciding documents and the re-embedding's swap.
         kb = KnowledgeBase.objects.select_for_update().get(pk=document.knowledge_base_id)
@@ -57,6 +58,17 @@ def settle(document: Document, parsed: ParsedDocument) -> KnowledgeBase:
         explain(kb, decision)
     document.knowledge_base = kb
     return kb
+
+
+def _backfill_profiles(kb_id: int) -> None:
+    """Profile, from their passages, the indexed documents that have no profile: those
+    indexed before languages were identified, or resumed past parsing. Once each."""
+    missing = Document.objects.filter(knowledge_base_id=kb_id, language_profile={},
+                                      status=DocumentStatus.INDEXED)
+    for document in missing.only("pk"):
+        texts = document.chunks.order_by("ordinal").values_list("text", flat=True)
+        Document.objects.filter(pk=document.pk).update(
+            language_profile=profile_of(texts).to_json())
 
 
 def knowledge_base_profile(kb: KnowledgeBase) -> LanguageProfile:
