@@ -29,7 +29,20 @@ def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
     neighbours = chunk.document.chunks.filter(
         ordinal__gte=chunk.ordinal - CONTEXT_CHUNKS, ordinal__lte=chunk.ordinal + CONTEXT_CHUNKS)
     return render(request, "frontend/source.html",
-                  {"chunk": chunk, "document": chunk.document, "neighbours": neighbours})
+                  {"chunk": chunk, "document": chunk.document, "neighbours": neighbours,
+                   "cited_page": _cited_page(request, chunk)})
+
+
+def _cited_page(request: HttpRequest, chunk) -> int | None:
+    """The page a citation names (?page=, the quoted sentence's page) when it lies
+    within the passage; None otherwise, and the passage's page range is shown."""
+    try:
+        page = int(request.GET.get("page", ""))
+    except ValueError:
+        return None
+    if chunk.page_start is None or not chunk.page_start <= page <= (chunk.page_end or page):
+        return None
+    return page
 
 
 @login_required

@@ -12,6 +12,10 @@ heading path, except that a tiny section merges with its neighbours); each stays
 characters, only for a sentence longer than the budget); consecutive chunks of one
 section overlap by up to `overlap_tokens` of whole sentences; table chunks start with
 the table's header.
+
+Each chunk also carries its `locations`: where each page (a PDF page, a slide) or
+section (a sheet, a heading) starts inside the chunk's text, so a citation names the
+page of the sentence it quotes, not the page the passage starts on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,44 @@ BLOCK_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
+class Location:
+    """From `offset` (a character offset into the chunk's text) on, the chunk's text is
+    on `page` (1-based page or slide; None where the format has none) under
+    `heading_path` (the section, or the sheet of a spreadsheet)."""
+
+    offset: int
+    page: int | None
+    heading_path: tuple[str, ...]
+
+    def as_json(self) -> list:
+        return [self.offset, self.page, list(self.heading_path)]
+
+    @classmethod
+    def from_json(cls, value: list) -> Location:
+        offset, page, heading_path = value
+        return cls(int(offset), page, tuple(heading_path))
+
+
+def location_at(locations: list[Location], offset: int) -> Location | None:
+    """The location of the character at `offset` in a chunk's text: the last one that
+    starts at or before it (the first, for an offset inside a repeated table header).
+    None when the chunk has no locations (chunks stored before they were kept)."""
+    found = locations[0] if locations else None
+    for location in locations:
+        if location.offset > offset:
+            break
+        found = location
+    return found
+
+
+def quoted_location(text: str, locations: list[Location], quote: str) -> Location | None:
+    """The location of `quote` (a sentence a citation quotes) inside a chunk's `text`;
+    the chunk's first location when the quote is not found verbatim."""
+    offset = text.find(quote.strip()) if quote.strip() else -1
+    return location_at(locations, max(offset, 0))
+
+
+@dataclass(frozen=True)
 class ChunkDraft:
     text: str
     page_start: int | None
@@ -35,6 +77,7 @@ class ChunkDraft:
     char_start: int
     char_end: int
     token_count: int
+    locations: tuple[Location, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +231,23 @@ def _merged_path(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(shared)
 
 
+def _locations(doc: ParsedDocument, offsets: list[int], units: list[_Unit],
+               header_length: int) -> tuple[Location, ...]:
+    """Where each change of page or section falls in the text of the chunk made of
+    `units`, whose text starts `header_length` characters of repeated table header
+    before the passage."""
+    start = units[0].start
+    found: list[Location] = []
+    for index in range(units[0].block, units[-1].block + 1):
+        block = doc.blocks[index]
+        if found and (found[-1].page, found[-1].heading_path) == (block.page,
+                                                                   block.heading_path):
+            continue
+        offset = 0 if not found else max(offsets[index], start) - start + header_length
+        found.append(Location(offset, block.page, block.heading_path))
+    return tuple(found)
+
+
 def chunk_document(
     doc: ParsedDocument,
     count_tokens: Callable[[str], int],
@@ -240,6 +300,7 @@ def chunk_document(
         merged.append((chunk_units, [path]))
         previous_whole = whole
 
+    offsets = _block_offsets(doc.blocks)
     drafts = []
     for chunk_units, paths in merged:
         path = _merged_path(paths)
@@ -247,6 +308,7 @@ def chunk_document(
         blocks = range(chunk_units[0].block, chunk_units[-1].block + 1)
         pages = [doc.blocks[i].page for i in blocks if doc.blocks[i].page is not None]
         chunk_text = packer.render(chunk_units)
+        header_length = len(chunk_text) - (end - start)
         drafts.append(
             ChunkDraft(
                 text=chunk_text,
@@ -256,6 +318,7 @@ def chunk_document(
                 char_start=start,
                 char_end=end,
                 token_count=count_tokens(chunk_text),
+                locations=_locations(doc, offsets, chunk_units, header_length),
             )
         )
     return drafts

@@ -1,5 +1,6 @@
 """Errors for bad input. Each message is shown to the person who uploaded the file, so it
-says what is wrong and what they can do about it."""
+says what is wrong and what they can do about it; `code` is the same reason for
+machines (stored with the failed document, counted, translated by each door)."""
 
 from __future__ import annotations
 
@@ -7,34 +8,54 @@ from __future__ import annotations
 class IngestionError(Exception):
     """Base class: the file cannot be ingested, for a reason a person can act on."""
 
+    code = "ingestion_failed"
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class UnsupportedType(IngestionError):
-    pass
+    code = "unsupported_type"
 
 
 class TooLarge(IngestionError):
-    pass
+    code = "too_large"
 
 
 class EncryptedDocument(IngestionError):
-    pass
+    code = "encrypted"
 
 
 class CorruptDocument(IngestionError):
-    pass
+    code = "corrupt"
 
 
 class ArchiveBomb(IngestionError):
-    pass
+    code = "archive_bomb"
 
 
 class EmptyDocument(IngestionError):
-    pass
+    code = "empty"
 
 
 class OcrUnavailable(IngestionError):
-    pass
+    code = "ocr_unavailable"
+
+
+class ParseTimeLimit(IngestionError):
+    """Reading the file took longer than the per-document time limit."""
+
+    code = "parse_time_limit"
+
+
+class ParseMemoryLimit(IngestionError):
+    """Reading the file needed more memory than the per-document memory limit."""
+
+    code = "parse_memory_limit"
+
+
+class ParserCrashed(IngestionError):
+    """The process reading the file ended without an answer (a crash in a library)."""
+
+    code = "parser_crashed"

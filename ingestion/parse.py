@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingestion.blocks import ParsedDocument
 from ingestion.detect import detect_file_type
-from ingestion.errors import CorruptDocument, EmptyDocument, IngestionError, TooLarge
+from ingestion.errors import CorruptDocument, EmptyDocument, IngestionError, ParseMemoryLimit
 from ingestion.safety import DEFAULT_MAX_BYTES, check_office_xml, check_size, check_zip_archive
 
 # type -> (module under ingestion.parsers, function, label for messages). Modules are
@@ -54,8 +54,9 @@ def parse_document(
     except IngestionError:
         raise
     except MemoryError as exc:
-        raise TooLarge(f"The {label} file needs more memory to read than this server allows. "
-                       "Split it into smaller files and upload them separately.") from exc
+        raise ParseMemoryLimit(
+            f"The {label} file needs more memory to read than this server allows. "
+            "Split it into smaller files and upload them separately.") from exc
     except Exception as exc:
         # Parser libraries raise anything from KeyError to struct.error on damaged
         # input; the user can only act on "this file is damaged", with the type named.

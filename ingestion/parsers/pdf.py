@@ -29,6 +29,10 @@ ENCRYPTED_MESSAGE = (
 _HEADING_RATIO = 1.15
 _MAX_HEADING_CHARS = 150
 _MAX_HEADING_LEVELS = 4
+# A line at most this share of the page's longest line is short (see _ends_paragraph).
+_SHORT_LINE = 0.5
+# Line ends that continue or close a sentence: such a short line is not a title.
+_CONTINUES = tuple(".,;:!?)-–—。、，；：！？」』")
 
 
 @dataclass
@@ -111,18 +115,30 @@ def _key(text: str) -> str:
     return re.sub(r"\W+", "", text).casefold()
 
 
-def _paragraphs(lines: list[_Line]) -> list[str]:
-    """Join consecutive lines into paragraphs, breaking on a vertical gap."""
+def _paragraphs(lines: list[_Line], widest: int) -> list[str]:
+    """Join consecutive lines into paragraphs, breaking on a vertical gap and after a
+    title line (see _ends_paragraph). `widest` is the longest line of the page, in
+    characters."""
     paragraphs: list[list[str]] = []
     previous: _Line | None = None
     for line in lines:
         gap = abs(previous.y - line.y) if previous is not None else 0.0
-        if previous is None or gap > max(line.size, previous.size) * 1.8 or gap == 0.0:
+        if previous is None or gap > max(line.size, previous.size) * 1.8 or gap == 0.0 \
+                or _ends_paragraph(previous, widest):
             paragraphs.append([line.text])
         else:
             paragraphs[-1].append(line.text)
         previous = line
     return [" ".join(p) for p in paragraphs]
+
+
+def _ends_paragraph(line: _Line, widest: int) -> bool:
+    """A line well short of the page's lines that does not end a sentence or clause is a
+    title set in the body font ("Parking" above its paragraph): joined to the next line,
+    it would be glued into that paragraph's first sentence. Lines of running text reach
+    the column's edge; only a paragraph's last line stops short, and it ends with
+    punctuation."""
+    return len(line.text) <= widest * _SHORT_LINE and not line.text.endswith(_CONTINUES)
 
 
 def _ocr_page(page: PageObject) -> str:
@@ -177,9 +193,10 @@ def parse_pdf(path: Path) -> ParsedDocument:
             blocks.extend(paragraph_blocks(text, page=number, heading_path=headings.path))
             continue
         run: list[_Line] = []
+        widest = max((len(line.text) for line in lines), default=0)
 
-        def flush(run: list[_Line] = run, number: int = number) -> None:
-            for para in _paragraphs(run):
+        def flush(run: list[_Line] = run, number: int = number, widest: int = widest) -> None:
+            for para in _paragraphs(run, widest):
                 blocks.append(Block(normalize_text(para), page=number,
                                     heading_path=headings.path))
             run.clear()

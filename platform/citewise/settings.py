@@ -230,6 +230,15 @@ CHUNK_OVERLAP_TOKENS = env_int("CITEWISE_CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 EMBED_BATCH_SIZE = env_int("CITEWISE_EMBED_BATCH_SIZE", 32, minimum=1)
 # A document whose worker has not reported for this long is handed to another worker.
 INGEST_LEASE_SECONDS = env_int("CITEWISE_INGEST_LEASE_SECONDS", 600, minimum=30)
+# Per-document limits of the parser's child process (ingestion/bounded.py), in the worker
+# and in `ingest --sync` alike: a file over them fails alone, with a reason.
+PARSE_TIMEOUT_SECONDS = env_int("CITEWISE_PARSE_TIMEOUT_SECONDS", 300, minimum=1)
+PARSE_MEMORY_MB = env_int("CITEWISE_PARSE_MEMORY_MB", 2048, minimum=256)
+if PARSE_TIMEOUT_SECONDS >= INGEST_LEASE_SECONDS:
+    # The lease is not renewed while parsing: a longer parse would be taken for a dead
+    # worker and handed to another one.
+    raise ImproperlyConfigured("CITEWISE_PARSE_TIMEOUT_SECONDS must be less than "
+                               "CITEWISE_INGEST_LEASE_SECONDS")
 
 # --- Running locally (`make run`) -----------------------------------------------------
 RUN_HOST = env_str("HOST", "127.0.0.1")

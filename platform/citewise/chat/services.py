@@ -38,6 +38,7 @@ from inference.languages import (
     not_found_message,
 )
 from inference.sources import Source
+from ingestion.chunker import Location, quoted_location
 
 logger = logging.getLogger(__name__)
 
@@ -341,12 +342,29 @@ def _scores(passage: Passage) -> SimpleNamespace:
 
 def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
            snippet: str | None) -> CitedSource:
+    page, heading_path = _quoted_location(source, passage, snippet)
     return CitedSource(
         n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
-        document=source.document, title=source.title, page=source.page,
-        heading_path=list(source.heading_path), snippet=snippet or source.text[:300],
-        supported=supported,
-        url=reverse("frontend:source", args=[source.chunk_id]) + "#cited")
+        document=source.document, title=source.title, page=page,
+        heading_path=heading_path, snippet=snippet or source.text[:300],
+        supported=supported, url=source_url(source.chunk_id, page))
+
+
+def _quoted_location(source: Source, passage: Passage,
+                     snippet: str | None) -> tuple[int | None, list[str]]:
+    """Page and heading path of the sentence the citation quotes (the verifier's best
+    supporting sentence), not of the passage's start: a passage may span pages."""
+    locations = [Location.from_json(value) for value in passage.locations]
+    found = quoted_location(source.text, locations, snippet or "")
+    if found is None:  # a chunk stored before locations were kept
+        return source.page, list(source.heading_path)
+    return found.page, list(found.heading_path)
+
+
+def source_url(chunk_id: int, page: int | None) -> str:
+    """The source viewer's address for a passage, opened at the cited page."""
+    query = f"?page={page}" if page is not None else ""
+    return reverse("frontend:source", args=[chunk_id]) + query + "#cited"
 
 
 def _closest_documents(passages: list[Passage]) -> list[dict]:

@@ -130,6 +130,8 @@ class Document(models.Model):
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0 to 1 within the whole job")
     error = models.TextField(blank=True)
+    # The reason of `error` for machines: ingestion.errors' `code` (e.g. parse_time_limit).
+    error_code = models.CharField(max_length=40, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
@@ -161,6 +163,10 @@ class Chunk(models.Model):
     page_start = models.PositiveIntegerField(null=True, blank=True)
     page_end = models.PositiveIntegerField(null=True, blank=True)
     heading_path = models.JSONField(default=list, blank=True)
+    # [offset in text, page, heading path] where each page, slide or section starts in
+    # the text (ingestion.chunker.Location), so a citation names the quoted sentence's
+    # page rather than page_start.
+    locations = models.JSONField(default=list, blank=True)
     # Span in the document's extracted text, so a citation can highlight the passage.
     char_start = models.PositiveIntegerField()
     char_end = models.PositiveIntegerField()

@@ -34,9 +34,9 @@ from citewise.knowledge.models import (
     Stage,
 )
 from citewise.knowledge.storage import delete_document_rows, path_of
+from ingestion.bounded import ParseLimits, parse_bounded
 from ingestion.chunker import chunk_document
 from ingestion.errors import EmptyDocument, IngestionError
-from ingestion.parse import parse_document
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def claim(document_id: int) -> Document | None:
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     taken = Document.objects.filter(
         free, pk=document_id, status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING],
-    ).update(status=DocumentStatus.PROCESSING, error="",
+    ).update(status=DocumentStatus.PROCESSING, error="", error_code="",
              lease_expires_at=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS))
     if taken == 1:
         return Document.objects.select_related("knowledge_base").get(pk=document_id)
@@ -99,7 +99,7 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
             indexing.index_chunks(document.knowledge_base, document.chunks.all())
             _publish(document)
     except IngestionError as error:
-        _fail(document, str(error))
+        _fail(document, error)
         attempt.error = str(error)
     except Exception as error:
         # Unexpected (a database hiccup, a held lock): free the lease so the task's retry
@@ -114,12 +114,17 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
     return document.status
 
 
+def parse_limits() -> ParseLimits:
+    return ParseLimits(seconds=settings.PARSE_TIMEOUT_SECONDS,
+                       memory_bytes=settings.PARSE_MEMORY_MB * 1024 * 1024)
+
+
 def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
     kb = document.knowledge_base
     with timed(timings, "parse"):
         report(document, Stage.PARSING, 0.02)
-        parsed = parse_document(path_of(document.stored_path), document.original_name,
-                                max_bytes=settings.MAX_UPLOAD_BYTES)
+        parsed = parse_bounded(path_of(document.stored_path), document.original_name,
+                               max_bytes=settings.MAX_UPLOAD_BYTES, limits=parse_limits())
     with timed(timings, "chunk"):
         report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
         # A knowledge base on "auto" may only now learn its language, hence its model.
@@ -134,7 +139,8 @@ def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
                 Chunk(document=document, knowledge_base=kb, ordinal=n, text=draft.text,
                       page_start=draft.page_start, page_end=draft.page_end,
                       heading_path=list(draft.heading_path), char_start=draft.char_start,
-                      char_end=draft.char_end, token_count=draft.token_count)
+                      char_end=draft.char_end, token_count=draft.token_count,
+                      locations=[location.as_json() for location in draft.locations])
                 for n, draft in enumerate(drafts)
             )
             document.detected_type = parsed.detected_type
@@ -181,10 +187,11 @@ def _publish(document: Document) -> None:
     indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
 
 
-def _fail(document: Document, reason: str) -> None:
+def _fail(document: Document, error: IngestionError) -> None:
     document.status = DocumentStatus.FAILED
     document.stage = Stage.FAILED
-    document.error = reason
+    document.error = str(error)
+    document.error_code = error.code
     document.lease_expires_at = None
-    document.save(update_fields=["status", "stage", "error", "lease_expires_at"])
-    logger.info("document %s failed: %s", document.pk, reason)
+    document.save(update_fields=["status", "stage", "error", "error_code", "lease_expires_at"])
+    logger.info("document %s failed (%s): %s", document.pk, error.code, error)

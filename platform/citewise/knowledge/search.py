@@ -34,6 +34,7 @@ class Passage:
     text: str
     score: float
     scores: dict[str, float | int | None] = field(default_factory=dict)
+    locations: list[list] = field(default_factory=list)  # Chunk.locations
 
     def as_json(self) -> dict:
         return {"chunk_id": self.chunk_id, "knowledge_base": self.knowledge_base,
@@ -108,6 +109,7 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
             scores={"fused": result.fused_score, "dense": result.dense_score,
                     "dense_rank": result.dense_rank, "lexical": result.lexical_score,
                     "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
+            locations=chunk.locations,
         ))
     return _with_term_coverage(query, passages[:k], by_key)
 

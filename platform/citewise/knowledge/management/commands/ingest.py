@@ -138,7 +138,7 @@ class Command(BaseCommand):
         if duplicate:
             outcome.duplicates += 1
         elif document.status == DocumentStatus.FAILED:
-            outcome.failed.append({"path": display, "error": document.error})
+            outcome.failed.append(_failure(display, document))
         else:
             outcome.waiting[document.pk] = display
 
@@ -152,7 +152,7 @@ class Command(BaseCommand):
             if document.status == DocumentStatus.INDEXED:
                 outcome.indexed += 1
             else:
-                outcome.failed.append({"path": display, "error": document.error})
+                outcome.failed.append(_failure(display, document))
         # A document deleted meanwhile (or replaced again) is no longer ours to wait for.
         gone = set(outcome.waiting) - set(
             Document.objects.filter(pk__in=outcome.waiting).values_list("pk", flat=True))
@@ -204,6 +204,11 @@ def _language_json(kb: KnowledgeBase) -> dict[str, str]:
             "embedding_model": kb.embedding_model,
             "pending_embedding_model": kb.pending_embedding_model,
             "reason": languages.summary(kb)}
+
+
+def _failure(display: str, document: Document) -> dict:
+    """A failed file in the report: its reason for people and its code for scripts."""
+    return {"path": display, "error": document.error, "code": document.error_code}
 
 
 def _worker_alive() -> bool:
