@@ -35,6 +35,139 @@ _SHORT_LINE = 0.5
 _CONTINUES = tuple(".,;:!?)-–—。、，；：！？」』")
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page space (points)
+# Render modes that paint nothing: 3 (invisible) and 7 (clip only).
+_INVISIBLE_MODES = frozenset({3, 7})
+# Text this small (points, after scaling) is not read by anyone: a hiding trick.
+_TINY_POINTS = 2.0
+_WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
+_SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
+_FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
+
+
+@dataclass
+class _Paint:
+    """The part of the graphics state that decides whether text is seen."""
+
+    render_mode: int = 0
+    white: bool = False  # the fill colour, which text is drawn in, is white
+    font_size: float = 0.0
+
+
+def _is_white(components: list) -> bool:
+    values = [float(c) for c in components if isinstance(c, int | float)]
+    if len(values) == 4:  # CMYK: no ink
+        return all(v <= 1 - _WHITE for v in values)
+    return len(values) in (1, 3) and all(v >= _WHITE for v in values)
+
+
+def _apply(cm: list[float], x: float, y: float) -> tuple[float, float]:
+    return x * cm[0] + y * cm[2] + cm[4], x * cm[1] + y * cm[3] + cm[5]
+
+
+def _box(cm: list[float], x: float, y: float, width: float, height: float) -> Box:
+    corners = [_apply(cm, x + dx, y + dy) for dx in (0, width) for dy in (0, height)]
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _inside(box: Box, x: float, y: float, margin: float = 0.0) -> bool:
+    return box[0] - margin <= x <= box[2] + margin and box[1] - margin <= y <= box[3] + margin
+
+
+class _HiddenText:
+    """Blanks the text a reader of the page does not see, before pypdf extracts it:
+    invisible render modes, white text, text outside the page, tiny text. Called by
+    pypdf before each operator (visitor_operand_before), it empties the operands of a
+    hidden text-showing operator in place.
+
+    Text drawn on something painted (a filled shape, an image) is seen: white text on a
+    coloured banner, and the invisible text layer OCR puts over a scanned page image,
+    whose words a reader does see, in the image.
+    """
+
+    def __init__(self, page_box: Box) -> None:
+        self.page_box = page_box
+        self.paint = _Paint()
+        self.saved: list[_Paint] = []
+        self.path: list[Box] = []
+        self.painted: list[Box] = []  # filled non-white shapes and images so far
+
+    def __call__(self, operator: bytes, operands: list, cm: list[float],
+                 tm: list[float]) -> None:
+        if operator in _SHOW_TEXT:
+            if operands and self._hidden(cm, tm):
+                operands[-1] = _empty(operands[-1])
+            return
+        handler = _STATE_OPERATORS.get(operator)
+        if handler is not None:
+            handler(self, operands, cm)
+
+    def _hidden(self, cm: list[float], tm: list[float]) -> bool:
+        x, y = _apply(cm, tm[4], tm[5])
+        size = abs(self.paint.font_size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]))
+        if not _inside(self.page_box, x, y, margin=1.0) or size <= _TINY_POINTS:
+            return True
+        if self.paint.render_mode in _INVISIBLE_MODES or self.paint.white:
+            return not any(_inside(box, x, y) for box in self.painted)
+        return False
+
+    def _save(self, _operands: list, _cm: list[float]) -> None:
+        self.saved.append(_Paint(**vars(self.paint)))
+
+    def _restore(self, _operands: list, _cm: list[float]) -> None:
+        if self.saved:
+            self.paint = self.saved.pop()
+
+    def _render_mode(self, operands: list, _cm: list[float]) -> None:
+        if operands and isinstance(operands[0], int | float):
+            self.paint.render_mode = int(operands[0])
+
+    def _font(self, operands: list, _cm: list[float]) -> None:
+        if len(operands) >= 2 and isinstance(operands[1], int | float):
+            self.paint.font_size = float(operands[1])
+
+    def _fill_colour(self, operands: list, _cm: list[float]) -> None:
+        self.paint.white = _is_white(operands)
+
+    def _colour_space(self, _operands: list, _cm: list[float]) -> None:
+        self.paint.white = False  # a new colour space starts at black
+
+    def _rectangle(self, operands: list, cm: list[float]) -> None:
+        if len(operands) == 4 and all(isinstance(v, int | float) for v in operands):
+            self.path.append(_box(cm, *(float(v) for v in operands)))
+
+    def _fill(self, _operands: list, _cm: list[float]) -> None:
+        if not self.paint.white:
+            self.painted.extend(self.path)
+        self.path = []
+
+    def _end_path(self, _operands: list, _cm: list[float]) -> None:
+        self.path = []
+
+    def _image(self, _operands: list, cm: list[float]) -> None:
+        self.painted.append(_box(cm, 0.0, 0.0, 1.0, 1.0))  # images fill the unit square
+
+
+_STATE_OPERATORS = {
+    b"q": _HiddenText._save, b"Q": _HiddenText._restore, b"Tr": _HiddenText._render_mode,
+    b"Tf": _HiddenText._font, b"g": _HiddenText._fill_colour,
+    b"rg": _HiddenText._fill_colour, b"k": _HiddenText._fill_colour,
+    b"sc": _HiddenText._fill_colour, b"scn": _HiddenText._fill_colour,
+    b"cs": _HiddenText._colour_space, b"re": _HiddenText._rectangle,
+    b"n": _HiddenText._end_path, b"S": _HiddenText._end_path, b"s": _HiddenText._end_path,
+    b"Do": _HiddenText._image, b"INLINE IMAGE": _HiddenText._image,
+    **{operator: _HiddenText._fill for operator in _FILL},
+}
+
+
+def _empty(shown: object) -> object:
+    """What a hidden text-showing operator shows instead: nothing, in the same type."""
+    from pypdf.generic import ArrayObject, TextStringObject
+
+    return ArrayObject() if isinstance(shown, list) else TextStringObject("")
+
+
 @dataclass
 class _Line:
     text: str
@@ -74,9 +207,14 @@ def _page_lines(page: PageObject) -> list[_Line]:
             current.append(part)
             size = max(size, effective)
 
-    page.extract_text(visitor_text=visit)
+    page.extract_text(visitor_text=visit, visitor_operand_before=_HiddenText(_page_box(page)))
     close()
     return lines
+
+
+def _page_box(page: PageObject) -> Box:
+    box = page.cropbox
+    return (float(box.left), float(box.bottom), float(box.right), float(box.top))
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
