@@ -6,7 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from ingestion.blocks import Block, ParsedDocument
-from ingestion.chunker import ChunkDraft, chunk_document, extracted_text
+from ingestion.chunker import ChunkDraft, chunk_document, extracted_text, quoted_location
 from ingestion.parse import parse_document
 from tests.unit.ingestion.conftest import make_pdf, words
 
@@ -138,3 +138,71 @@ def test_real_tokenizer_budget_on_a_parsed_pdf(tmp_path: Path, minilm_count):
     for chunk in chunks:
         chapter = int(chunk.heading_path[-1].split()[-1])
         assert chunk.page_start == chunk.page_end == chapter
+
+
+def assert_locations(doc: ParsedDocument, chunks: list[ChunkDraft]) -> int:
+    """Every sentence a chunk holds is located on its own block's page and section, not
+    the chunk's first page; returns how many (block, chunk) pairs were checked. Headings
+    and table headers are left out: a continued table repeats its header elsewhere."""
+    checked = 0
+    for chunk in chunks:
+        for block in doc.blocks:
+            if block.text in chunk.text and block.kind not in {"heading", "table_header"}:
+                found = quoted_location(chunk.text, list(chunk.locations), block.text)
+                assert (found.page, found.heading_path) == (block.page, block.heading_path)
+                checked += 1
+    return checked
+
+
+def test_a_passage_over_several_slides_locates_each_sentence_on_its_slide(tmp_path: Path):
+    from pptx import Presentation
+
+    presentation = Presentation()
+    for title, line in (("Welcome", "The kickoff starts at nine."),
+                        ("Lunch", "Lunch is served in the atrium."),
+                        ("Parking", "Visitors park on level B1.")):
+        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = line
+    path = tmp_path / "day.pptx"
+    presentation.save(str(path))
+    doc = parse_document(path, "day.pptx")
+    chunks = chunk_document(doc, words, max_tokens=100)
+    assert len(chunks) == 1 and (chunks[0].page_start, chunks[0].page_end) == (1, 3)
+    found = quoted_location(chunks[0].text, list(chunks[0].locations),
+                            "Visitors park on level B1.")
+    assert (found.page, found.heading_path) == (3, ("Parking",))
+    assert assert_locations(doc, chunks) == 3
+
+
+def test_a_passage_over_several_sheets_locates_each_row_on_its_sheet(tmp_path: Path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Devices"
+    workbook.active.append(["Item", "Category"])
+    workbook.active.append(["Headset", "Audio"])
+    rooms = workbook.create_sheet("Rooms")
+    rooms.append(["Room", "Floor"])
+    rooms.append(["Atlas", "7"])
+    path = tmp_path / "inventory.xlsx"
+    workbook.save(str(path))
+    doc = parse_document(path, "inventory.xlsx")
+    chunks = chunk_document(doc, words, max_tokens=100)
+    assert len(chunks) == 1
+    found = quoted_location(chunks[0].text, list(chunks[0].locations), "Room: Atlas; Floor: 7")
+    assert found.heading_path == ("Rooms",)
+    assert assert_locations(doc, chunks) == 2
+
+
+def test_locations_of_a_table_continued_over_pages_with_its_header_repeated():
+    hours = [("Mon", "9-5"), ("Tue", "9-5"), ("Wed", "9-6"), ("Thu", "9-5"), ("Fri", "9-4"),
+             ("Sat", "10-2")]
+    rows = [Block(f"Day: {day}; Hours: {time}", page=1 + i // 3, heading_path=("Hours",),
+                  kind="table_row") for i, (day, time) in enumerate(hours)]
+    doc = ParsedDocument([Block("Hours", page=1, heading_path=("Hours",), kind="heading"),
+                          Block("Day | Hours", page=1, heading_path=("Hours",),
+                                kind="table_header"), *rows], "pdf", 2, None)
+    chunks = chunk_document(doc, words, max_tokens=12, overlap_tokens=0)
+    assert len(chunks) > 2 and any(c.text.startswith("Day | Hours\n") for c in chunks[1:])
+    assert assert_locations(doc, chunks) == len(rows)
