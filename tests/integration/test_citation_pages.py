@@ -1,0 +1,114 @@
+"""Citations name the page (slide, sheet) of the sentence they quote, not the page their
+passage starts on (issue 10, case 10-pdf-blank-page-citation and "Must work" 2), and
+a file over the per-document parsing limits fails alone with a reason and a code
+("Must work" 8)."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO, StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from citewise.chat.models import Citation
+from citewise.chat.services import AskResult, ask
+from citewise.knowledge.models import Document, DocumentStatus
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.services import add_document
+from tests.factories import make_kb, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CASE = Path(__file__).parents[1] / "data" / "cases" / "10-pdf-blank-page-citation"
+
+
+def load(kb, name: str, content: bytes) -> Document:
+    document = add_document(SYSTEM, kb, BytesIO(content), original_name=name,
+                            enqueue=False).document
+    ingest(document.pk)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.INDEXED, document.error
+    return document
+
+
+def answer(question: str) -> AskResult:
+    (result,) = [event for event in ask(SYSTEM, question) if isinstance(event, AskResult)]
+    return result
+
+
+@pytest.fixture
+def building_guide():
+    kb = make_kb("building")
+    load(kb, "building-guide.pdf", (CASE / "building-guide.pdf").read_bytes())
+    return kb
+
+
+@pytest.mark.parametrize(("question", "words", "page"), [
+    ("Where is the bicycle parking?", "basement, level B2", 3),
+    ("How long is lost property kept?", "thirty days", 4),
+])
+def test_a_pdf_citation_names_the_page_of_the_quoted_sentence(building_guide, question,
+                                                              words, page):
+    result = answer(question)
+    assert words in result.answer and result.grounded
+    (cited,) = result.citations
+    assert words in cited.snippet and cited.page == page
+    assert cited.url.endswith(f"?page={page}#cited")
+    assert Citation.objects.get(message_id=result.message_id).page == page
+
+
+def test_ask_json_and_the_source_viewer_show_the_cited_page(building_guide, client):
+    out = StringIO()
+    call_command("ask", "Where is the bicycle parking?", "--kb", "building", "--json",
+                 stdout=out)
+    (cited,) = json.loads(out.getvalue())["citations"]
+    assert cited["page"] == 3
+    reader = make_user("kim")
+    building_guide.reader_users.add(reader)
+    client.force_login(reader)
+    page = client.get(f"/sources/{cited['chunk_id']}/", {"page": 3}).content.decode()
+    assert '<span class="cited-page">3</span>' in page
+    assert f"/documents/{Document.objects.get().pk}/original#page=3" in page
+
+
+def test_a_citation_in_a_passage_over_several_slides_names_the_quoted_slide(tmp_path):
+    from pptx import Presentation
+
+    presentation = Presentation()
+    for title, line in (("Welcome", "The kickoff starts at nine in the main hall."),
+                        ("Lunch", "Lunch is served in the atrium at noon."),
+                        ("Parking", "Visitors park their cars on level B1.")):
+        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = line
+    deck = tmp_path / "offsite.pptx"
+    presentation.save(str(deck))
+    load(make_kb("offsite"), "offsite.pptx", deck.read_bytes())
+    result = answer("Where do visitors park their cars?")
+    (cited,) = result.citations
+    assert "level B1" in cited.snippet
+    assert (cited.page, cited.heading_path) == (3, ["Parking"])
+
+
+def test_a_file_over_the_parsing_memory_limit_fails_alone_in_ingest_sync(tmp_path, settings):
+    """The limits apply in `ingest --sync` as in the worker: the oversized file fails
+    with its reason and code, the file beside it is indexed."""
+    settings.PARSE_MEMORY_MB = 256
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "export.txt").write_text(
+        ("Each line of this log repeats the same words again. " * 20 + "\n\n") * 40_000)
+    (folder / "hours.md").write_text("# Hours\n\nThe office opens at 8:00 on weekdays.\n")
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("ingest", str(folder), "--kb", "limits", "--create", "--sync", "--json",
+                     stdout=out, stderr=StringIO())
+    report = json.loads(out.getvalue())
+    assert report["indexed"] == 1
+    (failed,) = report["failed"]
+    assert failed["path"].endswith("export.txt") and failed["code"] == "parse_memory_limit"
+    assert "memory" in failed["error"]
+    assert Document.objects.get(original_name="export.txt").error_code == "parse_memory_limit"

@@ -1,0 +1,65 @@
+"""Parsing is bounded (issue 10, "What was seen" 9 and "Must work" 8): a file that needs
+more time or memory than the per-document limits fails alone, with a reason and a code."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ingestion.bounded import ParseLimits, parse_bounded
+from ingestion.errors import EmptyDocument, ParseMemoryLimit, ParseTimeLimit
+from ingestion.parse import parse_document
+
+CASE = Path(__file__).parents[2] / "data" / "cases" / "10-pdf-blank-page-citation"
+MB = 1024 * 1024
+
+
+def test_a_bounded_parse_reads_what_the_parser_reads():
+    path = CASE / "building-guide.pdf"
+    bounded = parse_bounded(path, path.name)
+    assert bounded.blocks == parse_document(path, path.name).blocks
+    assert bounded.page_count == 4
+
+
+def test_bad_input_fails_with_the_parsers_reason_and_code(tmp_path: Path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyDocument, match="empty") as failed:
+        parse_bounded(empty, empty.name)
+    assert failed.value.code == "empty"
+
+
+def test_a_file_needing_more_memory_than_the_limit_fails_alone(tmp_path: Path):
+    big = tmp_path / "big.txt"
+    big.write_text(("Each line of this log repeats the same words again. " * 20 + "\n\n")
+                   * 40_000)
+    with pytest.raises(ParseMemoryLimit) as failed:
+        parse_bounded(big, big.name, limits=ParseLimits(memory_bytes=256 * MB))
+    assert failed.value.code == "parse_memory_limit"
+    assert "memory" in failed.value.message
+
+
+def test_a_parse_past_the_deadline_is_stopped_with_the_time_limit_reason(tmp_path: Path):
+    path = CASE / "building-guide.pdf"
+    began = time.monotonic()
+    with pytest.raises(ParseTimeLimit, match="limit per document") as failed:
+        parse_bounded(path, path.name, limits=ParseLimits(seconds=0.05))
+    assert failed.value.code == "parse_time_limit"
+    assert time.monotonic() - began < 5
+
+
+def test_deeply_nested_html_ends_within_the_time_limit(tmp_path: Path):
+    """The 2 MB page of nested elements that kept a CPU busy for minutes: it is read or
+    stopped, within the limit, either way."""
+    depth = 100_000
+    nested = tmp_path / "nested.html"
+    nested.write_text("<html><body>" + "<div><span>x " * depth + "deep text."
+                      + "</span></div>" * depth + "</body></html>")
+    began = time.monotonic()
+    try:
+        parse_bounded(nested, nested.name, limits=ParseLimits(seconds=3))
+    except ParseTimeLimit as stopped:
+        assert stopped.code == "parse_time_limit"
+    assert time.monotonic() - began < 3 + 5
