@@ -1,7 +1,5 @@
 """Citations name the page (slide, sheet) of the sentence they quote, not the page their
-passage starts on (issue 10, case 10-pdf-blank-page-citation and "Must work" 2), and
-a file over the per-document parsing limits fails alone with a reason and a code
-("Must work" 8)."""
+passage starts on (issue 10, case 10-pdf-blank-page-citation and "Must work" 2)."""
 
 from __future__ import annotations
 
@@ -91,24 +89,3 @@ def test_a_citation_in_a_passage_over_several_slides_names_the_quoted_slide(tmp_
     (cited,) = result.citations
     assert "level B1" in cited.snippet
     assert (cited.page, cited.heading_path) == (3, ["Parking"])
-
-
-def test_a_file_over_the_parsing_memory_limit_fails_alone_in_ingest_sync(tmp_path, settings):
-    """The limits apply in `ingest --sync` as in the worker: the oversized file fails
-    with its reason and code, the file beside it is indexed."""
-    settings.PARSE_MEMORY_MB = 256
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "export.txt").write_text(
-        ("Each line of this log repeats the same words again. " * 20 + "\n\n") * 40_000)
-    (folder / "hours.md").write_text("# Hours\n\nThe office opens at 8:00 on weekdays.\n")
-    out = StringIO()
-    with pytest.raises(SystemExit):
-        call_command("ingest", str(folder), "--kb", "limits", "--create", "--sync", "--json",
-                     stdout=out, stderr=StringIO())
-    report = json.loads(out.getvalue())
-    assert report["indexed"] == 1
-    (failed,) = report["failed"]
-    assert failed["path"].endswith("export.txt") and failed["code"] == "parse_memory_limit"
-    assert "memory" in failed["error"]
-    assert Document.objects.get(original_name="export.txt").error_code == "parse_memory_limit"
