@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -10,6 +11,9 @@ from django.shortcuts import render
 
 from citewise.knowledge.permissions import readable_chunk, readable_document
 from citewise.knowledge.storage import path_of
+
+if TYPE_CHECKING:
+    from citewise.knowledge.models import Chunk
 
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 # Passages shown before and after the cited one, for context.
@@ -33,7 +37,7 @@ def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
                    "cited_page": _cited_page(request, chunk)})
 
 
-def _cited_page(request: HttpRequest, chunk) -> int | None:
+def _cited_page(request: HttpRequest, chunk: Chunk) -> int | None:
     """The page a citation names (?page=, the quoted sentence's page) when it lies
     within the passage; None otherwise, and the passage's page range is shown."""
     try:

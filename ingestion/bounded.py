@@ -6,7 +6,8 @@ of holding a worker's CPU for minutes or exhausting its memory. So the parser ru
 fresh child process (`python -m ingestion.bounded`) whose address space is capped with
 RLIMIT_AS, and the parent kills it at the deadline. A fresh interpreter rather than a
 fork: a forked worker carries the embedding model's gigabytes of address space, which a
-memory cap on the child would have to exceed. Linux and macOS only (RLIMIT_AS).
+memory cap on the child would have to exceed. The memory cap needs Linux (macOS
+refuses RLIMIT_AS; there only the deadline applies); POSIX for the process group.
 
 Protocol: the parent passes the arguments on the command line; the child writes one
 pickled (ok, ParsedDocument | IngestionError) pair to stdout. Only this module's own
@@ -15,6 +16,7 @@ child writes what the parent unpickles.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -95,7 +97,9 @@ def _memory_limit_error(memory_bytes: int) -> ParseMemoryLimit:
 def _child(path: str, filename: str, max_bytes: int, memory_bytes: int) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # macOS refuses RLIMIT_AS below its reservation: there the deadline alone holds.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     from ingestion.parse import parse_document
 
     try:
