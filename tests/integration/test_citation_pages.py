@@ -89,3 +89,28 @@ def test_a_citation_in_a_passage_over_several_slides_names_the_quoted_slide(tmp_
     (cited,) = result.citations
     assert "level B1" in cited.snippet
     assert (cited.page, cited.heading_path) == (3, ["Parking"])
+
+
+class ParaphrasingLLM:
+    """Stands in for the LLM (the tiny vLLM test model writes random text): one claim in
+    its own words, citing the passage that spans pages 1 to 4. Everything else is real."""
+
+    name = "vllm"
+
+    def stream(self, request):
+        from inference.backends.base import Delta, Done, Usage
+
+        yield Delta("Lost property stays at the reception desk for a month [1].")
+        yield Done(Usage(10, 10))
+
+
+def test_an_llm_claim_cites_the_page_of_its_best_supporting_sentence(building_guide, settings,
+                                                                     monkeypatch):
+    from citewise.chat import services
+
+    settings.ANSWER_BACKEND = "vllm"
+    monkeypatch.setattr(services, "vllm_backend", lambda: ParaphrasingLLM())
+    result = answer("How long is lost property kept?")
+    (cited,) = result.citations
+    assert "Lost property" in cited.snippet
+    assert cited.page == 4
