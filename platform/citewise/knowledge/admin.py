@@ -109,10 +109,10 @@ class UploadForm(forms.ModelForm):
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ("title", "knowledge_base", "version", "status", "stage", "progress_percent",
                     "error", "updated_at")
-    list_filter = ("status", "knowledge_base")
+    list_filter = ("status", "error_code", "knowledge_base")
     search_fields = ("title", "original_name", "sha256")
     readonly_fields = ("original_name", "detected_type", "size", "sha256", "version", "status",
-                       "stage", "progress", "error", "page_count", "uploaded_by",
+                       "stage", "progress", "error", "error_code", "page_count", "uploaded_by",
                        "created_at", "indexed_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
