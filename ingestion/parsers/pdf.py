@@ -43,6 +43,9 @@ _TINY_POINTS = 2.0
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
+# Colour spaces whose components say what white is. In others (a spot colour, where 1.0
+# is full ink; an indexed palette; a named ICC profile) text is never taken for white.
+_DEVICE_SPACES = frozenset({"/DeviceGray", "/DeviceRGB", "/DeviceCMYK", "/CalGray", "/CalRGB"})
 
 
 @dataclass
@@ -52,6 +55,7 @@ class _Paint:
     render_mode: int = 0
     white: bool = False  # the fill colour, which text is drawn in, is white
     font_size: float = 0.0
+    colour_space: str = "/DeviceGray"  # the fill colour space (cs)
 
 
 def _is_white(components: list) -> bool:
@@ -127,10 +131,14 @@ class _HiddenText:
         if len(operands) >= 2 and isinstance(operands[1], int | float):
             self.paint.font_size = float(operands[1])
 
-    def _fill_colour(self, operands: list, _cm: list[float]) -> None:
+    def _device_colour(self, operands: list, _cm: list[float]) -> None:
         self.paint.white = _is_white(operands)
 
-    def _colour_space(self, _operands: list, _cm: list[float]) -> None:
+    def _colour(self, operands: list, _cm: list[float]) -> None:
+        self.paint.white = self.paint.colour_space in _DEVICE_SPACES and _is_white(operands)
+
+    def _colour_space(self, operands: list, _cm: list[float]) -> None:
+        self.paint.colour_space = str(operands[0]) if operands else ""
         self.paint.white = False  # a new colour space starts at black
 
     def _rectangle(self, operands: list, cm: list[float]) -> None:
@@ -151,9 +159,9 @@ class _HiddenText:
 
 _STATE_OPERATORS = {
     b"q": _HiddenText._save, b"Q": _HiddenText._restore, b"Tr": _HiddenText._render_mode,
-    b"Tf": _HiddenText._font, b"g": _HiddenText._fill_colour,
-    b"rg": _HiddenText._fill_colour, b"k": _HiddenText._fill_colour,
-    b"sc": _HiddenText._fill_colour, b"scn": _HiddenText._fill_colour,
+    b"Tf": _HiddenText._font, b"g": _HiddenText._device_colour,
+    b"rg": _HiddenText._device_colour, b"k": _HiddenText._device_colour,
+    b"sc": _HiddenText._colour, b"scn": _HiddenText._colour,
     b"cs": _HiddenText._colour_space, b"re": _HiddenText._rectangle,
     b"n": _HiddenText._end_path, b"S": _HiddenText._end_path, b"s": _HiddenText._end_path,
     b"Do": _HiddenText._image, b"INLINE IMAGE": _HiddenText._image,

@@ -347,7 +347,7 @@ def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
         n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
         document=source.document, title=source.title, page=page,
         heading_path=heading_path, snippet=snippet or source.text[:300],
-        supported=supported, url=source_url(source.chunk_id, page))
+        supported=supported, url=_source_url(source.chunk_id, page))
 
 
 def _quoted_location(source: Source, passage: Passage,
@@ -361,7 +361,7 @@ def _quoted_location(source: Source, passage: Passage,
     return found.page, list(found.heading_path)
 
 
-def source_url(chunk_id: int, page: int | None) -> str:
+def _source_url(chunk_id: int, page: int | None) -> str:
     """The source viewer's address for a passage, opened at the cited page."""
     query = f"?page={page}" if page is not None else ""
     return reverse("frontend:source", args=[chunk_id]) + query + "#cited"

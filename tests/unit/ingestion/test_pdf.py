@@ -75,3 +75,34 @@ def test_a_title_in_the_body_font_is_not_glued_to_the_sentence_under_it():
     assert by_text["Bicycle parking is in the basement, level B2, next to the lockers."].page == 3
     assert by_text["Lost property is kept at reception for thirty days."].page == 4
     assert "Parking" in by_text
+
+
+def _raw_pdf(path: Path, content: bytes) -> Path:
+    """A one-page PDF (Helvetica as /F1) whose page content stream is `content`."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
+                             NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
+        {NameObject("/F1"): font})})
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page.replace_contents(stream)
+    writer.write(str(path))
+    return path
+
+
+def test_white_is_judged_only_in_colour_spaces_that_say_what_white_is(tmp_path: Path):
+    """Full ink of a spot colour (tint 1.0) is dark, not white: that text is read. White
+    set through `scn` in DeviceRGB is hidden like white set through `rg`."""
+    content = (b"BT /F1 11 Tf 60 780 Td (Visible spot colour: the lobby opens at 7:00.) Tj ET\n"
+               b"BT /F1 11 Tf /DeviceRGB cs 1 1 1 scn 60 760 Td (Hidden: the lobby never "
+               b"closes.) Tj ET\n")
+    spot = content.replace(b"BT /F1 11 Tf 60 780", b"BT /F1 11 Tf /Spot1 cs 1 scn 60 780")
+    text = extracted_text(parse_document(_raw_pdf(tmp_path / "lobby.pdf", spot), "lobby.pdf"))
+    assert "the lobby opens at 7:00." in text
+    assert "never closes" not in text
