@@ -22,6 +22,8 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from ingestion.errors import IngestionError, ParseMemoryLimit, ParserCrashed, Pa
 from ingestion.safety import DEFAULT_MAX_BYTES
 
 _MB = 1024 * 1024
+HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,12 @@ class ParseLimits:
 
 
 def parse_bounded(path: Path, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                  limits: ParseLimits | None = None) -> ParsedDocument:
+                  limits: ParseLimits | None = None,
+                  heartbeat: Callable[[], None] | None = None) -> ParsedDocument:
     """parse_document(path, filename) in a child process under `limits`. Raises what
     parse_document raises, plus ParseTimeLimit, ParseMemoryLimit and ParserCrashed
-    (all IngestionError, each with its `code`)."""
+    (all IngestionError, each with its `code`). `heartbeat` is called every
+    HEARTBEAT_SECONDS while the child works (the worker renews its lease with it)."""
     limits = limits or ParseLimits()
     command = [sys.executable, "-m", "ingestion.bounded", str(Path(path).resolve()),
                filename, str(max_bytes), str(limits.memory_bytes)]
@@ -54,18 +59,36 @@ def parse_bounded(path: Path, filename: str, *, max_bytes: int = DEFAULT_MAX_BYT
     # A session of its own, so the deadline also ends what the parser started (OCR).
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                           start_new_session=True) as child:
-        try:
-            stdout, stderr = child.communicate(timeout=limits.seconds)
-        except subprocess.TimeoutExpired as exc:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            raise ParseTimeLimit(
-                f"Reading this file took longer than the {limits.seconds:g} s limit per "
-                "document, so it was stopped. Split it into smaller files, simplify it (for "
-                "example save it again from the program that made it), or ask an "
-                "administrator to raise CITEWISE_PARSE_TIMEOUT_SECONDS."
-            ) from exc
+        stdout, stderr = _wait(child, limits.seconds, heartbeat)
     return _outcome(child.returncode, stdout, stderr, limits)
+
+
+def _wait(child: subprocess.Popen, seconds: float,
+          heartbeat: Callable[[], None] | None) -> tuple[bytes, bytes]:
+    """The child's output once it ends; ParseTimeLimit (the child and what it started
+    killed) when it outlives `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            # Waiting again after a timeout loses no output (subprocess documents it).
+            return child.communicate(timeout=max(0.0, min(left, HEARTBEAT_SECONDS)))
+        except subprocess.TimeoutExpired as exc:
+            if time.monotonic() >= deadline:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
+                raise _time_limit_error(seconds) from exc
+            if heartbeat is not None:
+                heartbeat()
+
+
+def _time_limit_error(seconds: float) -> ParseTimeLimit:
+    return ParseTimeLimit(
+        f"Reading this file took longer than the {seconds:g} s limit per document, so it "
+        "was stopped. Split it into smaller files, simplify it (for example save it again "
+        "from the program that made it), or ask an administrator to raise "
+        "CITEWISE_PARSE_TIMEOUT_SECONDS."
+    )
 
 
 def _outcome(returncode: int, stdout: bytes, stderr: bytes,

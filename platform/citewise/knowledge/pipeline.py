@@ -124,7 +124,8 @@ def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
     with timed(timings, "parse"):
         report(document, Stage.PARSING, 0.02)
         parsed = parse_bounded(path_of(document.stored_path), document.original_name,
-                               max_bytes=settings.MAX_UPLOAD_BYTES, limits=parse_limits())
+                               max_bytes=settings.MAX_UPLOAD_BYTES, limits=parse_limits(),
+                               heartbeat=lambda: report(document, Stage.PARSING, 0.02))
     with timed(timings, "chunk"):
         report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
         # A knowledge base on "auto" may only now learn its language, hence its model.

@@ -63,3 +63,25 @@ def test_deeply_nested_html_ends_within_the_time_limit(tmp_path: Path):
     except ParseTimeLimit as stopped:
         assert stopped.code == "parse_time_limit"
     assert time.monotonic() - began < 3 + 5
+
+
+def test_the_wait_beats_while_the_child_works_and_kills_it_at_the_deadline(monkeypatch):
+    """The worker renews its lease on each heartbeat, so a long parse (OCR of a long
+    scan) is not taken for a dead worker; at the deadline the child and what it started
+    are killed."""
+    import subprocess
+
+    from ingestion import bounded
+
+    monkeypatch.setattr(bounded, "HEARTBEAT_SECONDS", 0.2)
+    beats: list[float] = []
+    working = subprocess.Popen(["sleep", "1.5"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    bounded._wait(working, 10, lambda: beats.append(time.monotonic()))
+    assert working.returncode == 0 and len(beats) >= 4
+    stuck = subprocess.Popen(["sh", "-c", "sleep 30 & wait"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    began = time.monotonic()
+    with pytest.raises(ParseTimeLimit):
+        bounded._wait(stuck, 0.5, None)
+    assert time.monotonic() - began < 5 and stuck.returncode == -9
