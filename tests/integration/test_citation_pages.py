@@ -114,3 +114,26 @@ def test_an_llm_claim_cites_the_page_of_its_best_supporting_sentence(building_gu
     (cited,) = result.citations
     assert "Lost property" in cited.snippet
     assert cited.page == 4
+
+
+def test_a_korean_pdf_citation_names_the_page_of_the_quoted_sentence(tmp_path):
+    from fpdf import FPDF
+
+    font = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+    if not font.exists():
+        pytest.skip("Korean font missing: apt-get install fonts-nanum (NanumGothic.ttf)")
+    pdf = FPDF()
+    pdf.add_font("Nanum", "", str(font))
+    pdf.set_font("Nanum", size=11)
+    for lines in (["식당 안내", "식당은 평일 오전 7시 30분부터 아침 식사를 제공합니다."], [],
+                  ["주차 안내", "자전거 주차장은 지하 2층 사물함 옆에 있습니다."]):
+        pdf.add_page()
+        for line in lines:
+            pdf.multi_cell(w=0, h=6, text=line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "건물안내.pdf"
+    pdf.output(str(path))
+    load(make_kb("building-ko"), "건물안내.pdf", path.read_bytes())
+    result = answer("자전거 주차장은 어디에 있나요?")
+    (cited,) = result.citations
+    assert "지하 2층" in cited.snippet and cited.page == 3
+    assert not cited.snippet.startswith("주차 안내")
