@@ -40,6 +40,20 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page space (points)
 _INVISIBLE_MODES = frozenset({3, 7})
 # Text this small (points, after scaling) is not read by anyone: a hiding trick.
 _TINY_POINTS = 2.0
+# Page furniture (running headers and footers): recurring on this share of the pages,
+# and on at least this many.
+_FURNITURE_SHARE = 0.2
+_FURNITURE_MIN_PAGES = 3
+_ROMAN_NUMBER = re.compile(r"\b[ivxlcdm]+\b")
+# A table-of-contents line: a title, dot leaders, a page number ("2.1 Install . . . 12").
+_TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE)
+# What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
+# 3", "제3장"), as _key leaves it (no spaces or dots).
+_SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
+                             re.IGNORECASE)
+# A TJ gap this wide (thousandths of the font size) separates words: word spaces are
+# 0.25-0.4 em, kerning pairs stay under 0.15 em.
+_WORD_GAP = 200
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
@@ -169,6 +183,21 @@ _STATE_OPERATORS = {
 }
 
 
+def _with_word_gaps(shown: list) -> list:
+    """A TJ array with a space after each gap wide enough to be one between words.
+    TeX and others set word spaces as gaps in TJ arrays, not as space characters, and
+    pypdf misses those narrower than its guess of the font's space ("Tryallfollowing
+    commands" in the Debian Reference PDF)."""
+    from pypdf.generic import ArrayObject
+
+    spaced = ArrayObject()
+    for item in shown:
+        spaced.append(item)
+        if isinstance(item, int | float) and -item >= _WORD_GAP:
+            spaced.append(" ")
+    return spaced
+
+
 def _empty(shown: object) -> object:
     """What a hidden text-showing operator shows instead: nothing, in the same type."""
     from pypdf.generic import ArrayObject, TextStringObject
@@ -215,7 +244,14 @@ def _page_lines(page: PageObject) -> list[_Line]:
             current.append(part)
             size = max(size, effective)
 
-    page.extract_text(visitor_text=visit, visitor_operand_before=_HiddenText(_page_box(page)))
+    hidden = _HiddenText(_page_box(page))
+
+    def before(operator: bytes, operands: list, cm: list[float], tm: list[float]) -> None:
+        hidden(operator, operands, cm, tm)
+        if operator == b"TJ" and operands and isinstance(operands[0], list):
+            operands[0] = _with_word_gaps(operands[0])
+
+    page.extract_text(visitor_text=visit, visitor_operand_before=before)
     close()
     return lines
 
@@ -223,6 +259,28 @@ def _page_lines(page: PageObject) -> list[_Line]:
 def _page_box(page: PageObject) -> Box:
     box = page.cropbox
     return (float(box.left), float(box.bottom), float(box.right), float(box.top))
+
+
+def _furniture_key(text: str) -> str:
+    """A running header's or footer's letters without its page number, so "Debian
+    Reference xx", "Debian Reference 23 / 233" and "Debian Reference 24 / 233" are one
+    line (and a bare page number is the empty key)."""
+    return "".join(ch for ch in _ROMAN_NUMBER.sub("", text.casefold()) if ch.isalpha())
+
+
+def _without_page_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
+    """The pages without what a reader skips: the running header and footer repeated on
+    many pages (the first or last line of a page whose text, page numbers aside, recurs
+    on at least _FURNITURE_SHARE of them) and table-of-contents lines with dot leaders.
+    Indexed, they match any question naming the document and push the answer down."""
+    ends = Counter(_furniture_key(line.text) for lines in pages if lines
+                   for line in {id(lines[0]): lines[0], id(lines[-1]): lines[-1]}.values())
+    floor = max(_FURNITURE_MIN_PAGES, len(pages) * _FURNITURE_SHARE)
+    repeated = {key for key, count in ends.items() if count >= floor}
+    return [[line for index, line in enumerate(lines)
+             if not (index in (0, len(lines) - 1) and _furniture_key(line.text) in repeated)
+             and not _TOC_ENTRY.search(line.text)]
+            for lines in pages]
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
@@ -259,6 +317,16 @@ def _outline(reader: PdfReader) -> list[tuple[int, str, int]]:
 
 def _key(text: str) -> str:
     return re.sub(r"\W+", "", text).casefold()
+
+
+def _prints_bookmark(line: str, title: str) -> bool:
+    """The line prints the bookmark's title, with or without its number in front
+    ("9.4.5 Listing files opened by a process" for the bookmark "Listing files opened
+    by a process"); left as body text, the number and title would be glued into it."""
+    line_key, title_key = _key(line), _key(title)
+    if not title_key or not line_key.endswith(title_key):
+        return False
+    return bool(_SECTION_NUMBER.fullmatch(line_key[: len(line_key) - len(title_key)]))
 
 
 def _paragraphs(lines: list[_Line], widest: int) -> list[str]:
@@ -312,7 +380,7 @@ def _open(path: Path) -> PdfReader:
 
 def parse_pdf(path: Path) -> ParsedDocument:
     reader = _open(path)
-    pages = [_page_lines(page) for page in reader.pages]
+    pages = _without_page_furniture([_page_lines(page) for page in reader.pages])
     body = _body_size(pages)
     outline = _outline(reader)
     heading_sizes = sorted(
@@ -347,18 +415,24 @@ def parse_pdf(path: Path) -> ParsedDocument:
                                     heading_path=headings.path))
             run.clear()
 
+        printed = {title for _, title in pending
+                   if any(_prints_bookmark(line.text, title) for line in lines)}
+
+        def unprinted(pending: list[tuple[int, str]] = pending, number: int = number,
+                      printed: set[str] = printed) -> None:
+            # Bookmarks whose title is not printed on the page (as a line of its own)
+            # start their section where the bookmark before them ends.
+            while pending and pending[0][1] not in printed:
+                lvl, title = pending.pop(0)
+                blocks.append(Block(title, page=number, heading_path=headings.push(lvl, title),
+                                    kind="heading"))
+
+        unprinted()
         for line in lines:
             level: int | None = None
             if outline:
-                if pending and _key(pending[0][1]) and _key(line.text) == _key(pending[0][1]):
+                if pending and _prints_bookmark(line.text, pending[0][1]):
                     level = pending.pop(0)[0]
-                elif pending and not run and not any(b.page == number for b in blocks):
-                    # Bookmarks whose title is not printed on the page start it anyway.
-                    while pending:
-                        lvl, title = pending.pop(0)
-                        blocks.append(Block(title, page=number,
-                                            heading_path=headings.push(lvl, title),
-                                            kind="heading"))
             elif round(line.size, 1) in heading_sizes:
                 level = heading_sizes.index(round(line.size, 1)) + 1
             if level is None:
@@ -378,6 +452,7 @@ def parse_pdf(path: Path) -> ParsedDocument:
                 continue
             blocks.append(Block(line.text, page=number,
                                 heading_path=headings.push(level, line.text), kind="heading"))
+            unprinted()
         flush()
         for lvl, title in pending:
             headings.push(lvl, title)

@@ -22,6 +22,10 @@ def _pdf():
     return pdf
 
 
+def _line(pdf, text: str) -> None:
+    pdf.multi_cell(w=0, h=6, text=text, new_x="LMARGIN", new_y="NEXT")
+
+
 def _read(pdf, path: Path) -> str:
     pdf.output(str(path))
     return extracted_text(parse_document(path, path.name))
@@ -77,16 +81,27 @@ def test_a_title_in_the_body_font_is_not_glued_to_the_sentence_under_it():
     assert "Parking" in by_text
 
 
-def _raw_pdf(path: Path, content: bytes) -> Path:
-    """A one-page PDF (Helvetica as /F1) whose page content stream is `content`."""
+def _raw_pdf(path: Path, content: bytes, *, space_width: int | None = None) -> Path:
+    """A one-page PDF (Helvetica as /F1, its space glyph `space_width` thousandths of
+    an em wide if given) whose page content stream is `content`."""
     from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+    )
 
     writer = PdfWriter()
     page = writer.add_blank_page(width=595, height=842)
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
                              NameObject("/Subtype"): NameObject("/Type1"),
                              NameObject("/BaseFont"): NameObject("/Helvetica")})
+    if space_width is not None:
+        font.update({NameObject("/FirstChar"): NumberObject(32),
+                     NameObject("/LastChar"): NumberObject(32),
+                     NameObject("/Widths"): ArrayObject([NumberObject(space_width)])})
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
         {NameObject("/F1"): font})})
     stream = DecodedStreamObject()
@@ -106,3 +121,69 @@ def test_white_is_judged_only_in_colour_spaces_that_say_what_white_is(tmp_path: 
     text = extracted_text(parse_document(_raw_pdf(tmp_path / "lobby.pdf", spot), "lobby.pdf"))
     assert "the lobby opens at 7:00." in text
     assert "never closes" not in text
+
+
+def test_running_headers_page_numbers_and_contents_lines_are_not_indexed(tmp_path: Path):
+    """What a reader skips on every page (running header and footer, page number) and
+    the table of contents' dot-leader lines match any question that names the document."""
+    from fpdf import FPDF
+
+    class Manual(FPDF):
+        def header(self):
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, f"Acme Handbook {self.page_no()} / 6", new_x="LMARGIN", new_y="NEXT")
+            self.ln(4)
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, str(self.page_no()))
+
+    pdf = Manual()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    _line(pdf, "1.1 Lockers . . . . . . . . . . . . . . . 2")
+    _line(pdf, "1.2 Parking . . . . . . . . . . . . . . . 3")
+    for n in range(2, 7):
+        pdf.add_page()
+        _line(pdf, f"Rule {n}: lockers on floor {n} are emptied on Fridays.")
+    text = _read(pdf, tmp_path / "handbook.pdf")
+    assert "Rule 4: lockers on floor 4 are emptied on Fridays." in text
+    assert "Acme Handbook" not in text and ". . . ." not in text
+    assert not any(line.strip().isdigit() for line in text.split("\n\n"))
+
+
+def test_numbered_headings_printed_for_bookmarks_give_the_heading_path(tmp_path: Path):
+    """The bookmark "Console basics" printed as "1.1 Console basics", under a chapter
+    whose number is on a line of its own: each heading starts its section where it is
+    printed, and the text before it stays in the section before."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    _line(pdf, "Chapter 1")
+    pdf.start_section("GNU/Linux tutorials", level=0)
+    _line(pdf, "GNU/Linux tutorials")
+    _line(pdf, "Learning a computer system is like learning a language.")
+    pdf.start_section("Console basics", level=1)
+    _line(pdf, "1.1 Console basics")
+    _line(pdf, "The shell prompt ends with a dollar sign.")
+    path = tmp_path / "reference.pdf"
+    pdf.output(str(path))
+    by_text = {block.text: block for block in parse_document(path, path.name).blocks}
+    assert by_text["1.1 Console basics"].kind == "heading"
+    assert by_text["Learning a computer system is like learning a language."].heading_path \
+        == ("GNU/Linux tutorials",)
+    assert by_text["The shell prompt ends with a dollar sign."].heading_path \
+        == ("GNU/Linux tutorials", "1.1 Console basics")
+
+
+def test_word_gaps_set_as_tj_offsets_read_as_spaces(tmp_path: Path):
+    """TeX sets word spaces as gaps in TJ arrays; pypdf alone glued the words of a font
+    whose space glyph is wide ("Tryallfollowingcommands")."""
+    content = (b"BT /F1 11 Tf 60 780 Td [(Try) -250 (all) -250 (following) -250 (commands)"
+               b" -30 (.)] TJ ET\n")
+    path = _raw_pdf(tmp_path / "reference.pdf", content, space_width=1000)
+    text = extracted_text(parse_document(path, path.name))
+    assert "Try all following commands." in text
