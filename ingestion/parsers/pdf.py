@@ -51,9 +51,6 @@ _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE
 # 3", "제3장"), as _key leaves it (no spaces or dots).
 _SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
                              re.IGNORECASE)
-# A TJ gap this wide (thousandths of the font size) separates words: word spaces are
-# 0.25-0.4 em, kerning pairs stay under 0.15 em.
-_WORD_GAP = 200
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
@@ -183,21 +180,6 @@ _STATE_OPERATORS = {
 }
 
 
-def _with_word_gaps(shown: list) -> list:
-    """A TJ array with a space after each gap wide enough to be one between words.
-    TeX and others set word spaces as gaps in TJ arrays, not as space characters, and
-    pypdf misses those narrower than its guess of the font's space ("Tryallfollowing
-    commands" in the Debian Reference PDF)."""
-    from pypdf.generic import ArrayObject
-
-    spaced = ArrayObject()
-    for item in shown:
-        spaced.append(item)
-        if isinstance(item, int | float) and -item >= _WORD_GAP:
-            spaced.append(" ")
-    return spaced
-
-
 def _empty(shown: object) -> object:
     """What a hidden text-showing operator shows instead: nothing, in the same type."""
     from pypdf.generic import ArrayObject, TextStringObject
@@ -244,14 +226,7 @@ def _page_lines(page: PageObject) -> list[_Line]:
             current.append(part)
             size = max(size, effective)
 
-    hidden = _HiddenText(_page_box(page))
-
-    def before(operator: bytes, operands: list, cm: list[float], tm: list[float]) -> None:
-        hidden(operator, operands, cm, tm)
-        if operator == b"TJ" and operands and isinstance(operands[0], list):
-            operands[0] = _with_word_gaps(operands[0])
-
-    page.extract_text(visitor_text=visit, visitor_operand_before=before)
+    page.extract_text(visitor_text=visit, visitor_operand_before=_HiddenText(_page_box(page)))
     close()
     return lines
 

@@ -81,27 +81,16 @@ def test_a_title_in_the_body_font_is_not_glued_to_the_sentence_under_it():
     assert "Parking" in by_text
 
 
-def _raw_pdf(path: Path, content: bytes, *, space_width: int | None = None) -> Path:
-    """A one-page PDF (Helvetica as /F1, its space glyph `space_width` thousandths of
-    an em wide if given) whose page content stream is `content`."""
+def _raw_pdf(path: Path, content: bytes) -> Path:
+    """A one-page PDF (Helvetica as /F1) whose page content stream is `content`."""
     from pypdf import PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        DecodedStreamObject,
-        DictionaryObject,
-        NameObject,
-        NumberObject,
-    )
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
     writer = PdfWriter()
     page = writer.add_blank_page(width=595, height=842)
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
                              NameObject("/Subtype"): NameObject("/Type1"),
                              NameObject("/BaseFont"): NameObject("/Helvetica")})
-    if space_width is not None:
-        font.update({NameObject("/FirstChar"): NumberObject(32),
-                     NameObject("/LastChar"): NumberObject(32),
-                     NameObject("/Widths"): ArrayObject([NumberObject(space_width)])})
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
         {NameObject("/F1"): font})})
     stream = DecodedStreamObject()
@@ -177,13 +166,3 @@ def test_numbered_headings_printed_for_bookmarks_give_the_heading_path(tmp_path:
         == ("GNU/Linux tutorials",)
     assert by_text["The shell prompt ends with a dollar sign."].heading_path \
         == ("GNU/Linux tutorials", "1.1 Console basics")
-
-
-def test_word_gaps_set_as_tj_offsets_read_as_spaces(tmp_path: Path):
-    """TeX sets word spaces as gaps in TJ arrays; pypdf alone glued the words of a font
-    whose space glyph is wide ("Tryallfollowingcommands")."""
-    content = (b"BT /F1 11 Tf 60 780 Td [(Try) -250 (all) -250 (following) -250 (commands)"
-               b" -30 (.)] TJ ET\n")
-    path = _raw_pdf(tmp_path / "reference.pdf", content, space_width=1000)
-    text = extracted_text(parse_document(path, path.name))
-    assert "Try all following commands." in text
