@@ -1,6 +1,8 @@
-"""PDF: the text layer page by page, with headings from the outline (bookmarks) when
-the file has one, otherwise from font sizes. Pages without a text layer (scans) go
-through OCR of their embedded images."""
+"""PDF: the text layer page by page, as a reader sees it (hidden text left out: see
+_HiddenText; running headers, footers and contents lines dropped: see
+_without_page_furniture), with headings from the outline (bookmarks) when the file has
+one, otherwise from font sizes. Pages without a text layer (scans) go through OCR of
+their embedded images."""
 
 from __future__ import annotations
 
@@ -33,13 +35,6 @@ _MAX_HEADING_LEVELS = 4
 _SHORT_LINE = 0.5
 # Line ends that continue or close a sentence: such a short line is not a title.
 _CONTINUES = tuple(".,;:!?)-–—。、，；：！？」』")
-
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page space (points)
-# Render modes that paint nothing: 3 (invisible) and 7 (clip only).
-_INVISIBLE_MODES = frozenset({3, 7})
-# Text this small (points, after scaling) is not read by anyone: a hiding trick.
-_TINY_POINTS = 2.0
 # Page furniture (running headers and footers): recurring on this share of the pages,
 # and on at least this many.
 _FURNITURE_SHARE = 0.2
@@ -51,6 +46,13 @@ _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE
 # 3", "제3장"), as _key leaves it (no spaces or dots).
 _SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
                              re.IGNORECASE)
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page space (points)
+# Render modes that paint nothing: 3 (invisible) and 7 (clip only).
+_INVISIBLE_MODES = frozenset({3, 7})
+# Text this small (points, after scaling) is not read by anyone: a hiding trick.
+_TINY_POINTS = 2.0
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
@@ -248,14 +250,19 @@ def _without_page_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     many pages (the first or last line of a page whose text, page numbers aside, recurs
     on at least _FURNITURE_SHARE of them) and table-of-contents lines with dot leaders.
     Indexed, they match any question naming the document and push the answer down."""
-    ends = Counter(_furniture_key(line.text) for lines in pages if lines
-                   for line in {id(lines[0]): lines[0], id(lines[-1]): lines[-1]}.values())
-    floor = max(_FURNITURE_MIN_PAGES, len(pages) * _FURNITURE_SHARE)
-    repeated = {key for key, count in ends.items() if count >= floor}
+    repeated = _repeated_ends(pages)
     return [[line for index, line in enumerate(lines)
              if not (index in (0, len(lines) - 1) and _furniture_key(line.text) in repeated)
              and not _TOC_ENTRY.search(line.text)]
             for lines in pages]
+
+
+def _repeated_ends(pages: list[list[_Line]]) -> set[str]:
+    """Keys of the first and last lines that recur on enough pages to be furniture."""
+    ends = Counter(_furniture_key(line.text) for lines in pages if lines
+                   for line in {id(lines[0]): lines[0], id(lines[-1]): lines[-1]}.values())
+    floor = max(_FURNITURE_MIN_PAGES, len(pages) * _FURNITURE_SHARE)
+    return {key for key, count in ends.items() if count >= floor}
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
