@@ -245,24 +245,29 @@ def _furniture_key(text: str) -> str:
     return "".join(ch for ch in _ROMAN_NUMBER.sub("", text.casefold()) if ch.isalpha())
 
 
-def _without_page_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
+def _without_page_furniture(pages: list[list[_Line]], body: float) -> list[list[_Line]]:
     """The pages without what a reader skips: the running header and footer repeated on
-    many pages (the first or last line of a page whose text, page numbers aside, recurs
-    on at least _FURNITURE_SHARE of them) and table-of-contents lines with dot leaders.
-    Indexed, they match any question naming the document and push the answer down."""
-    repeated = _repeated_ends(pages)
-    return [[line for index, line in enumerate(lines)
-             if not (index in (0, len(lines) - 1) and _furniture_key(line.text) in repeated)
-             and not _TOC_ENTRY.search(line.text)]
+    many pages (the first or last line of a page, not larger than the `body` text size,
+    whose text, page numbers aside, recurs on at least _FURNITURE_SHARE of them) and
+    table-of-contents lines with dot leaders. Indexed, they match any question naming
+    the document and push the answer down. A heading that opens each of its pages
+    ("Chapter 3" in a larger font) stays."""
+    ends = [[line for line in {id(lines[0]): lines[0], id(lines[-1]): lines[-1]}.values()
+             if not body or line.size < body * _HEADING_RATIO] if lines else []
             for lines in pages]
+    repeated = _repeated_ends(ends)
+    return [[line for line in lines
+             if not (any(line is end for end in page_ends)
+                     and _furniture_key(line.text) in repeated)
+             and not _TOC_ENTRY.search(line.text)]
+            for lines, page_ends in zip(pages, ends, strict=True)]
 
 
-def _repeated_ends(pages: list[list[_Line]]) -> set[str]:
-    """Keys of the first and last lines that recur on enough pages to be furniture."""
-    ends = Counter(_furniture_key(line.text) for lines in pages if lines
-                   for line in {id(lines[0]): lines[0], id(lines[-1]): lines[-1]}.values())
-    floor = max(_FURNITURE_MIN_PAGES, len(pages) * _FURNITURE_SHARE)
-    return {key for key, count in ends.items() if count >= floor}
+def _repeated_ends(ends: list[list[_Line]]) -> set[str]:
+    """Keys of the page-end lines that recur on enough pages to be furniture."""
+    counts = Counter(_furniture_key(line.text) for lines in ends for line in lines)
+    floor = max(_FURNITURE_MIN_PAGES, len(ends) * _FURNITURE_SHARE)
+    return {key for key, count in counts.items() if count >= floor}
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
@@ -362,8 +367,9 @@ def _open(path: Path) -> PdfReader:
 
 def parse_pdf(path: Path) -> ParsedDocument:
     reader = _open(path)
-    pages = _without_page_furniture([_page_lines(page) for page in reader.pages])
+    pages = [_page_lines(page) for page in reader.pages]
     body = _body_size(pages)
+    pages = _without_page_furniture(pages, body)
     outline = _outline(reader)
     heading_sizes = sorted(
         {round(line.size, 1) for lines in pages for line in lines
