@@ -65,7 +65,9 @@ def allowed_knowledge_bases(actor: Actor,
     refused = [kb.slug for kb in wanted if kb.pk not in readable]
     if refused:
         raise PermissionDenied(f"you may not read: {', '.join(refused)}")
-    return wanted
+    # The rows just read, not the caller's objects: a knowledge base's embedding model
+    # can change after the caller loaded it (its language decided, a re-embedding swapped).
+    return [readable[kb.pk] for kb in wanted]
 
 
 def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
