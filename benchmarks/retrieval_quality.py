@@ -34,8 +34,8 @@ from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
-from retrieval.tokenize import TokenizerConfig
 from retrieval.vector_store import VectorStore
+from textproc.tokens import TokenizerConfig
 
 PASSAGE_WORDS = 250
 
@@ -230,7 +230,7 @@ def compare_tokenizers(bench: Bench) -> None:
                       TokenizerConfig(korean="kiwi"),
                       TokenizerConfig(korean="kiwi+bigram")):
         if tokenizer.korean != "bigram":  # load kiwi's model outside the timings
-            from retrieval.tokenize import tokenize
+            from textproc.tokens import tokenize
 
             tokenize("모델 로딩", tokenizer)
         t0 = time.perf_counter()

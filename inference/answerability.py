@@ -23,7 +23,7 @@ from typing import Any
 
 from inference.backends.extractive import ScoredSentence
 from inference.sources import Source
-from inference.text import tokenize
+from textproc.tokens import match_tokens
 
 FEATURES = ("fused", "dense", "lexical", "coverage", "term_coverage", "sentence",
             "sentence_lexical", "sentence_semantic")
@@ -51,10 +51,10 @@ class Decision:
 
 def coverage(question: str, texts: Iterable[str]) -> float:
     """The best share of the question's distinct tokens that one text contains."""
-    wanted = set(tokenize(question))
+    wanted = set(match_tokens(question))
     if not wanted:
         return 0.0
-    return max((len(wanted & set(tokenize(t))) / len(wanted) for t in texts), default=0.0)
+    return max((len(wanted & set(match_tokens(t))) / len(wanted) for t in texts), default=0.0)
 
 
 def _best(values: Iterable[float | None]) -> float | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from inference.text import hangul_share, normalize
+from textproc.normalize import fold
+from textproc.scripts import hangul_share
 
 SUPPORTED = ("en", "ko")
 KOREAN_SHARE = 0.3  # share of letters that are Hangul from which a text counts as Korean
@@ -48,7 +49,7 @@ def fallback_notice(language: str) -> str:
 def is_not_found(text: str) -> bool:
     """True when `text` is (or starts with) a "not found" answer in any language, also the
     phrasings the prompt asks an LLM to use."""
-    norm = normalize(text)
+    norm = fold(text)
     probes = ("i couldn't find the answer", "i could not find the answer",
               "the sources do not contain", "찾을 수 없습니다")
     return any(p in norm for p in probes)

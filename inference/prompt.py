@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from inference.backends.base import AnswerRequest, Example, Turn
 from inference.languages import not_found_message
 from inference.sources import Source
-from inference.text import approx_tokens
+from textproc.tokens import approx_tokens
 
 TokenCounter = Callable[[str], int]
 

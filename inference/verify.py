@@ -19,7 +19,9 @@ import numpy as np
 from inference.citations import Citation
 from inference.languages import is_not_found
 from inference.sources import Source
-from inference.text import normalize, split_sentences, tokenize
+from textproc.normalize import fold
+from textproc.sentences import sentence_spans, split_sentences
+from textproc.tokens import match_tokens
 
 EmbedTexts = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
 Entail = Callable[[str, str], float]
@@ -77,22 +79,22 @@ def is_claim(sentence: str) -> bool:
     "not found" reply."""
     if is_not_found(sentence) or sentence.rstrip().endswith(("?", "？")):
         return False
-    return len(tokenize(sentence)) >= MIN_CLAIM_TOKENS
+    return len(match_tokens(sentence)) >= MIN_CLAIM_TOKENS
 
 
 def contains(source_text: str, sentence: str) -> bool:
     """The sentence is a quote of the source (case, width and whitespace aside)."""
-    sentence_norm = normalize(sentence).rstrip(".。!?")
-    return bool(sentence_norm) and sentence_norm in normalize(source_text)
+    sentence_norm = fold(sentence).rstrip(".。!?")
+    return bool(sentence_norm) and sentence_norm in fold(source_text)
 
 
 def lexical_support(sentence: str, source_text: str) -> float:
     if contains(source_text, sentence):
         return 1.0
-    tokens = set(tokenize(sentence))
+    tokens = set(match_tokens(sentence))
     if not tokens:
         return 0.0
-    return len(tokens & set(tokenize(source_text))) / len(tokens)
+    return len(tokens & set(match_tokens(source_text))) / len(tokens)
 
 
 class Verifier:
@@ -105,7 +107,7 @@ class Verifier:
     def verify(self, text: str, citations: Sequence[Citation],
                sources: Sequence[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
-        spans = split_sentences(text)
+        spans = sentence_spans(text)
         cited: list[list[int]] = [[] for _ in spans]
         for citation in citations:
             index = _span_index(spans, citation.start)
@@ -155,7 +157,7 @@ class Verifier:
         if not pairs:
             return {}
         numbers = sorted({n for _, n in pairs})
-        source_sentences = {n: [s.text for s in split_sentences(by_n[n].text)] or [by_n[n].text]
+        source_sentences = {n: split_sentences(by_n[n].text) or [by_n[n].text]
                             for n in numbers}
         if self.embed is None:
             return {(i, n): (float("nan"), _closest_lexical(texts[i], source_sentences[n]))
@@ -181,7 +183,7 @@ class Verifier:
         lexical = lexical_support(sentence, source.text)
         cosine = None if semantic is None or np.isnan(semantic[0]) else semantic[0]
         snippet = semantic[1] if semantic else _closest_lexical(
-            sentence, [s.text for s in split_sentences(source.text)] or [source.text])
+            sentence, split_sentences(source.text) or [source.text])
         quoted = contains(source.text, sentence)
         entailment = None
         if self.entail is not None and not quoted:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingestion.blocks import Block, ParsedDocument
-from ingestion.text import sentence_spans
+from textproc.sentences import sentence_spans
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -157,7 +157,7 @@ def _units(
         elif block.kind == "code":
             spans = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", block.text)]
         else:
-            spans = sentence_spans(block.text)
+            spans = [(s.start, s.end) for s in sentence_spans(block.text)]
         for s, e in spans:
             start, end = offset + s, offset + e
             row_header = header if block.kind == "table_row" else None

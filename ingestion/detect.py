@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from ingestion.errors import EncryptedDocument, UnsupportedType
-from ingestion.text import decode_bytes
+from textproc.encoding import decode_bytes
 
 SUPPORTED_TYPES = ("pdf", "docx", "pptx", "xlsx", "csv", "html", "markdown", "text", "png", "jpeg")
 SUPPORTED_LIST = "PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), CSV, HTML, Markdown, \

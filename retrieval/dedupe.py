@@ -3,17 +3,15 @@ several of the few places an answer has for sources."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Hashable, Mapping, Sequence
 
-_SPACE = re.compile(r"\s+")
+from textproc.normalize import fold
 
 
 def shingles(text: str, size: int = 5) -> frozenset[str]:
     """Character n-grams of the normalised text: language-agnostic (works for Korean,
     which has no reliable word boundaries) and robust to re-wrapped lines."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    text = fold(text)
     if len(text) <= size:
         return frozenset([text]) if text else frozenset()
     return frozenset(text[i:i + size] for i in range(len(text) - size + 1))

@@ -19,8 +19,8 @@ import numpy as np
 from retrieval.bm25 import Bm25Matrix
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
-from retrieval.tokenize import TokenizerConfig, tokenize
 from retrieval.versioned import Loaded, VersionCache, VersionedFiles
+from textproc.tokens import TokenizerConfig, tokenize
 
 TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
 FORMAT = 1

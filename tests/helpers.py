@@ -30,6 +30,15 @@ def run_command(argv: list[str], env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
+def modules_loaded_by(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` are in sys.modules after running `code` in a fresh interpreter."""
+    probe = f"{code}\nimport sys\nprint(','.join(n for n in {names!r} if n in sys.modules))"
+    result = run_python(probe, clean_env())
+    if result.returncode != 0:
+        raise AssertionError(result.stderr)
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
 def settings_in_fresh_process(env: dict[str, str], *names: str) -> dict:
     """Import citewise.settings in a new interpreter and return the named settings."""
     code = (

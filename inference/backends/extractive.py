@@ -22,7 +22,9 @@ import numpy as np
 from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
 from inference.languages import not_found_message
 from inference.sources import Source
-from inference.text import approx_tokens, collapse_whitespace, split_sentences, tokenize
+from textproc.normalize import collapse_whitespace
+from textproc.sentences import split_sentences
+from textproc.tokens import approx_tokens, match_tokens
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
 EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -120,22 +122,22 @@ class ExtractiveBackend:
         cfg = self.config
         candidates: list[tuple[int, int, str, list[str], bool]] = []
         for source in sources:
-            texts = [collapse_whitespace(span.text) for span in split_sentences(source.text)]
+            texts = [collapse_whitespace(sentence) for sentence in split_sentences(source.text)]
             # A passage that continues a section no longer shows its heading; the heading
             # still says what the passage is about.
             heading = collapse_whitespace(source.heading_path[-1]) if source.heading_path \
                 else ""
             if heading and heading not in texts:
-                candidates.append((source.n, -1, heading, tokenize(heading), False))
+                candidates.append((source.n, -1, heading, match_tokens(heading), False))
             for index, text in enumerate(texts):
-                tokens = tokenize(text)
+                tokens = match_tokens(text)
                 if len(tokens) < cfg.min_tokens or len(text) > cfg.max_sentence_chars:
                     continue
                 quotable = text != heading and not _is_question(text)
                 candidates.append((source.n, index, text, tokens, quotable))
         if not candidates:
             return []
-        question_tokens = set(tokenize(question))
+        question_tokens = set(match_tokens(question))
         df = Counter(t for _, _, _, tokens, _ in candidates for t in set(tokens))
         total = len(candidates)
         idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
@@ -245,11 +247,11 @@ def carry_key_terms(history: Sequence[Turn], question: str, *, max_terms: int = 
     short = len(stripped.split()) <= max_words
     if not (stripped.startswith(FOLLOW_UP_STARTS) or short):
         return question
-    present = set(tokenize(question))
+    present = set(match_tokens(question))
     terms: list[str] = []
     for word in previous.split():
         core = word.strip(".,;:!?\"'()[]")
-        word_tokens = tokenize(core)
+        word_tokens = match_tokens(core)
         if word_tokens and not set(word_tokens) <= present and core not in terms:
             terms.append(core)
     if not terms:

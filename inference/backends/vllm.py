@@ -22,7 +22,7 @@ import httpx
 from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
 from inference.errors import BackendBusy, LLMUnavailable
 from inference.prompt import PromptBudget, TokenCounter, build_prompt, rewrite_messages
-from inference.text import approx_tokens
+from textproc.tokens import approx_tokens
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ingestion.blocks import Block
-from ingestion.text import clean_inline, normalize_text
+from textproc.normalize import clean_inline, normalize_text
 
 
 class HeadingStack:

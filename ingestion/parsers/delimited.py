@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingestion.blocks import ParsedDocument
 from ingestion.parsers.common import table_blocks
-from ingestion.text import decode_bytes
+from textproc.encoding import decode_bytes
 
 # Fields longer than this are not table cells but a mis-detected delimiter.
 _FIELD_LIMIT = 1_000_000

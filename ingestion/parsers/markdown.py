@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.parsers.common import HeadingStack, table_blocks
-from ingestion.text import clean_inline, decode_bytes
+from textproc.encoding import decode_bytes
+from textproc.normalize import clean_inline
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")

@@ -17,7 +17,7 @@ from ingestion.blocks import Block, ParsedDocument
 from ingestion.errors import EncryptedDocument, OcrUnavailable
 from ingestion.ocr import ocr_image
 from ingestion.parsers.common import HeadingStack, paragraph_blocks
-from ingestion.text import clean_inline, normalize_text
+from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfReader

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ingestion.blocks import ParsedDocument
 from ingestion.parsers.common import paragraph_blocks
-from ingestion.text import decode_bytes
+from textproc.encoding import decode_bytes
 
 
 def parse_text(path: Path) -> ParsedDocument:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.parsers.common import table_blocks
-from ingestion.text import clean_inline, normalize_text
+from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
     from pptx.shapes.base import BaseShape

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.parsers.common import table_blocks
-from ingestion.text import clean_inline
+from textproc.normalize import clean_inline
 
 
 def _cell_text(value: object) -> str:

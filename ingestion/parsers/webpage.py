@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.parsers.common import HeadingStack, table_blocks
-from ingestion.text import clean_inline, decode_bytes, normalize_text
+from textproc.encoding import decode_bytes
+from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag

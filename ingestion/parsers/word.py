@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.parsers.common import HeadingStack, table_blocks
-from ingestion.text import clean_inline, normalize_text
+from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
     from docx.table import Table

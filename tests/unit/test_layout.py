@@ -14,7 +14,8 @@ import pytest
 from tests.helpers import REPO_ROOT, clean_env, run_command, run_python
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
-FRAMEWORK_FREE = ("ingestion", "retrieval", "inference")
+FRAMEWORK_FREE = ("ingestion", "retrieval", "inference", "textproc")
+OURS = {"django", "citewise", "frontend", "ingestion", "retrieval", "inference"}
 
 
 def test_platform_folder_is_not_a_package():
@@ -52,7 +53,7 @@ def test_platform_under_manage_py_is_the_standard_library(tmp_path):
 @pytest.mark.parametrize(
     ("package", "folder"),
     [("citewise", "platform/citewise"), ("ingestion", "ingestion"), ("retrieval", "retrieval"),
-     ("inference", "inference"), ("frontend", "frontend")],
+     ("inference", "inference"), ("textproc", "textproc"), ("frontend", "frontend")],
 )
 def test_packages_are_installed_from_their_folders(package, folder):
     spec = importlib.util.find_spec(package)
@@ -60,9 +61,9 @@ def test_packages_are_installed_from_their_folders(package, folder):
     assert Path(spec.origin).resolve().parent == (REPO_ROOT / folder).resolve()
 
 
-@pytest.mark.parametrize("package", FRAMEWORK_FREE)
-def test_libraries_never_import_django_or_citewise(package):
-    offenders = []
+def imported_packages(package: str) -> list[tuple[Path, str]]:
+    """(file, top-level package) for every import statement under `package`."""
+    found = []
     for path in (REPO_ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
@@ -70,6 +71,19 @@ def test_libraries_never_import_django_or_citewise(package):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path}: {n}" for n in names
-                          if n.split(".")[0] in {"django", "citewise", "frontend"}]
+            found += [(path, n.split(".")[0]) for n in names]
+    return found
+
+
+@pytest.mark.parametrize("package", FRAMEWORK_FREE)
+def test_libraries_never_import_django_or_citewise(package):
+    offenders = [f"{path}: {name}" for path, name in imported_packages(package)
+                 if name in {"django", "citewise", "frontend"}]
+    assert offenders == []
+
+
+def test_text_handling_is_a_leaf_that_imports_nothing_of_ours():
+    """ingestion, retrieval and inference all import textproc; it imports none of them."""
+    offenders = [f"{path}: {name}" for path, name in imported_packages("textproc")
+                 if name in OURS]
     assert offenders == []

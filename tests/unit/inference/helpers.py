@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 from inference.sources import Source
-from inference.text import tokenize
+from textproc.tokens import match_tokens
 
 
 def source(n: int, text: str, *, score: float | None = None, title: str = "",
@@ -20,7 +20,7 @@ def source(n: int, text: str, *, score: float | None = None, title: str = "",
 def _vector(text: str, dim: int = 64) -> np.ndarray:
     """A deterministic bag-of-tokens embedding: similar token sets -> high cosine."""
     v = np.zeros(dim, dtype=np.float32)
-    for token in tokenize(text):
+    for token in match_tokens(text):
         digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
         v[int.from_bytes(digest, "little") % dim] += 1.0
     norm = np.linalg.norm(v)

@@ -8,7 +8,8 @@ import pytest
 from inference.backends.base import AnswerRequest, Delta, Done, Turn, collect
 from inference.backends.extractive import ExtractiveBackend, ExtractiveConfig, carry_key_terms
 from inference.citations import parse_citations
-from inference.text import collapse_whitespace, split_sentences
+from textproc.normalize import collapse_whitespace
+from textproc.sentences import split_sentences
 
 from .helpers import embed_passages, embed_query, source
 
@@ -121,7 +122,7 @@ def test_never_writes_a_sentence_that_is_not_in_its_cited_source(seed):
         assert quoted, answer
         assert quoted in by_n[citation.numbers[0]], (quoted, by_n[citation.numbers[0]])
         # a whole sentence of the source, not a fragment
-        assert quoted in [collapse_whitespace(s.text)
+        assert quoted in [collapse_whitespace(s)
                           for s in split_sentences(sources[citation.numbers[0] - 1].text)]
     assert text[previous:].strip() == ""
 

@@ -9,7 +9,7 @@ from inference.prompt import (
     rewrite_messages,
     truncate_to_tokens,
 )
-from inference.text import approx_tokens
+from textproc.tokens import approx_tokens
 
 from .helpers import source
 

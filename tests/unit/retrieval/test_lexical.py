@@ -4,7 +4,7 @@ import pytest
 
 from retrieval.errors import IndexCorrupt, IndexMismatch
 from retrieval.lexical import LexicalStore
-from retrieval.tokenize import TokenizerConfig
+from textproc.tokens import TokenizerConfig
 
 KOREAN = {
     1: "대한민국의 수도는 서울이며 인구는 약 천만 명이다.",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.tokenize import TokenizerConfig, light_stem, tokenize
+from textproc.tokens import TokenizerConfig, approx_tokens, light_stem, match_tokens, tokenize
 
 
 def test_english_is_case_folded_normalised_and_loses_stop_words():
@@ -52,3 +52,22 @@ def test_compatibility_jamo_and_width_variants_are_normalised():
 def test_unknown_korean_mode_is_rejected():
     with pytest.raises(ValueError, match="korean"):
         TokenizerConfig(korean="spaces")
+
+
+def test_match_tokens_are_words_and_hangul_bigrams_without_a_model():
+    assert match_tokens("How do I install Python?") == ["install", "python"]
+    assert match_tokens("서울에서 만나요") == ["서울에서", "서울", "울에", "에서",
+                                             "만나요", "만나", "나요"]
+    assert match_tokens("ＰＹＴＨＯＮ３") == ["python3"]  # NFKC + casefold
+
+
+def test_one_stop_word_list_for_the_index_and_the_answer_step():
+    # "How do I" and "the" carry no topic for BM25 nor for the verifier's overlap.
+    question = "How do I rebuild the indexes?"
+    assert tokenize(question) == match_tokens(question) == ["rebuild", "indexes"]
+
+
+def test_approx_tokens_is_conservative():
+    assert approx_tokens("hello world") >= 2
+    assert approx_tokens("서울에서") == 4
+    assert approx_tokens("") == 0

@@ -1,4 +1,5 @@
-"""Lexical tokens for BM25, for English, Korean and text that mixes them.
+"""Tokens for English, Korean and text that mixes them: the lexical index's terms, the
+verifier's and the extractive backend's comparison words, and the model-token estimate.
 
 Every text is NFKC-normalised (full-width letters, compatibility jamo and ligatures fold
 to one form) and case-folded. Words in Latin script lose English stop words and, when
@@ -8,28 +9,33 @@ to words (서울이고, 서울에서), so Korean needs either
   no dictionary, robust to unknown names; or
 - "kiwi": morphological analysis with kiwipiepy, keeping content morphemes only; or
 - "kiwi+bigram": both token sets.
-The default, "kiwi", was chosen by measurement on all 5,774 KorQuAD dev questions
-(benchmarks/RESULTS.md): BM25 Recall@1 0.896 vs 0.871 for bigrams and 0.882 for
+The lexical index's default, "kiwi", was chosen by measurement on all 5,774 KorQuAD dev
+questions (benchmarks/RESULTS.md): BM25 Recall@1 0.896 vs 0.871 for bigrams and 0.882 for
 kiwi+bigram, Recall@5 0.981 vs 0.975 / 0.979, and better nDCG and MRR. Its costs (a model
 of ~100 MB loaded once per process, ~1 ms per query, ~20x the bigram tokenizing time when
 indexing, still well under the embedding time) are small next to embedding. Text without
-Hangul never reaches kiwi, so English indexing is unchanged.
+Hangul never reaches kiwi, so English indexing is unchanged. `match_tokens` (the answer
+step's comparisons) uses bigrams: no model to load on the ask path, and a sentence is
+compared with its own passage, where bigrams of the same words always meet.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from textproc.scripts import HANGUL_SYLLABLES, count_cjk
+
 KOREAN_MODES = ("bigram", "kiwi", "kiwi+bigram")
 
 _WORD = re.compile(r"\w+")
-_HANGUL_OR_NOT = re.compile(r"[\uac00-\ud7a3]+|[^\uac00-\ud7a3]+")
-_HAS_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_HANGUL_OR_NOT = re.compile(f"[{HANGUL_SYLLABLES}]+|[^{HANGUL_SYLLABLES}]+")
+_HAS_HANGUL = re.compile(f"[{HANGUL_SYLLABLES}]")
 # Content morphemes: nouns, numerals, pronouns, verb/adjective stems, roots, foreign
 # words, hanja, numbers, adverbs. Particles (J*), endings (E*) and affixes carry no topic.
 _KIWI_KEEP = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MAG")
@@ -40,11 +46,14 @@ _STOP_WORDS_TEXT = (
     "then there these they this those to was we were what when where which who whom why "
     "will with would you your"
 )
-ENGLISH_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
 @dataclass(frozen=True)
 class TokenizerConfig:
+    """korean: one of KOREAN_MODES; stem: English light stemming; stop_words: drop
+    English stop words. Raises ValueError for an unknown Korean mode."""
+
     korean: str = "kiwi"
     stem: bool = False
     stop_words: bool = True
@@ -59,39 +68,40 @@ class TokenizerConfig:
         return f"v1;korean={self.korean};stem={int(self.stem)};stop={int(self.stop_words)}"
 
 
+_MATCHING = TokenizerConfig(korean="bigram")
+
+
 def tokenize(text: str, config: TokenizerConfig | None = None) -> list[str]:
+    """Lexical tokens of `text` in order (repeats kept), by `config` (default: kiwi)."""
     config = config or TokenizerConfig()
     text = unicodedata.normalize("NFKC", text).casefold()
-    tokens: list[str] = []
     if config.korean != "bigram" and _HAS_HANGUL.search(text):
-        for form, tag in _kiwi_morphemes(text):
-            if tag.startswith(_KIWI_KEEP):
-                tokens.extend(_latin(form, config) if tag == "SL" else [form])
-        if config.korean == "kiwi":
-            return tokens
-        # kiwi+bigram: add the bigram tokens of Hangul runs only (Latin words are done).
-        for word in _WORD.findall(text):
-            for run in _HANGUL_OR_NOT.findall(word):
-                if _HAS_HANGUL.match(run):
-                    tokens.extend(_hangul(run))
+        tokens = _kiwi_tokens(text, config)
+        if config.korean == "kiwi+bigram":
+            tokens += [t for run in _hangul_runs(text) for t in _hangul(run)]
         return tokens
+    tokens = []
     for word in _WORD.findall(text):
         for run in _HANGUL_OR_NOT.findall(word):
             tokens.extend(_hangul(run) if _HAS_HANGUL.match(run) else _latin(run, config))
     return tokens
 
 
-def _hangul(run: str) -> list[str]:
-    if len(run) <= 2:
-        return [run]
-    return [run, *(run[i:i + 2] for i in range(len(run) - 1))]
+def match_tokens(text: str) -> list[str]:
+    """Dictionary-free tokens for comparing a sentence with a passage or a question:
+    words without English stop words, and each Hangul run with its character bigrams."""
+    return tokenize(text, _MATCHING)
 
 
-def _latin(word: str, config: TokenizerConfig) -> list[str]:
-    word = word.strip("_")
-    if not word or (config.stop_words and word in ENGLISH_STOP_WORDS):
-        return []
-    return [light_stem(word) if config.stem else word]
+def approx_tokens(text: str) -> int:
+    """A conservative LLM token estimate when no tokenizer is given: one per CJK/Hangul
+    character, one per ~4 characters of other words, one per punctuation mark."""
+    count = 0
+    for piece in re.findall(r"\w+|[^\w\s]", text):
+        cjk = count_cjk(piece)
+        rest = len(piece) - cjk
+        count += cjk + (math.ceil(rest / 4) if rest else 0)
+    return count
 
 
 def light_stem(word: str) -> str:
@@ -108,6 +118,32 @@ def light_stem(word: str) -> str:
                 stem = stem[:-1]
             return stem
     return word
+
+
+def _kiwi_tokens(text: str, config: TokenizerConfig) -> list[str]:
+    tokens: list[str] = []
+    for form, tag in _kiwi_morphemes(text):
+        if tag.startswith(_KIWI_KEEP):
+            tokens.extend(_latin(form, config) if tag == "SL" else [form])
+    return tokens
+
+
+def _hangul_runs(text: str) -> list[str]:
+    return [run for word in _WORD.findall(text) for run in _HANGUL_OR_NOT.findall(word)
+            if _HAS_HANGUL.match(run)]
+
+
+def _hangul(run: str) -> list[str]:
+    if len(run) <= 2:
+        return [run]
+    return [run, *(run[i:i + 2] for i in range(len(run) - 1))]
+
+
+def _latin(word: str, config: TokenizerConfig) -> list[str]:
+    word = word.strip("_")
+    if not word or (config.stop_words and word in STOP_WORDS):
+        return []
+    return [light_stem(word) if config.stem else word]
 
 
 _kiwi_guard = threading.Lock()

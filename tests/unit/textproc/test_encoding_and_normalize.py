@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import unicodedata
+
+from textproc.encoding import decode_bytes
+from textproc.normalize import clean_inline, fold, normalize_text
+
+KOREAN = "한국어 문서입니다. 검색이 잘 되어야 합니다."
+
+
+def test_decodes_utf8_with_and_without_bom():
+    assert decode_bytes(KOREAN.encode("utf-8")) == KOREAN
+    assert decode_bytes(KOREAN.encode("utf-8-sig")) == KOREAN
+
+
+def test_decodes_utf16_with_bom_both_byte_orders():
+    assert decode_bytes(KOREAN.encode("utf-16")) == KOREAN
+    assert decode_bytes("\ufeff".encode("utf-16-be") + KOREAN.encode("utf-16-be")) == KOREAN
+
+
+def test_decodes_utf16_without_bom():
+    assert decode_bytes("Install notes, version two".encode("utf-16-le")) == \
+        "Install notes, version two"
+
+
+def test_decodes_cp949_and_euc_kr():
+    assert decode_bytes(KOREAN.encode("euc-kr")) == KOREAN
+    # "똠" exists only in CP949, Microsoft's extension of EUC-KR.
+    assert decode_bytes("똠방각하 보고서입니다.".encode("cp949")) == "똠방각하 보고서입니다."
+
+
+def test_latin1_is_not_mistaken_for_korean():
+    assert decode_bytes("Café crème, déjà vu.".encode("cp1252")) == "Café crème, déjà vu."
+
+
+def test_normalize_is_nfc_so_hangul_survives():
+    decomposed = unicodedata.normalize("NFD", "한글")
+    assert len(decomposed) > 2
+    assert normalize_text(decomposed) == "한글"
+    assert normalize_text("a\u00a0b\u200b c\r\n\r\n\r\n\r\nd\x07") == "a b c\n\nd"
+
+
+def test_inline_text_is_one_line():
+    assert clean_inline("  Chapter\n 10.\u3000설치 ") == "Chapter 10. 설치"
+
+
+def test_folded_form_matches_width_and_case_variants():
+    # Full-width letters come from CJK input methods; the stored form keeps them.
+    assert fold("ＰＹＴＨＯＮ  3.12\n설치") == fold("python 3.12 설치") == "python 3.12 설치"
+    assert normalize_text("ＰＹＴＨＯＮ") == "ＰＹＴＨＯＮ"

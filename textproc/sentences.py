@@ -1,0 +1,131 @@
+"""Sentence boundaries for English, Korean and CJK text, with offsets into the text.
+
+The chunker packs these sentences into passages, the extractive backend quotes them and
+the verifier checks an answer sentence by sentence; all three call `sentence_spans`, so a
+quoted sentence is always one the chunker kept whole.
+
+Rules, in order:
+- a line break ends a sentence: parsers join hard-wrapped lines of a paragraph
+  (`paragraph_blocks`), so a newline left in a text is structure (a heading above its
+  paragraph, list items, an answer's bullet points);
+- the full-width stops 。！？ (and the half-width ｡) end a sentence wherever they stand;
+- . ? ! … end a sentence when whitespace or the end of the text follows, or when a
+  Hangul/CJK character stands on both sides (Korean written without a space after
+  "다." or "요."); so "3.5", "e.g.x" and "a.b.com" never split;
+- closing quotes and brackets, and citation markers such as "[1]", stay with the
+  sentence they follow;
+- no split after a known abbreviation ("e.g.", "Dr."), initials ("J.", "U.S."), a list
+  number at the start of a sentence ("1."), or before a lowercase Latin word ('"Why?"
+  she asked.').
+
+Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's splitter
+need a morphological model (~100 MB, loaded per process) even for English documents and
+neither keeps citation markers with their sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from textproc.scripts import is_cjk
+
+_ABBREVIATIONS_TEXT = (
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e cf inc ltd co corp no fig eq al approx dept "
+    "est jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
+# Escapes: the typographic quotes look like ASCII ones to linters.
+_CLOSERS = "\"'\u201d\u2019\u300d\u300f\u3011\u300b\u3009\uff09\uff3d)]}>"
+_FULL_WIDTH_STOPS = "\u3002\uff01\uff1f\uff61"
+_STOPS = ".?!\u2026\uff0e"
+_CANDIDATE = re.compile(
+    rf"\n|[{_FULL_WIDTH_STOPS}{_STOPS}]+[{re.escape(_CLOSERS)}]*"
+)
+# A citation marker right after the punctuation belongs to the sentence before it.
+_MARKER_AFTER = re.compile(r"(?:[ \t]*[\[［【][\s\d０-９,，、\-–—~]+[\]］】])+")
+_LIST_NUMBER = re.compile(r"\d{1,3}|[ivxlcIVXLC]{1,4}")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One sentence: `text` is `source[start:end]`, without surrounding whitespace."""
+
+    start: int
+    end: int
+    text: str
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """The sentences of `text`, in order, with character offsets into `text`."""
+    spans, start = [], 0
+    for match in _CANDIDATE.finditer(text):
+        if match.start() < start:  # inside a citation marker already taken
+            continue
+        end = _with_marker(text, match)
+        if _ends_sentence(text, start, match, end):
+            spans.append(_trimmed(text, start, end))
+            start = end
+    spans.append(_trimmed(text, start, len(text)))
+    return [span for span in spans if span is not None]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text` as strings (see `sentence_spans`)."""
+    return [span.text for span in sentence_spans(text)]
+
+
+def _with_marker(text: str, match: re.Match[str]) -> int:
+    if match.group() == "\n":
+        return match.end()
+    marker = _MARKER_AFTER.match(text, match.end())
+    return marker.end() if marker else match.end()
+
+
+def _ends_sentence(text: str, start: int, match: re.Match[str], end: int) -> bool:
+    stop = match.group()[0]
+    if stop == "\n" or stop in _FULL_WIDTH_STOPS:
+        return True
+    if end < len(text) and not text[end].isspace():
+        return _between_cjk(text, match.start(), end)
+    return not (_is_abbreviation(text, match.start())
+                or _is_list_number(text, start, match.start())
+                or _continues_lowercase(text, end))
+
+
+def _between_cjk(text: str, stop: int, after: int) -> bool:
+    """'설치합니다.다음으로': Korean and CJK text often has no space after a full stop."""
+    return stop > 0 and is_cjk(text[stop - 1]) and is_cjk(text[after])
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    if text[dot] != ".":
+        return False
+    # A bounded look-back keeps splitting linear in the text's length.
+    match = re.search(r"[\w.]+$", text[max(0, dot - 32):dot])
+    if match is None:
+        return False
+    word = match.group().lower().rstrip(".")
+    # Single letters are initials ("J. Smith", "U.S.", "D.C."), not sentence ends.
+    parts = word.split(".")
+    initials = all(len(part) == 1 and part.isascii() and part.isalpha() for part in parts)
+    return word in _ABBREVIATIONS or initials
+
+
+def _is_list_number(text: str, start: int, dot: int) -> bool:
+    """'1. Install Python.': the "1." numbers the item; it does not end a sentence."""
+    return dot - start <= 8 and bool(_LIST_NUMBER.fullmatch(text[start:dot].strip()))
+
+
+def _continues_lowercase(text: str, end: int) -> bool:
+    following = text[end:end + 64].lstrip(" \t")
+    return following[:1].isascii() and following[:1].islower()
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return None
+    lead = len(piece) - len(piece.lstrip())
+    return Span(start + lead, start + lead + len(stripped), stripped)
