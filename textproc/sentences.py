@@ -10,17 +10,20 @@ Rules, in order:
   paragraph, list items, an answer's bullet points);
 - the full-width stops 。！？ (and the half-width ｡) end a sentence wherever they stand;
 - . ? ! … end a sentence when whitespace or the end of the text follows, or when a
-  Hangul/CJK character stands on both sides (Korean written without a space after
-  "다." or "요."); so "3.5", "e.g.x" and "a.b.com" never split;
+  CJK character follows a Korean sentence ending (다 요 죠 까) or another CJK character
+  (Korean written without a space: "합니다.다음"), but not after a closing quote
+  ('...있다."고 했다.': a quotation); so "3.5", "e.g.x" and "a.b.com" never split;
 - closing quotes and brackets, and citation markers such as "[1]", stay with the
   sentence they follow;
 - no split after a known abbreviation ("e.g.", "Dr."), initials ("J.", "U.S."), a list
-  number at the start of a sentence ("1."), or before a lowercase Latin word ('"Why?"
-  she asked.').
+  number at the start of a sentence ("1."), inside a Korean date ("2010. 3. 26."), or
+  before a lowercase Latin word ('"Why?" she asked.').
 
-Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's splitter
-need a morphological model (~100 MB, loaded per process) even for English documents and
-neither keeps citation markers with their sentence.
+Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's
+split_into_sents analyse morphemes (a ~100 MB model, or a slow pure-Python analyser, per
+process) for every text, English included, and the verifier splits every answer. These
+rules replaced the chunker's and the verifier's own splitters; the comparison on KorQuAD
+and the Python FAQ is in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from textproc.scripts import is_cjk
+from textproc.scripts import is_cjk, is_hangul
 
 _ABBREVIATIONS_TEXT = (
     "mr mrs ms dr prof sr jr st vs etc e.g i.e cf inc ltd co corp no fig eq al approx dept "
@@ -37,6 +40,8 @@ _ABBREVIATIONS_TEXT = (
 _ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
 # Escapes: the typographic quotes look like ASCII ones to linters.
 _CLOSERS = "\"'\u201d\u2019\u300d\u300f\u3011\u300b\u3009\uff09\uff3d)]}>"
+# Declarative, polite and interrogative endings (합니다, 해요, 하죠, 할까).
+_KOREAN_ENDINGS = "다요죠까"
 _FULL_WIDTH_STOPS = "\u3002\uff01\uff1f\uff61"
 _STOPS = ".?!\u2026\uff0e"
 _CANDIDATE = re.compile(
@@ -44,6 +49,7 @@ _CANDIDATE = re.compile(
 )
 # A citation marker right after the punctuation belongs to the sentence before it.
 _MARKER_AFTER = re.compile(r"(?:[ \t]*[\[［【][\s\d０-９,，、\-–—~]+[\]］】])+")
+_DATE = re.compile(r"(?:\d{4}|[\u2019']\d{2})\. ?\d{1,2}\. ?\d{1,2}\.?")
 _LIST_NUMBER = re.compile(r"\d{1,3}|[ivxlcIVXLC]{1,4}")
 
 
@@ -87,23 +93,33 @@ def _ends_sentence(text: str, start: int, match: re.Match[str], end: int) -> boo
     if stop == "\n" or stop in _FULL_WIDTH_STOPS:
         return True
     if end < len(text) and not text[end].isspace():
-        return _between_cjk(text, match.start(), end)
+        return _between_cjk(text, match, end)
     return not (_is_abbreviation(text, match.start())
                 or _is_list_number(text, start, match.start())
+                or _is_date_part(text, match.start())
                 or _continues_lowercase(text, end))
 
 
-def _between_cjk(text: str, stop: int, after: int) -> bool:
-    """'설치합니다.다음으로': Korean and CJK text often has no space after a full stop."""
-    return stop > 0 and is_cjk(text[stop - 1]) and is_cjk(text[after])
+def _between_cjk(text: str, match: re.Match[str], after: int) -> bool:
+    """'설치합니다.다음으로': Korean and CJK text often has no space after a full stop. But
+    a closing quote followed by Hangul is a quotation ('...있다."고 답변했다.'): the
+    particle continues the sentence."""
+    stop = match.start()
+    if match.group()[-1] in _CLOSERS or stop == 0 or not is_cjk(text[after]):
+        return False
+    before = text[stop - 1]
+    # After Hangul only a sentence ending: "해.공군" (navy and air force) is one word.
+    return before in _KOREAN_ENDINGS if is_hangul(before) else is_cjk(before)
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     if text[dot] != ".":
         return False
     # A bounded look-back keeps splitting linear in the text's length.
-    match = re.search(r"[\w.]+$", text[max(0, dot - 32):dot])
-    if match is None:
+    window = text[max(0, dot - 32):dot]
+    match = re.search(r"[\w.]+$", window)
+    # "can't." ends a sentence: the "t" after an apostrophe is no initial.
+    if match is None or window[match.start() - 1:match.start()] in ("'", "\u2019"):
         return False
     word = match.group().lower().rstrip(".")
     # Single letters are initials ("J. Smith", "U.S.", "D.C."), not sentence ends.
@@ -115,6 +131,14 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 def _is_list_number(text: str, start: int, dot: int) -> bool:
     """'1. Install Python.': the "1." numbers the item; it does not end a sentence."""
     return dot - start <= 8 and bool(_LIST_NUMBER.fullmatch(text[start:dot].strip()))
+
+
+def _is_date_part(text: str, dot: int) -> bool:
+    """'2010. 3. 26.', '’13. 2. 2.': Korean dates put a full stop after each number."""
+    if text[dot] != "." or not text[dot - 1:dot].isdigit():
+        return False
+    dates = _DATE.finditer(text, max(0, dot - 16), dot + 8)
+    return any(date.start() <= dot < date.end() for date in dates)
 
 
 def _continues_lowercase(text: str, end: int) -> bool:
