@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from tests.helpers import modules_loaded_by
 
-EVERY_MODULE = ("import textproc, textproc.encoding, textproc.normalize, textproc.scripts,"
-                " textproc.sentences, textproc.tokens")
+EVERY_MODULE = ("import textproc, textproc.encoding, textproc.language, textproc.normalize,"
+                " textproc.scripts, textproc.sentences, textproc.tokens")
 
 
 def test_importing_every_textproc_module_loads_nothing_heavy():
-    names = ("kiwipiepy", "charset_normalizer", "numpy", "django", "citewise", "ingestion",
-             "retrieval", "inference")
+    names = ("kiwipiepy", "py3langid", "charset_normalizer", "numpy", "django", "citewise",
+             "ingestion", "retrieval", "inference")
     assert modules_loaded_by(EVERY_MODULE, names) == []
 
 
