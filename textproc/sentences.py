@@ -17,7 +17,7 @@ Rules, in order:
   sentence they follow;
 - no split after a known abbreviation ("e.g.", "Dr."), initials ("J.", "U.S."), a list
   number at the start of a sentence ("1."), inside a Korean date ("2010. 3. 26."), or
-  before a lowercase Latin word ('"Why?" she asked.').
+  before a lowercase Latin word after ? ! … or a closing quote ('"Why?" she asked.').
 
 Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's
 split_into_sents analyse morphemes (a ~100 MB model, or a slow pure-Python analyser, per
@@ -97,7 +97,7 @@ def _ends_sentence(text: str, start: int, match: re.Match[str], end: int) -> boo
     return not (_is_abbreviation(text, match.start())
                 or _is_list_number(text, start, match.start())
                 or _is_date_part(text, match.start())
-                or _continues_lowercase(text, end))
+                or _continues_lowercase(text, match, end))
 
 
 def _between_cjk(text: str, match: re.Match[str], after: int) -> bool:
@@ -141,7 +141,12 @@ def _is_date_part(text: str, dot: int) -> bool:
     return any(date.start() <= dot < date.end() for date in dates)
 
 
-def _continues_lowercase(text: str, end: int) -> bool:
+def _continues_lowercase(text: str, match: re.Match[str], end: int) -> bool:
+    """'"Why?" she asked.', 'begin with #! followed by': after ? ! … or a closing quote a
+    lowercase word continues the sentence. Not after a bare full stop: there it starts
+    one with a name written in lowercase ('the list. comp.lang.python is busy.')."""
+    if match.group() == ".":
+        return False
     following = text[end:end + 64].lstrip(" \t")
     return following[:1].isascii() and following[:1].islower()
 

@@ -114,3 +114,11 @@ def test_a_dot_between_korean_words_that_end_no_sentence_does_not_split():
     assert split_sentences("전직 해.공군참모총장을 고발했다.이어 감사했다.") == [
         "전직 해.공군참모총장을 고발했다.", "이어 감사했다."]
     assert split_sentences("OPS 1.064. 7월 OPS는 7위였다.") == ["OPS 1.064.", "7월 OPS는 7위였다."]
+
+
+def test_a_lowercase_word_continues_after_a_question_mark_not_after_a_full_stop():
+    # Python FAQ answers: "#!" is not an end; "comp.lang.python" starts a sentence.
+    assert split_sentences("The first line must begin with #! followed by the path.") == [
+        "The first line must begin with #! followed by the path."]
+    assert split_sentences("Subscribe to the list. comp.lang.python is busy.") == [
+        "Subscribe to the list.", "comp.lang.python is busy."]
