@@ -1,14 +1,22 @@
-"""HTML: the page's main content only. Navigation, headers, footers, sidebars, scripts,
-forms and cookie banners are dropped, because a chatbot that cites a site's menu is
-worse than useless; h1-h6 become the heading path."""
+"""HTML: the page's main content only, as a person reads it. Navigation is dropped by
+its structure, never by a word in an id or class alone: semantic tags and ARIA roles,
+bars of prev/next/up links, lists and tables made of links (tables of contents, menus,
+tabs), and hidden elements. Headings h1-h6 become the heading path; lists, tables and
+code are kept. A chatbot that cites a site's menu is worse than useless, and one that
+drops a section called "Employee share plan" is wrong.
+
+Linear in the input: an element nesting deeper than the HTML parser's limit fails the
+document fast with TooLarge instead of costing minutes (see `_check_depth`)."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.blocks import Block, ParsedDocument
+from ingestion.errors import TooLarge
 from ingestion.parsers.common import HeadingStack, table_blocks
 from textproc.encoding import decode_bytes
 from textproc.normalize import clean_inline, normalize_text
@@ -23,32 +31,201 @@ _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside",
               "dialog"]
 _DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu",
                "dialog", "alert"}
+# Words that name boilerplate in ids and classes. A word alone never drops an element
+# (a section id comes from its heading: "employee-share-plan"); it must agree with the
+# element's shape, see `_is_labelled_chrome`.
 _BOILERPLATE = re.compile(
     r"(^|[-_ ])(nav|navbar|menu|breadcrumbs?|sidebar|site-footer|site-header|masthead|"
     r"cookie|consent|banner|advert|ads?|promo|share|social|related|comments?|subscribe|newsletter|popup|"
     r"modal|skip-link|toc)($|[-_ ])",
     re.IGNORECASE,
 )
+# Inline styles and <style> rules that hide an element from the reader: text nobody sees
+# must never be quoted to them as the page's content.
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|opacity\s*:\s*0(?![.\d]*[1-9])",
+    re.IGNORECASE,
+)
+_HIDING_RULE = re.compile(r"([^{}]+)\{([^}]*)\}")
+# Relations of a page to its neighbours in a generated manual (<link rel> in the head,
+# rel= or accesskey= on the anchors of DocBook, Sphinx and MkDocs prev/next/up bars).
+_PAGER_RELS = {"prev", "previous", "next", "up", "home", "start", "first", "last",
+               "contents", "index", "top", "parent"}
+_PAGER_ACCESSKEYS = {"p", "n", "u", "h"}
+# A bar of pager links is short; anything longer holds content as well.
+_PAGER_MAX_CHARS = 300
+# Share of an element's text that is link text from which a list or table is a menu or
+# a table of contents rather than prose (readability and jusText use the same signal).
+_LINK_LIST_DENSITY = 0.8
+_CHROME_MAX_CHARS = 300
 # Documentation generators (Sphinx, MkDocs, GitHub) end each heading with a permalink
 # anchor whose whole text is one symbol; it is not part of the heading.
 _PERMALINK_SYMBOLS = {"¶", "#", "§", "🔗", "\uf0c1"}
 _BLOCK_TAGS = {"p", "li", "pre", "blockquote", "dt", "dd", "figcaption", "caption",
                "address", "td", "th"}
+_LIST_TAGS = {"li", "dt", "dd"}
+_INLINE_TAGS = {"span", "a", "b", "strong", "i", "em", "code", "small", "sup", "sub", "abbr",
+                "mark", "u", "s", "time", "label", "q", "cite", "kbd", "var", "samp", "tt",
+                "font"}
 _HEADINGS = {f"h{n}" for n in range(1, 7)}
 
 
-def _is_boilerplate(tag: Tag) -> bool:
-    # Inside a heading everything is the heading's text: Sphinx wraps it in
-    # <a class="toc-backref">, which the class-name rule would otherwise take for a
-    # table of contents and drop, leaving headings empty.
+def _check_depth(markup: str) -> None:
+    """Raise TooLarge when elements nest deeper than libxml2's limit (256 levels; real
+    pages stay under 50). libxml2 stops at that depth in microseconds, while building
+    and walking such a tree in Python takes minutes for a 2 MB file."""
+    from lxml import etree
+
+    parser = etree.HTMLParser()
+    etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise TooLarge(
+            "This HTML page nests its elements more than 256 levels deep, which no real "
+            "page does; it cannot be read safely. Save the page again from a browser or "
+            "export it as PDF, and upload that.")
+
+
+def _gone(tag: Tag) -> bool:
+    """Whether `tag` was removed with an ancestor. decompose() blanks the name; bs4's own
+    `decomposed` property looks the attribute up as a child tag on live elements, a
+    search of the whole subtree per call that made a 2 MB page take minutes."""
+    return not tag.name
+
+
+def _visible_text(tag: Tag) -> str:
+    return "".join(tag.get_text().split())
+
+
+def _link_text(tag: Tag) -> str:
+    return "".join("".join(a.get_text().split()) for a in tag.find_all("a"))
+
+
+def _link_density(tag: Tag) -> float:
+    text = _visible_text(tag)
+    return len(_link_text(tag)) / len(text) if text else 0.0
+
+
+def _has_heading(tag: Tag) -> bool:
+    return tag.name in _HEADINGS or tag.find(list(_HEADINGS)) is not None
+
+
+def _hidden_classes(soup: BeautifulSoup) -> set[str]:
+    """Class names the page's own <style> rules hide (".print-only { display: none }")."""
+    hidden: set[str] = set()
+    for style in soup.find_all("style"):
+        for selectors, body in _HIDING_RULE.findall(style.get_text()):
+            if not _HIDDEN_STYLE.search(body):
+                continue
+            for selector in selectors.split(","):
+                if re.fullmatch(r"\s*\.[\w-]+\s*", selector):
+                    hidden.add(selector.strip()[1:])
+    return hidden
+
+
+def _is_hidden(tag: Tag, hidden_classes: set[str]) -> bool:
+    if tag.has_attr("hidden") or tag.get("aria-hidden") == "true":
+        return True
+    if _HIDDEN_STYLE.search(tag.get("style", "")):
+        return True
+    return bool(hidden_classes.intersection(tag.get("class", [])))
+
+
+def _drop_chrome(soup: BeautifulSoup) -> None:
+    """Remove what is not the page's text: scripts, forms, navigation landmarks (tags and
+    ARIA roles), hidden elements, and site headers/footers outside the article."""
+    hidden_classes = _hidden_classes(soup)
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(["header", "footer"]):
+        if not _gone(tag) and tag.find_parent(["article", "main"]) is None:
+            tag.decompose()
+    for tag in list(soup.find_all(name=True)):
+        if _gone(tag):
+            continue
+        if ((tag.get("role", "").lower() in _DROP_ROLES and tag.name not in _HEADINGS)
+                or _is_hidden(tag, hidden_classes)):
+            tag.decompose()
+
+
+def _pager_targets(soup: BeautifulSoup) -> set[str]:
+    """hrefs of the page's prev/next/up/home neighbours, from <link rel> in the head."""
+    targets = set()
+    for link in soup.find_all("link", href=True):
+        if _PAGER_RELS.intersection(rel.lower() for rel in link.get("rel", [])):
+            targets.add(link["href"])
+    return targets
+
+
+def _is_pager_link(anchor: Tag, targets: set[str]) -> bool:
+    rels = {rel.lower() for rel in anchor.get("rel", [])}
+    return (bool(rels & _PAGER_RELS) or anchor.get("href") in targets
+            or anchor.get("accesskey", "").lower() in _PAGER_ACCESSKEYS)
+
+
+def _pager_bar(anchor: Tag, root: Tag) -> Tag | None:
+    """The largest element around a pager link that is still only a short bar without
+    headings (DocBook's navheader/navfooter tables, Sphinx's and MkDocs' prev/next)."""
+    bar = None
+    node = anchor.parent
+    while node is not None and node is not root:
+        if _has_heading(node) or len(_visible_text(node)) > _PAGER_MAX_CHARS:
+            break
+        bar = node
+        node = node.parent
+    return bar
+
+
+def _drop_pager_bars(root: Tag, targets: set[str]) -> None:
+    for anchor in list(root.find_all("a")):
+        if _gone(anchor) or not _is_pager_link(anchor, targets):
+            continue
+        bar = _pager_bar(anchor, root)
+        if bar is not None:
+            bar.decompose()
+
+
+def _is_link_list(tag: Tag) -> bool:
+    """A list or table that is (almost) all links: a table of contents, a menu, tabs,
+    breadcrumbs. Links out of the site (http...) are kept: a list of references is
+    content someone may ask about."""
+    anchors = tag.find_all("a", href=True)
+    if len(anchors) < 2 or _link_density(tag) < _LINK_LIST_DENSITY:
+        return False
+    external = sum(a["href"].startswith(("http:", "https:", "mailto:")) for a in anchors)
+    return external < len(anchors) / 2
+
+
+def _caption_box(tag: Tag, root: Tag) -> Tag:
+    """The element to drop for a link list: its parent when the list is all that parent
+    says besides a short caption ("Table of Contents", MediaWiki's <h2>Contents</h2>)."""
+    parent = tag.parent
+    if parent is None or parent is root:
+        return tag
+    rest = len(_visible_text(parent)) - len(_visible_text(tag))
+    return parent if rest <= 40 else tag
+
+
+def _drop_link_lists(root: Tag) -> None:
+    for tag in list(root.find_all(["ul", "ol", "dl", "table"])):
+        if not _gone(tag) and _is_link_list(tag):
+            _caption_box(tag, root).decompose()
+
+
+def _is_labelled_chrome(tag: Tag) -> bool:
+    """An id or class naming boilerplate ("cookie-banner", "share-buttons") agreed with
+    by the shape: no heading, and short or mostly links."""
+    names = " ".join([tag.get("id", ""), *tag.get("class", [])])
+    if not names.strip() or not _BOILERPLATE.search(names) or _has_heading(tag):
+        return False
     if tag.find_parent(list(_HEADINGS)) is not None:
         return False
-    if tag.get("role", "").lower() in _DROP_ROLES or tag.get("aria-hidden") == "true":
-        return True
-    if tag.has_attr("hidden"):
-        return True
-    names = " ".join([tag.get("id", ""), *tag.get("class", [])])
-    return bool(names.strip()) and bool(_BOILERPLATE.search(names))
+    return len(_visible_text(tag)) <= _CHROME_MAX_CHARS or _link_density(tag) >= 0.5
+
+
+def _drop_labelled_chrome(root: Tag) -> None:
+    for tag in list(root.find_all(name=True)):
+        if not _gone(tag) and _is_labelled_chrome(tag):
+            tag.decompose()
 
 
 def _text(tag: Tag) -> str:
@@ -61,12 +238,18 @@ def _text(tag: Tag) -> str:
     return tag.get_text()
 
 
-def _drop_permalinks(root: Tag) -> None:
+def _drop_heading_decorations(root: Tag) -> None:
+    """Permalink symbols ("¶") and bracketed edit links ("[edit]", MediaWiki) end
+    headings in generated pages; they are not part of the heading's text."""
     for heading in root.find_all(list(_HEADINGS)):
         for anchor in heading.find_all("a"):
             if (anchor.get("href", "").startswith("#")
                     and anchor.get_text().strip() in _PERMALINK_SYMBOLS):
                 anchor.decompose()
+        for span in heading.find_all("span"):
+            text = span.get_text().strip()
+            if not _gone(span) and span.find("a") and re.fullmatch(r"\[[^\]]*\]", text):
+                span.decompose()
 
 
 def _main_root(soup: BeautifulSoup) -> Tag:
@@ -80,78 +263,91 @@ def _main_root(soup: BeautifulSoup) -> Tag:
     return soup.body or soup
 
 
-def parse_html(path: Path) -> ParsedDocument:
-    from bs4 import BeautifulSoup, NavigableString, Tag
+class _Walker:
+    """Turns the cleaned main element into blocks, in reading order."""
 
-    # lxml's HTML parser does not expand entities declared in a DTD, so a crafted
-    # page cannot blow up memory the way an XML "billion laughs" document can.
-    soup = BeautifulSoup(decode_bytes(path.read_bytes()), "lxml")
+    def __init__(self) -> None:
+        self.headings = HeadingStack()
+        self.blocks: list[Block] = []
+        self.loose: list[str] = []
+
+    def add(self, text: str, kind: str) -> None:
+        if text:
+            self.blocks.append(Block(text, heading_path=self.headings.path, kind=kind))
+
+    def flush(self, kind: str = "paragraph") -> None:
+        self.add(clean_inline("".join(self.loose)), kind)
+        self.loose.clear()
+
+    def heading(self, tag: Tag) -> None:
+        text = clean_inline(_text(tag))
+        if text:
+            path = self.headings.push(int(tag.name[1]), text)
+            self.blocks.append(Block(text, heading_path=path, kind="heading"))
+
+    def table(self, tag: Tag) -> None:
+        rows = [[_text(cell) for cell in tr.find_all(["th", "td"])] for tr in tag.find_all("tr")]
+        self.blocks.extend(table_blocks(rows, heading_path=self.headings.path))
+
+    def walk(self, node: Tag, kind: str = "paragraph") -> None:
+        """`kind` is "list" below a list item, so its paragraphs stay list items."""
+        from bs4 import NavigableString, Tag
+
+        for child in node.children:
+            if type(child) is NavigableString:
+                if child.strip():
+                    self.loose.append(str(child))
+            elif isinstance(child, Tag):
+                self.element(child, kind)
+
+    def element(self, child: Tag, kind: str) -> None:
+        name = child.name
+        if name in _INLINE_TAGS:
+            self.loose.append(_text(child))
+            return
+        if name == "br":
+            self.loose.append(" ")
+            return
+        self.flush(kind)
+        if name in _HEADINGS:
+            self.heading(child)
+        elif name == "table":
+            self.table(child)
+        elif name == "pre":
+            self.add(normalize_text(child.get_text()).strip("\n"), "code")
+        elif name in _BLOCK_TAGS and not child.find(list(_HEADINGS | {"table", "p", "li"})):
+            self.add(clean_inline(_text(child)), "list" if name in _LIST_TAGS else kind)
+        else:
+            self.walk(child, "list" if name in _LIST_TAGS else kind)
+            self.flush(kind)
+
+
+def parse_html(path: Path) -> ParsedDocument:
+    """Blocks of the page's main content (see the module docstring). Raises TooLarge
+    for pathologically nested markup."""
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    markup = decode_bytes(path.read_bytes())
+    _check_depth(markup)
+    with warnings.catch_warnings():
+        # XHTML (DocBook's output) is read as HTML on purpose: browsers do the same.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        # lxml's HTML parser does not expand entities declared in a DTD, so a crafted
+        # page cannot blow up memory the way an XML "billion laughs" document can.
+        soup = BeautifulSoup(markup, "lxml")
     title_tag = soup.find("title")
     title = clean_inline(title_tag.get_text()) if title_tag else None
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(["header", "footer"]):
-        if not tag.decomposed and tag.find_parent(["article", "main"]) is None:
-            tag.decompose()
+    targets = _pager_targets(soup)
+    _drop_chrome(soup)
     root = _main_root(soup)
-    _drop_permalinks(root)
-    for tag in list(root.find_all(name=True)):
-        if not tag.decomposed and _is_boilerplate(tag):
-            tag.decompose()
-
-    headings = HeadingStack()
-    blocks: list[Block] = []
-    loose: list[str] = []
-
-    def flush_loose() -> None:
-        text = clean_inline("".join(loose))
-        if text:
-            blocks.append(Block(text, heading_path=headings.path))
-        loose.clear()
-
-    def walk(node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
-                if type(child) is NavigableString and child.strip():
-                    loose.append(str(child))
-                continue
-            if not isinstance(child, Tag):
-                continue
-            name = child.name
-            if name in _HEADINGS:
-                flush_loose()
-                text = clean_inline(_text(child))
-                if text:
-                    path_ = headings.push(int(name[1]), text)
-                    blocks.append(Block(text, heading_path=path_, kind="heading"))
-            elif name == "table":
-                flush_loose()
-                rows = [[_text(cell) for cell in tr.find_all(["th", "td"])]
-                        for tr in child.find_all("tr")]
-                blocks.extend(table_blocks(rows, heading_path=headings.path))
-            elif name == "pre":
-                flush_loose()
-                text = normalize_text(child.get_text()).strip("\n")
-                if text:
-                    blocks.append(Block(text, heading_path=headings.path, kind="code"))
-            elif name == "br":
-                loose.append(" ")
-            elif name in _BLOCK_TAGS and not child.find(list(_HEADINGS | {"table", "p", "li"})):
-                flush_loose()
-                text = clean_inline(_text(child))
-                if text:
-                    kind = "list" if name in {"li", "dt", "dd"} else "paragraph"
-                    blocks.append(Block(text, heading_path=headings.path, kind=kind))
-            elif name in {"span", "a", "b", "strong", "i", "em", "code", "small", "sup", "sub",
-                          "abbr", "mark", "u", "s", "time", "label", "q", "cite"}:
-                loose.append(_text(child))
-            else:
-                flush_loose()
-                walk(child)
-                flush_loose()
-
-    walk(root)
-    flush_loose()
-    if title is None:
+    _drop_heading_decorations(root)
+    _drop_pager_bars(root, targets)
+    _drop_link_lists(root)
+    _drop_labelled_chrome(root)
+    walker = _Walker()
+    walker.walk(root)
+    walker.flush()
+    blocks = walker.blocks
+    if not title:
         title = next((b.text for b in blocks if b.kind == "heading"), None)
     return ParsedDocument(blocks=blocks, detected_type="html", page_count=None, title=title)
