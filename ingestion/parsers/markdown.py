@@ -1,6 +1,9 @@
 """Markdown, parsed line by line (no library: the block structure is all we need).
 ATX and setext headings become the heading path; fenced and indented code is kept
-verbatim as code blocks; list items and pipe tables get their own kinds."""
+verbatim as code blocks; list items and pipe tables get their own kinds. Front matter
+(YAML between "---" lines, TOML between "+++", as Jekyll, Hugo, MkDocs and Obsidian
+write it) is metadata: its title becomes the document's title, and none of it is prose.
+HTML comments are left out: nobody reading the rendered page sees them."""
 
 from __future__ import annotations
 
@@ -32,16 +35,43 @@ def _inline(text: str) -> str:
     return clean_inline(text)
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)",
+                           re.DOTALL)
+
+
+def _front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, the rest of the text). Text that only looks like front matter (a
+    thematic break, then prose) is left alone: it must parse as a mapping."""
+    import tomllib
+
+    import yaml
+
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return {}, text
+    load = tomllib.loads if match.group(1) == "+++" else yaml.safe_load
+    try:
+        data = load(match.group(2))
+    except (ValueError, yaml.YAMLError):  # TOMLDecodeError is a ValueError
+        return {}, text
+    if not isinstance(data, dict):
+        return {}, text
+    return data, text[match.end():]
+
+
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def parse_markdown(path: Path) -> ParsedDocument:
-    lines = decode_bytes(path.read_bytes()).replace("\r\n", "\n").split("\n")
+    text = decode_bytes(path.read_bytes()).replace("\r\n", "\n")
+    metadata, text = _front_matter(text)
+    lines = _COMMENT.sub("", text).split("\n")
     headings = HeadingStack()
     blocks: list[Block] = []
     paragraph: list[str] = []
-    title: str | None = None
+    title = clean_inline(str(metadata["title"])) if metadata.get("title") else None
 
     def flush() -> None:
         text = _inline(" ".join(paragraph))

@@ -1,0 +1,44 @@
+"""Markdown front matter is metadata (the title), never prose; the headings under it
+still make the heading path (case 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingestion.parse import parse_document
+
+CASES = Path(__file__).resolve().parents[2] / "data" / "cases"
+
+
+def parse(tmp_path: Path, text: str):
+    path = tmp_path / "page.md"
+    path.write_text(text, encoding="utf-8")
+    return parse_document(path, path.name)
+
+
+def test_yaml_front_matter_is_the_title_and_not_a_passage():
+    source = CASES / "11-md-front-matter" / "expenses.md"
+    doc = parse_document(source, source.name)
+    assert doc.title == "Expense claims"
+    text = "\n".join(block.text for block in doc.blocks)
+    for metadata in ("owner", "Finance office", "reimbursement", "2025-01-15", "---"):
+        assert metadata not in text
+    approval = next(b for b in doc.blocks if b.text.startswith("Your line manager approves"))
+    assert approval.heading_path == ("Expense claims", "Approval")
+
+
+def test_toml_front_matter_and_html_comments_are_left_out(tmp_path: Path):
+    doc = parse(tmp_path, '+++\ntitle = "온보딩 안내"\ndraft = false\n+++\n\n'
+                          "<!-- TODO: check with HR -->\n## 첫날\n\n"
+                          "사원증은 1층 안내데스크에서 받습니다.\n")
+    assert doc.title == "온보딩 안내"
+    assert [(b.kind, b.text, b.heading_path) for b in doc.blocks] == [
+        ("heading", "첫날", ("첫날",)),
+        ("paragraph", "사원증은 1층 안내데스크에서 받습니다.", ("첫날",))]
+
+
+def test_a_thematic_break_at_the_top_is_not_front_matter(tmp_path: Path):
+    doc = parse(tmp_path, "---\nThis note opens with a rule, then prose.\n---\n\nMore text.\n")
+    text = [block.text for block in doc.blocks]
+    assert "More text." in text
+    assert any("This note opens with a rule" in t for t in text)
