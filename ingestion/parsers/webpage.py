@@ -54,6 +54,7 @@ _PAGER_RELS = {"prev", "previous", "next", "up", "home", "start", "first", "last
 _PAGER_ACCESSKEYS = {"p", "n", "u", "h"}
 # A bar of pager links is short; anything longer holds content as well.
 _PAGER_MAX_CHARS = 300
+_PAGER_LABEL_CHARS = 20
 # Share of an element's text that is link text from which a list or table is a menu or
 # a table of contents rather than prose (readability and jusText use the same signal).
 _LINK_LIST_DENSITY = 0.8
@@ -157,9 +158,13 @@ def _pager_targets(soup: BeautifulSoup) -> set[str]:
 
 
 def _is_pager_link(anchor: Tag, targets: set[str]) -> bool:
-    rels = {rel.lower() for rel in anchor.get("rel", [])}
-    return (bool(rels & _PAGER_RELS) or anchor.get("href") in targets
-            or anchor.get("accesskey", "").lower() in _PAGER_ACCESSKEYS)
+    """rel= or accesskey= say so; a link to a neighbour page says so only with a short
+    label ("Prev", "Up"): prose cites the next chapter by its whole title."""
+    rels = {rel.lower() for rel in anchor.get_attribute_list("rel") if rel}
+    keys = {key.lower() for key in anchor.get_attribute_list("accesskey") if key}
+    if rels & _PAGER_RELS or keys & _PAGER_ACCESSKEYS:
+        return True
+    return anchor.get("href") in targets and len(_visible_text(anchor)) <= _PAGER_LABEL_CHARS
 
 
 def _pager_bar(anchor: Tag, root: Tag) -> Tag | None:
@@ -170,6 +175,9 @@ def _pager_bar(anchor: Tag, root: Tag) -> Tag | None:
     while node is not None and node is not root:
         if _has_heading(node) or len(_visible_text(node)) > _PAGER_MAX_CHARS:
             break
+        # A paragraph that is mostly words is prose citing a neighbour, not a bar.
+        if node.name == "p" and _link_density(node) < 0.5:
+            return None
         bar = node
         node = node.parent
     return bar
