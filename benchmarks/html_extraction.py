@@ -57,6 +57,7 @@ NAV_SELECTOR = (".navheader, .navfooter, div.toc, .list-of-tables, .list-of-figu
                 "[role=navigation], nav, .toctree-wrapper > ul, header, footer, aside, "
                 "#SearchFrame, #DonationFrame, .breadcrumbs")
 PREVIOUS_REV = "6f3e052"
+_LABEL = re.compile(r"^[^:]{1,40}: ")
 
 
 def download(root: Path) -> None:
@@ -216,10 +217,14 @@ def extractors(previous_rev: str) -> dict[str, Callable[[Path], list[Block]]]:
 
 
 def _is_nav(text: str, nav: str, content: str) -> bool:
-    """A piece of output is navigation when its words are in the navigation and not in
-    the content (a page's title is in both: it counts as content)."""
-    piece = squash(text)
-    return bool(piece) and piece in nav and piece not in content
+    """A piece of output is navigation when at least half of it is words found in the
+    navigation and not in the content (a page's title is in both: it counts as
+    content). Table-shaped output ("Prev | Up | Next", "Column 1: Chapter 2; ...") is
+    judged cell by cell, without the labels Citewise puts before cells."""
+    cells = [_LABEL.sub("", cell) for cell in re.split(r" \| |; ", text)]
+    nav_chars = sum(len(squash(c)) for c in cells
+                    if squash(c) and squash(c) in nav and squash(c) not in content)
+    return nav_chars > 0 and nav_chars * 2 >= len(squash(text))
 
 
 def score_page(blocks: list[Block], gold: dict[str, list[str]]) -> dict[str, float]:
