@@ -260,6 +260,19 @@ def _drop_heading_decorations(root: Tag) -> None:
                 span.decompose()
 
 
+def _is_layout_table(table: Tag) -> bool:
+    """A table that lays out blocks instead of holding data: it holds headings or other
+    tables, or no row has two cells with text (DocBook's note boxes: an icon cell, then
+    the note). Its cells are read as text, not as "Column 1: ..." records."""
+    if table.find(list(_HEADINGS | {"table"})) is not None:
+        return True
+    for row in table.find_all("tr"):
+        cells = row.find_all(["th", "td"], recursive=False)
+        if sum(bool(cell.get_text(strip=True)) for cell in cells) > 1:
+            return False
+    return True
+
+
 def _main_root(soup: BeautifulSoup) -> Tag:
     """<main>, else the single <article>, else the element with role=main, else <body>."""
     main = soup.find("main") or soup.find(attrs={"role": "main"})
@@ -319,7 +332,7 @@ class _Walker:
         self.flush(kind)
         if name in _HEADINGS:
             self.heading(child)
-        elif name == "table":
+        elif name == "table" and not _is_layout_table(child):
             self.table(child)
         elif name == "pre":
             self.add(normalize_text(child.get_text()).strip("\n"), "code")

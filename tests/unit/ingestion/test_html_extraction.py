@@ -295,3 +295,23 @@ def test_large_page_nested_just_below_the_limit_parses_in_seconds(tmp_path: Path
     doc = parse_document(path, "deep.html")
     assert time.monotonic() - started < 30
     assert len(doc.blocks) == 200 * (500_000 // len(unit))
+
+
+LAYOUT_TABLES = """<html><head><title>Travel</title></head><body>
+<table width="100%"><tr><td><h1>Travel policy</h1>
+<p>Book flights through the travel desk.</p></td></tr></table>
+<div class="note"><table border="0" summary="Note: Receipts"><tr><td rowspan="2"><img alt="[Note]" src="note.png"/></td>
+<th align="left">Note</th></tr><tr><td align="left" valign="top"><p>Keep every receipt for seven years.</p></td></tr></table></div>
+<table><tr><th>Class</th><th>Allowed</th></tr><tr><td>Economy</td><td>always</td></tr></table>
+</body></html>"""
+
+
+def test_layout_tables_are_read_as_text_and_data_tables_as_records(tmp_path: Path):
+    """Intranet exports lay pages out in tables and DocBook boxes notes in one: their
+    text is not a "Column 1: ..." record. A table of data still is."""
+    doc = parse(tmp_path, LAYOUT_TABLES)
+    text = text_without(doc, "Column 1")
+    assert headings(doc) == ["Travel policy"]
+    by_text = {block.text: block for block in doc.blocks}
+    assert by_text["Keep every receipt for seven years."].heading_path == ("Travel policy",)
+    assert "Class: Economy; Allowed: always" in text
