@@ -29,6 +29,9 @@ _BRACKETED = re.compile(r"^([(\[（【「][^)\]）】」]{1,40}[)\]）】」])\s
 _MAX_TITLE_CHARS = 80
 _SENTENCE_END = re.compile(r"([.?!。？！…:;,、]|[다요죠까])$")
 _BULLET = re.compile(r"^([-*+•·○●▪■□◦]|\(?\d+\)|[a-z]\))\s")
+# A list item also starts "1." ("1. Open the client."), which a numbered title does too:
+# titles are told apart first (`_numbered_heading`).
+_LIST_ITEM = re.compile(rf"{_BULLET.pattern}|^\d+[.)]\s")
 
 
 def _is_title_text(text: str) -> bool:
@@ -82,9 +85,12 @@ class _TextParser:
                                  kind="heading"))
 
     def body(self, lines: list[str]) -> None:
+        """One block of the lines so far: a list item when it starts with a bullet or a
+        number (its wrapped lines follow it), else a paragraph."""
         text = clean_inline(" ".join(lines))
         if text:
-            self.blocks.append(Block(text, heading_path=self.headings.path))
+            kind = "list" if _LIST_ITEM.match(lines[0]) else "paragraph"
+            self.blocks.append(Block(text, heading_path=self.headings.path, kind=kind))
         lines.clear()
 
     def paragraph(self, lines: list[str], *, first: bool) -> None:
@@ -106,6 +112,8 @@ class _TextParser:
                 continue
             found = _line_heading(line, following)
             if found is None:
+                if _LIST_ITEM.match(line):
+                    self.body(body)
                 body.append(line)
             else:
                 self.body(body)
