@@ -43,9 +43,12 @@ _BOILERPLATE = re.compile(
 # Inline styles and <style> rules that hide an element from the reader: text nobody sees
 # must never be quoted to them as the page's content.
 _HIDDEN_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|opacity\s*:\s*0(?![.\d]*[1-9])",
+    r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?![.\d]*[1-9])",
     re.IGNORECASE,
 )
+# Text too small to read is hidden as well: below these sizes per unit.
+_FONT_SIZE = re.compile(r"font-size\s*:\s*(\d*\.?\d+)\s*(px|pt|r?em|%)?", re.IGNORECASE)
+_SMALLEST_READABLE = {"px": 2.0, "pt": 2.0, "em": 0.1, "rem": 0.1, "%": 10.0, "": 0.001}
 _HIDING_RULE = re.compile(r"([^{}]+)\{([^}]*)\}")
 # Relations of a page to its neighbours in a generated manual (<link rel> in the head,
 # rel= or accesskey= on the anchors of DocBook, Sphinx and MkDocs prev/next/up bars).
@@ -110,12 +113,20 @@ def _has_heading(tag: Tag) -> bool:
     return tag.name in _HEADINGS or tag.find(list(_HEADINGS)) is not None
 
 
+def _hides(style: str) -> bool:
+    """Whether CSS declarations hide their element or shrink its text below reading."""
+    if _HIDDEN_STYLE.search(style):
+        return True
+    size = _FONT_SIZE.search(style)
+    return bool(size) and float(size.group(1)) < _SMALLEST_READABLE[(size.group(2) or "").lower()]
+
+
 def _hidden_classes(soup: BeautifulSoup) -> set[str]:
     """Class names the page's own <style> rules hide (".print-only { display: none }")."""
     hidden: set[str] = set()
     for style in soup.find_all("style"):
         for selectors, body in _HIDING_RULE.findall(style.get_text()):
-            if not _HIDDEN_STYLE.search(body):
+            if not _hides(body):
                 continue
             for selector in selectors.split(","):
                 if re.fullmatch(r"\s*\.[\w-]+\s*", selector):
@@ -126,7 +137,7 @@ def _hidden_classes(soup: BeautifulSoup) -> set[str]:
 def _is_hidden(tag: Tag, hidden_classes: set[str]) -> bool:
     if tag.has_attr("hidden") or tag.get("aria-hidden") == "true":
         return True
-    if _HIDDEN_STYLE.search(tag.get("style", "")):
+    if _hides(tag.get("style", "")):
         return True
     return bool(hidden_classes.intersection(tag.get("class", [])))
 
