@@ -17,17 +17,25 @@ from textproc.normalize import clean_inline, normalize_text
 _UNDERLINE = re.compile(r"^(=+|-+|~+|\*+|\^+)$")
 _UNDERLINE_LEVELS = {"=": 1, "-": 2}
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(\S.*)$")
-_WORD_NUMBERED = re.compile(r"^(chapter|part|appendix|section)\s+([\dIVXLC]+|[A-Z])\b[.:]?\s*(.*)$",
-                            re.IGNORECASE)
+_WORD_NUMBERED = re.compile(
+    r"^(Chapter|CHAPTER|Part|PART|Appendix|APPENDIX|Section|SECTION)\s+([\dIVXLC]+|[A-Z])\b[.:]?")
 _WORD_LEVELS = {"chapter": 1, "part": 1, "appendix": 1, "section": 2}
 # Korean statutes, company rules and manuals: 편/장 > 절 > 관 > 조. An article line often
 # carries its first sentence after the bracketed title: "제3조(목적) 이 규정은 ...".
-_KOREAN = re.compile(r"^(제\s*\d+\s*(편|장|절|관|조)(?:의\s*\d+)?)\s*(.*)$")
+_KOREAN = re.compile(r"^(제\s*\d+\s*(편|장|절|관|조)(?:의\s*\d+)?)(?=[\s(\[（【「]|$)\s*(.*)$")
 _KOREAN_LEVELS = {"편": 1, "장": 1, "절": 2, "관": 3, "조": 3}
 _BRACKETED = re.compile(r"^([(\[（【「][^)\]）】」]{1,40}[)\]）】」])\s*(.*)$")
 # A title is short and ends without the punctuation or the Korean endings of a sentence.
 _MAX_TITLE_CHARS = 80
 _SENTENCE_END = re.compile(r"([.?!。？！…:;,、]|[다요죠까])$")
+_FULL_STOP = re.compile(r"([.?!。？！…:]|[다요죠까])$")
+# A line ending in a Korean particle or connective or an English function word is a
+# wrapped sentence ("이 절의 내용은" over "제1장에서 설명한 바와 같다.", "Submit the claim
+# within" over "3 days of purchase."), not a title. Korean endings that also end common
+# nouns (가 휴가, 과 결과, 서 신청서, 의 회의) are left out.
+_CONTINUES = re.compile(
+    r"(은|는|을|를|에|와|및|며|으로|에서|에게)$|\b(a|an|the|and|or|of|to|in|on|at|by|for|with|"
+    r"within|from|into|is|are|be|that|which|your|our|their|its)$", re.IGNORECASE)
 _BULLET = re.compile(r"^([-*+•·○●▪■□◦]|\(?\d+\)|[a-z]\))\s")
 # A list item also starts "1." ("1. Open the client."), which a numbered title does too:
 # titles are told apart first (`_numbered_heading`).
@@ -36,7 +44,8 @@ _LIST_ITEM = re.compile(rf"{_BULLET.pattern}|^\d+[.)]\s")
 
 def _is_title_text(text: str) -> bool:
     return (0 < len(text) <= _MAX_TITLE_CHARS and not _SENTENCE_END.search(text)
-            and any(char.isalpha() for char in text) and not _BULLET.match(text))
+            and not _CONTINUES.search(text) and any(char.isalpha() for char in text)
+            and not _BULLET.match(text) and "://" not in text)
 
 
 def _korean_heading(line: str) -> tuple[int, str, str] | None:
@@ -62,7 +71,11 @@ def _numbered_heading(line: str) -> tuple[int, str] | None:
     if words:
         return _WORD_LEVELS[words.group(1).lower()], line
     numbered = _NUMBERED.match(line)
-    if numbered and numbered.group(2)[0].isalpha():
+    if numbered is None or not numbered.group(2)[0].isalpha():
+        return None
+    # "1 Introduction" is a title; "3 days of purchase" is a wrapped line of a sentence.
+    dotted = "." in line[: numbered.end(1) + 1]
+    if dotted or not numbered.group(2)[0].islower():
         return numbered.group(1).count(".") + 1, line
     return None
 
@@ -93,40 +106,44 @@ class _TextParser:
             self.blocks.append(Block(text, heading_path=self.headings.path, kind=kind))
         lines.clear()
 
-    def paragraph(self, lines: list[str], *, first: bool) -> None:
+    def paragraph(self, lines: list[str]) -> None:
         if _is_bare_title(lines):
-            self.bare_title(lines[0], first=first)
+            self.bare_title(lines[0])
             lines = lines[1:]
         body: list[str] = []
         i = 0
         while i < len(lines):
-            line = lines[i]
             following = lines[i + 1] if i + 1 < len(lines) else None
-            if following and _UNDERLINE.match(following) and _is_title_text(line):
-                self.body(body)
-                # An underlined line opening the file is its title, like a bare one.
-                opening = first and i == 0
-                self.heading(0 if opening else _UNDERLINE_LEVELS.get(following[0], 3), line,
-                             structured=not opening)
-                i += 2
-                continue
-            found = _line_heading(line, following)
-            if found is None:
-                if _LIST_ITEM.match(line):
-                    self.body(body)
-                body.append(line)
-            else:
-                self.body(body)
-                self.heading(found[0], found[1])
-                body.extend([found[2]] if found[2] else [])
-            i += 1
+            i += self.line(lines[i], following, body)
         self.body(body)
 
-    def bare_title(self, line: str, *, first: bool) -> None:
+    def line(self, line: str, following: str | None, body: list[str]) -> int:
+        """Take `line` into `body` or as a heading; returns how many lines it used (two
+        for a title over its underline)."""
+        if following and _UNDERLINE.match(following) and _is_title_text(line):
+            self.body(body)
+            # An underlined line opening the file is its title, like a bare one.
+            opening = not self.blocks
+            self.heading(0 if opening else _UNDERLINE_LEVELS.get(following[0], 3), line,
+                         structured=not opening)
+            return 2
+        # A line after one that does not end a sentence continues it.
+        found = _line_heading(line, following) if _ends_sentence(body) else None
+        if found is None:
+            if _LIST_ITEM.match(line):
+                self.body(body)
+            body.append(line)
+            return 1
+        self.body(body)
+        self.heading(found[0], found[1])
+        body.extend([found[2]] if found[2] else [])
+        return 1
+
+    def bare_title(self, line: str) -> None:
         """A short line standing alone: the document's title when it comes first (level
         0, so numbered chapters nest under it), else a section title one level under
         the last numbered heading."""
-        if first:
+        if not self.blocks:
             self.heading(0, line, structured=False)
         else:
             self.heading(min(6, self.structured_level + 1), line, structured=False)
@@ -139,8 +156,11 @@ def _line_heading(line: str, following: str | None) -> tuple[int, str, str] | No
     if korean is not None:
         return korean
     numbered = _numbered_heading(line)
-    # A run of numbered lines at one depth is a list, not a series of headings.
-    if numbered is None or (following and _same_depth(line, following)):
+    # A run of numbered lines at one depth is a list, not a series of headings; a next
+    # line in lower case continues a numbered sentence ("5.1. The rights ... terminate
+    # automatically" over "if You fail to comply").
+    if numbered is None or (following and (_same_depth(line, following)
+                                           or following[:1].islower())):
         return None
     return numbered[0], numbered[1], ""
 
@@ -160,6 +180,10 @@ def _is_bare_title(lines: list[str]) -> bool:
     return len(first) <= 40 and len(first) <= 0.6 * len(following)
 
 
+def _ends_sentence(body: list[str]) -> bool:
+    return not body or bool(_FULL_STOP.search(body[-1]))
+
+
 def _same_depth(line: str, following: str) -> bool:
     this, that = _NUMBERED.match(line), _NUMBERED.match(following)
     return bool(this and that and this.group(1).count(".") == that.group(1).count("."))
@@ -170,10 +194,10 @@ def parse_text(path: Path) -> ParsedDocument:
     hard-wrapped lines are joined."""
     text = normalize_text(decode_bytes(path.read_bytes()))
     parser = _TextParser()
-    for number, paragraph in enumerate(re.split(r"\n\s*\n", text)):
+    for paragraph in re.split(r"\n\s*\n", text):
         lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
         if lines:
-            parser.paragraph(lines, first=number == 0)
+            parser.paragraph(lines)
     blocks = parser.blocks
     title = blocks[0].text if blocks and blocks[0].kind == "heading" else None
     return ParsedDocument(blocks=blocks, detected_type="text", page_count=None, title=title)

@@ -22,6 +22,9 @@ RULES_KO = """사내 복무 규정
 
 연차 휴가
 직원은 입사 1년 후 15일의 연차 휴가를 받는다. 휴가 신청은 최소 3일 전에 팀장에게 제출해야 한다.
+
+이월 절차는
+제2장에서 정한 바와 같다.
 """
 
 GUIDE_EN = """Remote Access Guide
@@ -45,6 +48,9 @@ shows no handshake.
 
 Short first line
 that wraps and continues the sentence here.
+
+Submit the claim within
+3 days of purchase and attach the receipt.
 """
 
 
@@ -69,6 +75,8 @@ def test_korean_chapter_and_article_titles_are_headings_not_sentence_starts(tmp_
     leave = blocks["직원은 입사 1년 후 15일의 연차 휴가를 받는다. 휴가 신청은 최소 3일 전에 "
                    "팀장에게 제출해야 한다."]
     assert leave.heading_path[-1] == "연차 휴가"
+    # A wrapped sentence is neither a title nor a chapter reference turned heading.
+    assert "이월 절차는 제2장에서 정한 바와 같다." in blocks
     assert [b.text for b in doc.blocks if b.kind == "heading"] == [
         "사내 복무 규정", "제1장 총칙", "제1조(목적)", "제2조(적용 범위)", "제2장 근무",
         "제3조(근무 시간)", "연차 휴가"]
@@ -100,6 +108,7 @@ def test_underlined_numbered_and_short_titles_in_english(tmp_path: Path):
     assert steps[-3:] == [("paragraph", "Steps to connect:"), ("list", "1. Open the client."),
                           ("list", "2. Choose the office profile.")]
     assert "Short first line that wraps and continues the sentence here." in blocks
+    assert "Submit the claim within 3 days of purchase and attach the receipt." in blocks
 
 
 def test_paragraphs_without_titles_stay_paragraphs(tmp_path: Path):
