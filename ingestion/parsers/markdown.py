@@ -35,6 +35,12 @@ def _inline(text: str) -> str:
     return clean_inline(text)
 
 
+# A line that is all bold is a title people write instead of a heading ("**Approval**",
+# FAQ questions "**Q. 비밀번호는 어떻게 바꾸나요?**"): it heads the text below it rather
+# than being glued to its first sentence. It sits below any # heading (level 6), so the
+# next one replaces it.
+_BOLD_LINE = re.compile(r"^ {0,3}(\*\*|__)(?!\s)([^*_]{1,120}?)\1[ \t]*:?[ \t]*$")
+_BOLD_LEVEL = 6
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)",
                            re.DOTALL)
@@ -139,6 +145,8 @@ def parse_markdown(path: Path) -> ParsedDocument:
             continue
         elif not line.strip():
             flush()
+        elif not paragraph and (bold := _BOLD_LINE.match(line)) is not None:
+            heading(_BOLD_LEVEL, bold.group(2))
         else:
             paragraph.append(line.strip().lstrip(">").strip())
         i += 1

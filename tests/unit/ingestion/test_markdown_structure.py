@@ -1,5 +1,6 @@
 """Markdown front matter is metadata (the title), never prose; the headings under it
-still make the heading path (case 11)."""
+still make the heading path (case 11); a bold line used as a title heads its text
+instead of being glued to it."""
 
 from __future__ import annotations
 
@@ -42,3 +43,18 @@ def test_a_thematic_break_at_the_top_is_not_front_matter(tmp_path: Path):
     text = [block.text for block in doc.blocks]
     assert "More text." in text
     assert any("This note opens with a rule" in t for t in text)
+
+
+def test_a_bold_line_heads_the_text_below_it(tmp_path: Path):
+    question = "Q. 비밀번호는 어떻게 바꾸나요?"
+    doc = parse(tmp_path, f"# 자주 묻는 질문\n\n**{question}**\n"
+                          "셀프서비스 포털에서 바꿀 수 있습니다.\n\n"
+                          "This is **bold** inside text.\n\n## Other\n\nText.\n")
+    under_question = ("자주 묻는 질문", question)
+    assert [(b.kind, b.text, b.heading_path) for b in doc.blocks] == [
+        ("heading", "자주 묻는 질문", ("자주 묻는 질문",)),
+        ("heading", question, under_question),
+        ("paragraph", "셀프서비스 포털에서 바꿀 수 있습니다.", under_question),
+        ("paragraph", "This is bold inside text.", under_question),
+        ("heading", "Other", ("자주 묻는 질문", "Other")),
+        ("paragraph", "Text.", ("자주 묻는 질문", "Other"))]
