@@ -80,7 +80,8 @@ def _check_depth(markup: str) -> None:
     and walking such a tree in Python takes minutes for a 2 MB file."""
     from lxml import etree
 
-    parser = etree.HTMLParser()
+    # The text is decoded already: a <meta charset> must not make libxml2 decode again.
+    parser = etree.HTMLParser(encoding="utf-8")
     etree.fromstring(markup.encode("utf-8", errors="replace"), parser)
     if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
         raise TooLarge(
