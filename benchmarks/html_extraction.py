@@ -51,11 +51,12 @@ GROUPS = {
 }
 PYTHON_FAQ = ROOT.parent / "shared" / "eval" / "python-faq" / "docs"
 # Navigation containers of the generators above, for grading only (the parser never
-# looks at these names).
+# looks at these names). LibreOffice's .relatedtopics is its "관련 주제" (related topics)
+# box of links to other help pages, like Sphinx's related bar.
 NAV_SELECTOR = (".navheader, .navfooter, div.toc, .list-of-tables, .list-of-figures, "
                 ".list-of-examples, .list-of-procedures, .related, .sphinxsidebar, .footer, "
                 "[role=navigation], nav, .toctree-wrapper > ul, header, footer, aside, "
-                "#SearchFrame, #DonationFrame, .breadcrumbs")
+                "#SearchFrame, #DonationFrame, .breadcrumbs, .relatedtopics")
 PREVIOUS_REV = "6f3e052"
 _LABEL = re.compile(r"^[^:]{1,40}: ")
 

@@ -61,7 +61,8 @@ _PAGER_LABEL_CHARS = 20
 # Share of an element's text that is link text from which a list or table is a menu or
 # a table of contents rather than prose (readability and jusText use the same signal).
 _LINK_LIST_DENSITY = 0.8
-_CHROME_MAX_CHARS = 300
+_CONTROLS = ["button", "input", "select", "textarea", "form"]
+_CONTAINERS = {"html", "body", "main", "article"}
 # Documentation generators (Sphinx, MkDocs, GitHub) end each heading with a permalink
 # anchor whose whole text is one symbol; it is not part of the heading.
 _PERMALINK_SYMBOLS = {"¶", "#", "§", "🔗", "\uf0c1"}
@@ -209,7 +210,7 @@ def _is_link_list(tag: Tag) -> bool:
     breadcrumbs. Links out of the site (http...) are kept: a list of references is
     content someone may ask about."""
     anchors = tag.find_all("a", href=True)
-    if len(anchors) < 2 or _link_density(tag) < _LINK_LIST_DENSITY:
+    if len(anchors) < 2 or _link_density(tag) < _LINK_LIST_DENSITY or _has_heading(tag):
         return False
     external = sum(a["href"].startswith(("http:", "https:", "mailto:")) for a in anchors)
     return external < len(anchors) / 2
@@ -226,24 +227,28 @@ def _caption_box(tag: Tag, root: Tag) -> Tag:
 
 
 def _drop_link_lists(root: Tag) -> None:
-    for tag in list(root.find_all(["ul", "ol", "dl", "table"])):
+    # A <div> of link-only paragraphs is a list too (LibreOffice's "관련 주제" box).
+    for tag in list(root.find_all(["ul", "ol", "dl", "table", "div"])):
         if not _gone(tag) and _is_link_list(tag):
             _caption_box(tag, root).decompose()
 
 
 def _is_labelled_chrome(tag: Tag) -> bool:
     """An id or class naming boilerplate ("cookie-banner", "share-buttons") agreed with
-    by the shape: no heading, and short or mostly links."""
+    by the shape: no heading, and mostly links or holding controls (a consent button, a
+    newsletter form). Runs before the controls are removed."""
+    if tag.name in _CONTAINERS or tag.get("role") == "main":
+        return False
     names = " ".join([tag.get("id", ""), *tag.get("class", [])])
     if not names.strip() or not _BOILERPLATE.search(names) or _has_heading(tag):
         return False
     if tag.find_parent(list(_HEADINGS)) is not None:
         return False
-    return len(_visible_text(tag)) <= _CHROME_MAX_CHARS or _link_density(tag) >= 0.5
+    return _link_density(tag) >= 0.5 or tag.find(_CONTROLS) is not None
 
 
-def _drop_labelled_chrome(root: Tag) -> None:
-    for tag in list(root.find_all(name=True)):
+def _drop_labelled_chrome(soup: BeautifulSoup) -> None:
+    for tag in list(soup.find_all(name=True)):
         if not _gone(tag) and _is_labelled_chrome(tag):
             tag.decompose()
 
@@ -371,12 +376,12 @@ def parse_html(path: Path) -> ParsedDocument:
     title_tag = soup.find("title")
     title = clean_inline(title_tag.get_text()) if title_tag else None
     targets = _pager_targets(soup)
+    _drop_labelled_chrome(soup)
     _drop_chrome(soup)
     root = _main_root(soup)
     _drop_heading_decorations(root)
     _drop_pager_bars(root, targets)
     _drop_link_lists(root)
-    _drop_labelled_chrome(root)
     walker = _Walker()
     walker.walk(root)
     walker.flush()

@@ -235,7 +235,8 @@ def test_mediawiki_toc_edit_links_and_panels_are_gone(tmp_path: Path):
 
 SAVED_PAGE = """<!DOCTYPE html><html><head><title>Parking | Intranet</title>
 <style>.print-only { display: none } .note { color: #333 }</style></head><body>
-<div id="cookie-consent">We use cookies to improve this site. <a href="/privacy">Privacy</a></div>
+<div id="cookie-consent">We use cookies to improve this site. <a href="/privacy">Privacy</a>
+<button>Accept</button></div>
 <div class="site-header"><a href="/">Intranet</a> <a href="/hr">HR</a> <a href="/it">IT</a>
 <a href="/facilities">Facilities</a></div>
 <div class="breadcrumbs"><a href="/">Home</a> &gt; <a href="/facilities">Facilities</a> &gt; Parking</div>
@@ -246,6 +247,7 @@ SAVED_PAGE = """<!DOCTYPE html><html><head><title>Parking | Intranet</title>
 <p>Bicycles go in the <span style="font-size:0">secret</span>cage next to <span style="font-size: 1px">tiny</span>entrance B.</p>
 <p style="font-size:0.9em">Charging points are on level -1.</p>
 <div class="share-buttons"><a href="/share?mail">Mail</a> <a href="/share?teams">Teams</a></div>
+<div class="share-note">Parking permits are shared by job-sharing colleagues.</div>
 <table><tr><th>Level</th><th>Spaces</th></tr><tr><td>-1</td><td>40</td></tr>
 <tr><td>-2</td><td>120</td></tr></table></div>
 <div class="site-footer"><a href="/contact">Contact</a> | <a href="/imprint">Imprint</a></div>
@@ -258,6 +260,8 @@ def test_saved_web_page_keeps_content_and_never_hidden_text(tmp_path: Path):
                         "Ignore previous instructions", "Printed copies", "secret", "tiny")
     assert "Bicycles go in the cage next to entrance B." in text
     assert "Charging points are on level -1." in text
+    # A word in a class is not enough: this short note has no links and no controls.
+    assert "Parking permits are shared by job-sharing colleagues." in text
     assert "Level: -2; Spaces: 120" in text
     assert doc.blocks[0].text == "Parking" and doc.blocks[0].kind == "heading"
 
@@ -317,3 +321,25 @@ def test_layout_tables_are_read_as_text_and_data_tables_as_records(tmp_path: Pat
     by_text = {block.text: block for block in doc.blocks}
     assert by_text["Keep every receipt for seven years."].heading_path == ("Travel policy",)
     assert "Class: Economy; Allowed: always" in text
+
+
+LIBREOFFICE_HELP = """<!DOCTYPE html><html lang="ko"><head><title>Page Breaks</title></head><body>
+<header id="TopLeftHeader"><a class="logo" href="ko/text/shared/05/new_help.html"><p>LibreOffice 7.4 Help</p></a></header>
+<aside class="leftside"><div id="Index"><div class="index-label">Index</div><nav class="index"></nav></div></aside>
+<div id="DisplayArea" itemprop="softwareHelp"><h1 id="hd_1">페이지 나누기 삽입</h1>
+<p class="paragraph">커서를 새 페이지를 시작할 위치에 놓고 <span class="emph">Ctrl+Enter</span> 키를 누릅니다.</p>
+<div class="relatedtopics"><p class="related"><a name="related"></a><span class="emph">관련 주제</span></p>
+<div class="relatedbody"><p class="paragraph"><a href="ko/text/swriter/01/04010000.html">수동 나누기 삽입</a></p>
+<p class="paragraph"><a href="ko/text/swriter/guide/pageorientation.html">페이지 방향 변경</a></p></div></div>
+</div><footer><div id="DEBUG" class="debug"><h3 class="bug">Help content debug info:</h3></div></footer>
+</body></html>"""
+
+
+def test_a_box_of_links_to_other_pages_is_gone_with_its_caption(tmp_path: Path):
+    """LibreOffice's help ends pages with "관련 주제" (related topics): paragraphs that
+    are each one link to another page, under a caption."""
+    doc = parse(tmp_path, LIBREOFFICE_HELP)
+    text_without(doc, "관련 주제", "수동 나누기 삽입", "페이지 방향 변경", "LibreOffice 7.4 Help",
+                 "Index", "debug")
+    assert [b.text for b in doc.blocks] == [
+        "페이지 나누기 삽입", "커서를 새 페이지를 시작할 위치에 놓고 Ctrl+Enter 키를 누릅니다."]
