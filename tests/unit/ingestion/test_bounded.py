@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.bounded import ParseLimits, parse_bounded
-from ingestion.errors import EmptyDocument, ParseMemoryLimit, ParseTimeLimit
+from ingestion.errors import EmptyDocument, ParseMemoryLimit, ParseTimeLimit, TooLarge
 from ingestion.parse import parse_document
 
 CASE = Path(__file__).parents[2] / "data" / "cases" / "10-pdf-blank-page-citation"
@@ -51,8 +51,8 @@ def test_a_parse_past_the_deadline_is_stopped_with_the_time_limit_reason(tmp_pat
 
 
 def test_deeply_nested_html_ends_within_the_time_limit(tmp_path: Path):
-    """The 2 MB page of nested elements that kept a CPU busy for minutes: it is read or
-    stopped, within the limit, either way."""
+    """The 2 MB page of nested elements that kept a CPU busy for minutes: it is read,
+    refused at once for its depth, or stopped, within the limit, any way."""
     depth = 100_000
     nested = tmp_path / "nested.html"
     nested.write_text("<html><body>" + "<div><span>x " * depth + "deep text."
@@ -62,6 +62,9 @@ def test_deeply_nested_html_ends_within_the_time_limit(tmp_path: Path):
         parse_bounded(nested, nested.name, limits=ParseLimits(seconds=3))
     except ParseTimeLimit as stopped:
         assert stopped.code == "parse_time_limit"
+    except TooLarge as refused:
+        # The HTML parser refuses markup nested past libxml2's 256 levels before reading.
+        assert refused.code == "too_large" and "256 levels deep" in refused.message
     assert time.monotonic() - began < 3 + 5
 
 
