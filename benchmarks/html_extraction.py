@@ -134,6 +134,10 @@ def citewise_parsers(previous_rev: str) -> dict[str, Callable[[Path], ParsedDocu
 
     old = subprocess.run(["git", "show", f"{previous_rev}:ingestion/parsers/webpage.py"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # The text helpers it imported moved from ingestion/text.py to textproc (issue 10).
+    old = old.replace("from ingestion.text import clean_inline, decode_bytes, normalize_text",
+                      "from textproc.encoding import decode_bytes\n"
+                      "from textproc.normalize import clean_inline, normalize_text")
     return {"citewise, before": _load_parser(old), "citewise, now": parse_html}
 
 
