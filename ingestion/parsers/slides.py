@@ -1,5 +1,7 @@
 """PowerPoint (.pptx): one section per slide. The slide title is the heading, the page
-is the slide number, and body text, tables and speaker notes follow in shape order."""
+is the slide number, and body text (grouped shapes included), tables and speaker notes
+follow in shape order. Hidden slides and hidden shapes are left out: the audience never
+sees them, so they must never be quoted as the deck's content."""
 
 from __future__ import annotations
 
@@ -11,7 +13,32 @@ from ingestion.parsers.common import table_blocks
 from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
+    from pptx.oxml.xmlchemy import BaseOxmlElement
     from pptx.shapes.base import BaseShape
+    from pptx.table import Table
+
+_P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
+_OFF = ("0", "false")
+
+
+def _hidden(element: BaseOxmlElement) -> bool:
+    """A slide (p:sld show="0") or a shape (its cNvPr hidden="1") set not to show."""
+    if element.get("show") in _OFF:
+        return True
+    properties = element[0].find(f"{_P}cNvPr") if len(element) else None
+    return properties is not None and properties.get("hidden") not in (None, *_OFF)
+
+
+def _table_rows(table: Table) -> list[list[str]]:
+    """Cell texts; a cell merged down several rows gives its value to each of them (a
+    cell merged across columns fills only the first, as in Word tables)."""
+    rows = [[cell.text for cell in row.cells] for row in table.rows]
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            if cell.is_merge_origin:
+                for below in range(r + 1, min(r + cell.span_height, len(rows))):
+                    rows[below][c] = rows[r][c]
+    return rows
 
 
 def _shape_blocks(
@@ -19,13 +46,12 @@ def _shape_blocks(
 ) -> list[Block]:
     from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-    if shape.shape_id == title_id:
+    if shape.shape_id == title_id or _hidden(shape._element):
         return []
     if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
         return [b for child in shape.shapes for b in _shape_blocks(child, page, path, title_id)]
     if getattr(shape, "has_table", False) and shape.has_table:
-        rows = [[cell.text for cell in row.cells] for row in shape.table.rows]
-        return table_blocks(rows, page=page, heading_path=path)
+        return table_blocks(_table_rows(shape.table), page=page, heading_path=path)
     if not getattr(shape, "has_text_frame", False) or not shape.has_text_frame:
         return []
     blocks = []
@@ -41,12 +67,16 @@ def _shape_blocks(
 def parse_pptx(path: Path) -> ParsedDocument:
     from pptx import Presentation
 
-    presentation = Presentation(str(path))
+    # A file object, not a path: the stored original has no extension.
+    with path.open("rb") as handle:
+        presentation = Presentation(handle)
     blocks: list[Block] = []
     first_title: str | None = None
     slide_count = 0
     for number, slide in enumerate(presentation.slides, start=1):
         slide_count = number
+        if _hidden(slide._element):
+            continue
         title_shape = slide.shapes.title
         title = clean_inline(title_shape.text_frame.text) if title_shape is not None else ""
         heading_path: tuple[str, ...] = (title,) if title else ()

@@ -1,0 +1,84 @@
+"""The shared Office and CSV cases (tests/data/cases) end to end: the file is uploaded
+as a user uploads it (stored without its extension), ingested, and the issue's question
+is asked through the ask service. The right value must be in the answer, the wrong one
+(or the hidden text) must not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from citewise.chat.services import AskResult, ask
+from citewise.knowledge.models import Chunk, DocumentStatus
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.search import search
+from citewise.knowledge.services import add_document
+from tests.factories import make_kb
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
+
+
+def ingested(case: str, slug: str):
+    """A fresh knowledge base holding the case's one file, ingested."""
+    (path,) = (p for p in (CASES / case).iterdir() if p.is_file())
+    kb = make_kb(slug)
+    with path.open("rb") as handle:
+        document = add_document(SYSTEM, kb, handle, original_name=path.name,
+                                enqueue=False).document
+    ingest(document.pk)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.INDEXED, document.error
+    return kb
+
+
+def answer(kb, question: str) -> AskResult:
+    (result,) = [e for e in ask(SYSTEM, question, knowledge_bases=[kb])
+                 if isinstance(e, AskResult)]
+    assert not result.not_found, result.answer
+    assert result.citations and result.citations[0].supported
+    return result
+
+
+def test_semicolon_csv_rows_answer_under_their_headers():
+    kb = ingested("01-csv-bom-semicolon", "offices")
+    (first, *_) = search(SYSTEM, "Which office is closed on public holidays?",
+                         knowledge_bases=[kb])
+    assert ("Office: Harbor Street; Opening hours: 08:00-16:00; "
+            "Notes: Closed on public holidays. Parking at rear entrance.") in first.text
+    result = answer(kb, "What are the opening hours of the Mill Road office?")
+    assert "09:30-18:00" in result.answer
+
+
+def test_a_release_in_a_content_control_cell_answers_with_its_own_date():
+    kb = ingested("04-docx-sdt-table-cell", "releases")
+    result = answer(kb, "When was version 2.2 released?")
+    assert "Date: 2024-06-17; Version: 2.2" in result.answer
+    # Neighbouring rows may be quoted as context, but each under its own headers: no
+    # quoted row may give 2.2 another row's date or 2.1's date to anything else.
+    for row in re.findall(r"Date: [^;]*; Version: [^;]*", result.answer):
+        assert row in ("Date: 2024-06-17; Version: 2.2", "Date: 2024-03-04; Version: 2.1")
+
+
+@pytest.mark.parametrize(("case", "question", "right", "wrong"), [
+    # Text inside a text box answers; it was dropped.
+    ("05-docx-textbox", "Where must visitor badges be returned?",
+     "security office on floor 7", None),
+    # An uploaded .xlsx is indexed (it failed as "damaged"), merged cells fill every row.
+    ("07-xlsx-merged-cells", "Which category is the headset in?",
+     "Category: Audio; Item: Headset", None),
+    # Hidden Word text is neither quoted nor indexed.
+    ("13-docx-hidden-text-injection", "Do passwords expire?",
+     "Passwords expire every 90 days", "helpdesk-verify"),
+])
+def test_the_cases_question_is_answered_with_the_visible_value(case, question, right, wrong):
+    kb = ingested(case, case[:2])
+    result = answer(kb, question)
+    assert right in result.answer
+    if wrong is not None:
+        assert wrong not in result.answer
+        assert not Chunk.objects.filter(knowledge_base=kb, text__contains=wrong).exists()
