@@ -4,9 +4,12 @@ file is identified by its magic bytes, whatever it is called."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import zipfile
 from pathlib import Path
+
+from defusedxml import ElementTree
 
 from ingestion.errors import EncryptedDocument, UnsupportedType
 from textproc.encoding import decode_bytes
@@ -175,3 +178,48 @@ def detect_file_type(path: Path, filename: str) -> str:
         if kind is not None:
             return kind
     return detect_type(head, filename)
+
+
+_PACKAGE_RELS = "_rels/.rels"
+_OFFICE_DOCUMENT = "/officeDocument"
+_XML_PARTS = (".xml", ".rels", ".vml")
+
+
+def _main_part(archive: zipfile.ZipFile) -> str | None:
+    """The package's main part (word/document.xml, xl/workbook.xml, ...), as named by
+    its root relationships; None when they name none."""
+    root = ElementTree.fromstring(archive.read(_PACKAGE_RELS))
+    for relation in root:
+        if (relation.get("Type") or "").endswith(_OFFICE_DOCUMENT):
+            return posixpath.normpath((relation.get("Target") or "").lstrip("/"))
+    return None
+
+
+def _well_formed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    with archive.open(info) as part:
+        try:
+            for _ in ElementTree.iterparse(part):
+                pass
+        except ElementTree.ParseError:
+            return False
+    return True
+
+
+def office_package_intact(path: Path) -> bool:
+    """Whether an Office file (docx, pptx, xlsx) is whole: every entry's checksum
+    matches, its main part exists and every XML part is well-formed. A reader that
+    fails on an intact package failed by Citewise's fault, not the file's.
+
+    Call only on a file that passed safety.check_zip_archive and check_office_xml (size
+    bounded, no document type declarations)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if archive.testzip() is not None or _PACKAGE_RELS not in names:
+                return False
+            if _main_part(archive) not in names:
+                return False
+            return all(_well_formed(archive, info) for info in archive.infolist()
+                       if info.filename.lower().endswith(_XML_PARTS))
+    except (zipfile.BadZipFile, ElementTree.ParseError, OSError, ValueError, EOFError):
+        return False

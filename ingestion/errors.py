@@ -59,3 +59,10 @@ class ParserCrashed(IngestionError):
     """The process reading the file ended without an answer (a crash in a library)."""
 
     code = "parser_crashed"
+
+
+class ReaderFault(IngestionError):
+    """Reading failed although the file is intact (or is text, which always decodes):
+    Citewise's fault, so the message must not send the person to repair a good file."""
+
+    code = "reader_fault"

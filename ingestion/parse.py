@@ -5,12 +5,19 @@ message a person can act on."""
 from __future__ import annotations
 
 import importlib
+import logging
 import zipfile
 from pathlib import Path
 
 from ingestion.blocks import ParsedDocument
-from ingestion.detect import detect_file_type
-from ingestion.errors import CorruptDocument, EmptyDocument, IngestionError, ParseMemoryLimit
+from ingestion.detect import detect_file_type, office_package_intact
+from ingestion.errors import (
+    CorruptDocument,
+    EmptyDocument,
+    IngestionError,
+    ParseMemoryLimit,
+    ReaderFault,
+)
 from ingestion.safety import DEFAULT_MAX_BYTES, check_office_xml, check_size, check_zip_archive
 
 # type -> (module under ingestion.parsers, function, label for messages). Modules are
@@ -28,6 +35,11 @@ PARSERS: dict[str, tuple[str, str, str]] = {
     "jpeg": ("image", "parse_jpeg", "JPEG image"),
 }
 OFFICE_TYPES = frozenset({"docx", "pptx", "xlsx"})
+# Decoded with replacement characters, these always read: a parser failing on one is a
+# fault of the parser, never of the file.
+TEXT_TYPES = frozenset({"csv", "html", "markdown", "text"})
+
+logger = logging.getLogger(__name__)
 
 
 def parse_document(
@@ -58,13 +70,7 @@ def parse_document(
             f"The {label} file needs more memory to read than this server allows. "
             "Split it into smaller files and upload them separately.") from exc
     except Exception as exc:
-        # Parser libraries raise anything from KeyError to struct.error on damaged
-        # input; the user can only act on "this file is damaged", with the type named.
-        raise CorruptDocument(
-            f"The {label} file could not be read; it seems damaged or is not really a "
-            f"{label} file ({type(exc).__name__}). Open it in the program that made it, "
-            "save a new copy, and upload that."
-        ) from exc
+        raise _read_failure(path, kind, label, exc) from exc
     document.blocks = [block for block in document.blocks if block.text.strip()]
     if not document.blocks:
         raise EmptyDocument(
@@ -73,3 +79,23 @@ def parse_document(
             "right file."
         )
     return document
+
+
+def _read_failure(path: Path, kind: str, label: str, exc: Exception) -> IngestionError:
+    """The error for a parser that raised: the file's (damaged) only when the file can be
+    shown to be at fault or cannot be checked; Citewise's (ReaderFault, logged with its
+    traceback) when the file is text or an intact Office package."""
+    if kind in TEXT_TYPES or (kind in OFFICE_TYPES and office_package_intact(path)):
+        logger.exception("the %s reader failed on an intact file", label)
+        return ReaderFault(
+            f"Citewise could not read this {label} file because of an internal error "
+            f"({type(exc).__name__}); the file itself looks intact, so uploading it again "
+            "will not help. Ask an administrator: the details are in the server log."
+        )
+    # Parser libraries raise anything from KeyError to struct.error on damaged input;
+    # the user can only act on "this file is damaged", with the type named.
+    return CorruptDocument(
+        f"The {label} file could not be read; it seems damaged or is not really a "
+        f"{label} file ({type(exc).__name__}). Open it in the program that made it, "
+        "save a new copy, and upload that."
+    )

@@ -44,14 +44,19 @@ def table_blocks(
 ) -> list[Block]:
     """A table as a header block ("A | B | C") and one record per row
     ("A: 1; B: 2"), so every row stays meaningful when a chunk holds only part of the
-    table. The first non-empty row is the header."""
+    table. The first row with two or more values is the header; rows above it holding
+    one value (a title banner spanning the columns) are paragraphs before it."""
     rows = [[clean_inline(cell) for cell in row] for row in rows]
     rows = [row for row in rows if any(row)]
+    start = next((i for i, row in enumerate(rows) if len({c for c in row if c}) >= 2), 0)
+    titles = [Block(next(c for c in row if c), page=page, heading_path=heading_path)
+              for row in rows[:start]]
+    rows = rows[start:]
     if not rows:
         return []
     header = [cell or f"Column {i + 1}" for i, cell in enumerate(rows[0])]
-    blocks = [Block(" | ".join(header), page=page, heading_path=heading_path,
-                    kind="table_header")]
+    blocks = [*titles, Block(" | ".join(header), page=page, heading_path=heading_path,
+                             kind="table_header")]
     for row in rows[1:]:
         pairs = []
         for i, value in enumerate(row):
@@ -62,7 +67,7 @@ def table_blocks(
         if pairs:
             blocks.append(Block("; ".join(pairs), page=page, heading_path=heading_path,
                                 kind="table_row"))
-    if len(blocks) == 1:
+    if len(blocks) == len(titles) + 1:
         # A one-row table has no header to speak of: keep its text as a paragraph.
-        return [Block(" | ".join(rows[0]), page=page, heading_path=heading_path)]
+        return [*titles, Block(" | ".join(rows[0]), page=page, heading_path=heading_path)]
     return blocks

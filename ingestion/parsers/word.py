@@ -28,8 +28,8 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 # Word stores built-in style names in English whatever the UI language; "제목" covers
-# documents whose author created a custom Korean heading style.
-_HEADING_NAME = re.compile(r"^(?:heading|제목)\s*(\d)$", re.IGNORECASE)
+# custom Korean heading styles and "개요" the outline styles of Hancom Office exports.
+_HEADING_NAME = re.compile(r"^(?:heading|제목|개요)\s*(\d)$", re.IGNORECASE)
 # Elements whose text is not shown where they stand: revision marks of deleted text,
 # field instructions, the fallback copy of a text box, and property bags.
 _SKIP = frozenset({f"{_MC}Fallback", f"{_W}del", f"{_W}moveFrom", f"{_W}instrText",
@@ -39,6 +39,7 @@ _SKIP = frozenset({f"{_MC}Fallback", f"{_W}del", f"{_W}moveFrom", f"{_W}instrTex
 _TRANSPARENT = frozenset({f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}smartTag",
                           f"{_MC}AlternateContent", f"{_MC}Choice", f"{_W}ins",
                           f"{_W}moveTo"})
+_NOTE_REFERENCES = {f"{_W}footnoteReference": "footnote", f"{_W}endnoteReference": "endnote"}
 _WHITE = frozenset({"FFFFFF"})
 _WHITE_THEMES = frozenset({"background1", "light1"})
 _TINY_HALF_POINTS = 4  # 2 pt: below what anyone reads on a page
@@ -118,10 +119,15 @@ def _invisible(bags: list[Element], *, on_shading: bool) -> bool:
 
 
 def _heading_level(p: Element, chain: list[Element]) -> int | None:
-    """0 for Title, 1..9 for headings; a direct outline level wins over the style's."""
+    """0 for Title, 1..9 for headings; a direct outline level wins over the style's.
+    Generated files often name a style ("Heading2") without defining it: the name of
+    an undefined style still says what the author meant."""
     direct = _val(p.find(f"{_W}pPr/{_W}outlineLvl"))
     if direct is not None:
         return int(direct) + 1 if direct.isdigit() and int(direct) < 9 else None
+    if not chain:
+        match = _HEADING_NAME.match(_val(p.find(f"{_W}pPr/{_W}pStyle")) or "")
+        return int(match.group(1)) if match else None
     for style in chain:
         name = (_val(style.find(f"{_W}name")) or "").strip()
         if name.lower() == "title":
@@ -203,8 +209,8 @@ class _Reader:
                 found.parts.append(child.text or "")
             elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr"):
                 found.parts.append(" " if tag == f"{_W}tab" else "\n")
-            elif tag in (f"{_W}footnoteReference", f"{_W}endnoteReference"):
-                found.notes.append((tag.removeprefix(_W)[:-len("Reference")], child.get(f"{_W}id")))
+            elif tag in _NOTE_REFERENCES:
+                found.notes.append((_NOTE_REFERENCES[tag], child.get(f"{_W}id")))
             else:
                 self._collect(child, chain, found, shaded=shaded)
 

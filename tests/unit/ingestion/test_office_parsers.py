@@ -6,10 +6,12 @@ file extension, as the originals are stored."""
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from ingestion.errors import CorruptDocument, ReaderFault
 from ingestion.parse import parse_document
 from ingestion.parsers.delimited import detect_delimiter
 
@@ -163,15 +165,17 @@ def test_a_drawingml_text_box_with_its_vml_fallback_is_read_once(tmp_path):
                                                    "The server room code changes monthly."]
 
 
-def test_block_content_controls_nested_tables_and_vertical_merges(tmp_path):
+def test_block_content_controls_nested_tables_merges_and_a_banner_row(tmp_path):
     def cell(content: str, props: str = "") -> str:
         return f"<w:tc><w:tcPr>{props}</w:tcPr>{content}</w:tc>"
 
     nested = ("<w:tbl><w:tr>" + cell(para("Mon")) + cell(para("9-17")) + "</w:tr></w:tbl>")
+    banner = "<w:tr>" + cell(para("Support desks"), "<w:gridSpan w:val='3'/>") + "</w:tr>"
     body = (
         "<w:sdt><w:sdtPr/><w:sdtContent>" + para("Support desk hours follow.")
         + "</w:sdtContent></w:sdt>"
-        + "<w:tbl><w:tr>" + cell(para("Team")) + cell(para("Site")) + cell(para("Hours"))
+        + "<w:tbl>" + banner
+        + "<w:tr>" + cell(para("Team")) + cell(para("Site")) + cell(para("Hours"))
         + "</w:tr><w:tr>" + cell(para("Network"), "<w:vMerge w:val='restart'/>")
         + cell(para("Seoul")) + cell(nested) + "</w:tr><w:tr>" + cell(para(""), "<w:vMerge/>")
         + cell(para("Busan")) + cell(para("24/7")) + "</w:tr></w:tbl>"
@@ -180,6 +184,8 @@ def test_block_content_controls_nested_tables_and_vertical_merges(tmp_path):
     docx_with_body(path, body)
     doc = parse_stored(path, tmp_path)
     assert "Support desk hours follow." in texts(doc)
+    assert texts(doc, "table_header") == ["Team | Site | Hours"]
+    assert "Support desks" in texts(doc, "paragraph")
     rows = texts(doc, "table_row")
     assert "Team: Network; Site: Seoul; Hours: Mon | 9-17" in rows
     assert "Team: Network; Site: Busan; Hours: 24/7" in rows
@@ -211,6 +217,30 @@ def test_headings_from_custom_styles_outline_levels_and_heading_2(tmp_path):
     assert by_text["Book through the travel portal."].heading_path == (
         "Travel", "Hotels", "Booking")
     assert not any("Flights" in b.text and b.kind != "heading" for b in doc.blocks)
+
+
+def test_headings_in_content_controls_undefined_styles_and_korean_outline_styles(tmp_path):
+    from docx.enum.style import WD_STYLE_TYPE
+
+    path = tmp_path / "규정.docx"
+    body = ("<w:sdt><w:sdtContent>" + para("복리후생", para_props="<w:pStyle w:val='Heading1'/>")
+            + "</w:sdtContent></w:sdt>"
+            + para("식대", para_props="<w:pStyle w:val='GeneratedHeading2'/>")
+            + para("점심 식대는 월 20만 원까지 지원한다.")
+            + para("교통비", para_props="<w:pStyle w:val='Heading2'/>")
+            + para("교통비는 실비로 정산한다.")
+            + para("주차", para_props="<w:pStyle w:val='Outline3'/>")
+            + para("주차권은 총무팀에서 받는다."))
+    document = docx_with_body(path, body)
+    document.styles["Heading 2"].delete()  # named by the paragraph, defined nowhere
+    outline = document.styles.add_style("개요 3", WD_STYLE_TYPE.PARAGRAPH)
+    outline.style_id = "Outline3"
+    document.save(str(path))
+
+    by_text = {b.text: b for b in parse_stored(path, tmp_path).blocks}
+    assert by_text["교통비는 실비로 정산한다."].heading_path == ("복리후생", "교통비")
+    assert by_text["주차권은 총무팀에서 받는다."].heading_path == ("복리후생", "교통비", "주차")
+    assert by_text["식대"].kind == "paragraph"  # an unknown style name is not a heading
 
 
 def test_footnotes_follow_their_paragraph_and_margins_come_once(tmp_path):
@@ -269,6 +299,25 @@ def test_xlsx_hidden_sheets_rows_and_columns_are_never_read(tmp_path):
     assert "secret" not in everything(doc)
     assert "Cut prices" not in everything(doc)
     assert texts(doc, "heading") == ["Prices"]
+
+
+def test_a_banner_merged_above_an_xlsx_table_is_a_title_not_its_header(tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Loans"
+    sheet.append(["Equipment loans 2025"])
+    sheet.merge_cells("A1:C1")
+    sheet.append([])
+    sheet.append(["Item", "Owner", "Due"])
+    sheet.append(["Projector", "Kim", "2025-03-01"])
+    path = tmp_path / "loans.xlsx"
+    workbook.save(str(path))
+
+    doc = parse_stored(path, tmp_path)
+    assert texts(doc) == ["Loans", "Equipment loans 2025", "Item | Owner | Due",
+                          "Item: Projector; Owner: Kim; Due: 2025-03-01"]
 
 
 def test_pptx_hidden_slides_and_shapes_are_left_out_groups_and_merges_read(tmp_path):
@@ -343,3 +392,52 @@ def test_every_office_format_parses_from_an_extension_less_original(tmp_path, ki
     doc = parse_stored(source, tmp_path, "upload")
     assert doc.detected_type == kind
     assert "Parking permits" in everything(doc)
+
+
+# --- whose fault: the file's or Citewise's ---------------------------------------------
+
+
+def test_a_reader_failing_on_an_intact_office_file_is_not_called_damaged(tmp_path,
+                                                                        monkeypatch):
+    import openpyxl
+
+    # The fault users hit: a reader given the stored copy's path, which has no extension.
+    load = openpyxl.load_workbook
+    monkeypatch.setattr(openpyxl, "load_workbook",
+                        lambda handle, **options: load(handle.name, **options))
+    with pytest.raises(ReaderFault) as raised:
+        parse_stored(CASES / "07-xlsx-merged-cells" / "equipment.xlsx", tmp_path)
+    assert raised.value.code == "reader_fault"
+    assert "internal error" in raised.value.message
+    assert "damaged" not in raised.value.message
+
+
+def test_a_reader_failing_on_text_is_not_called_damaged(tmp_path, monkeypatch):
+    from ingestion.parsers import delimited
+
+    monkeypatch.setattr(delimited, "detect_delimiter", lambda text: 1 / 0)
+    with pytest.raises(ReaderFault, match="internal error"):
+        parse_stored(CASES / "01-csv-bom-semicolon" / "offices.csv", tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["checksum", "main part missing"])
+def test_a_damaged_office_file_is_still_called_damaged(tmp_path, damage):
+    import openpyxl
+
+    source = tmp_path / "made.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Topic", "Answer"])
+    workbook.save(str(source))
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            if damage == "main part missing" and item.filename == "xl/workbook.xml":
+                continue
+            dst.writestr(item.filename, src.read(item), compress_type=zipfile.ZIP_STORED)
+    if damage == "checksum":
+        data = bytearray(broken.read_bytes())
+        at = data.index(b"Topic")
+        data[at:at + 5] = b"Tipoc"  # same length, wrong CRC
+        broken.write_bytes(bytes(data))
+    with pytest.raises(CorruptDocument, match=r"damaged .*Excel \(.xlsx\)"):
+        parse_stored(broken, tmp_path, "broken.xlsx")
