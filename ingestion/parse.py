@@ -87,10 +87,13 @@ def _read_failure(path: Path, kind: str, label: str, exc: Exception) -> Ingestio
     traceback) when the file is text or an intact Office package."""
     if kind in TEXT_TYPES or (kind in OFFICE_TYPES and office_package_intact(path)):
         logger.exception("the %s reader failed on an intact file", label)
+        # The error's own words go into the reason: a parser in a child process logs
+        # where no administrator looks.
+        detail = f"{type(exc).__name__}: {exc}"[:300]
         return ReaderFault(
             f"Citewise could not read this {label} file because of an internal error "
-            f"({type(exc).__name__}); the file itself looks intact, so uploading it again "
-            "will not help. Ask an administrator: the details are in the server log."
+            f"({detail}); the file itself looks intact, so uploading it again will not "
+            "help. Please tell an administrator."
         )
     # Parser libraries raise anything from KeyError to struct.error on damaged input;
     # the user can only act on "this file is damaged", with the type named.
