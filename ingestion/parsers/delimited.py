@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,7 @@ _FIELD_LIMIT = 1_000_000
 _CANDIDATES = (",", ";", "\t", "|")
 _SAMPLE_RECORDS = 200
 _SAMPLE_CHARS = 100_000
+_SEP_LINE = re.compile(r"\Asep=(.)\r?\n")
 
 
 def _field_counts(sample: str) -> dict[str, list[int]]:
@@ -69,11 +71,18 @@ def detect_delimiter(text: str) -> str:
     return best if _consistency(counts[best])[1] else ","
 
 
+def _declared_delimiter(text: str) -> tuple[str | None, str]:
+    """Excel's "sep=;" first line, which names the delimiter and is not data."""
+    match = _SEP_LINE.match(text)
+    return (match.group(1), text[match.end():]) if match else (None, text)
+
+
 def parse_csv(path: Path) -> ParsedDocument:
-    text = decode_bytes(path.read_bytes())
+    declared, text = _declared_delimiter(decode_bytes(path.read_bytes()))
     csv.field_size_limit(_FIELD_LIMIT)
     # newline="" keeps line breaks inside quoted fields for the csv module to handle.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""),
+                        delimiter=declared or detect_delimiter(text))
     rows = [row for row in reader if any(cell.strip() for cell in row)]
     return ParsedDocument(blocks=table_blocks(rows), detected_type="csv", page_count=None,
                           title=None)

@@ -369,6 +369,14 @@ def test_a_tab_separated_file_with_korean_rows(tmp_path):
     assert texts(doc, "table_row") == ["이름: 김민수; 부서: 영업; 메모: 서울, 부산 담당"]
 
 
+def test_excels_sep_line_names_the_delimiter_and_is_not_a_row(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"sep=,\r\nOffice,Hours;Notes\r\nMill Road,09:30-18:00;closed Sun\r\n")
+    doc = parse_stored(path, tmp_path, "export.csv")
+    assert texts(doc, "table_row") == ["Office: Mill Road; Hours;Notes: 09:30-18:00;closed Sun"]
+    assert "sep=" not in everything(doc)
+
+
 @pytest.mark.parametrize("kind", ["docx", "pptx", "xlsx"])
 def test_every_office_format_parses_from_an_extension_less_original(tmp_path, kind):
     import docx
