@@ -39,6 +39,9 @@ _SKIP = frozenset({f"{_MC}Fallback", f"{_W}del", f"{_W}moveFrom", f"{_W}instrTex
 _TRANSPARENT = frozenset({f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}smartTag",
                           f"{_MC}AlternateContent", f"{_MC}Choice", f"{_W}ins",
                           f"{_W}moveTo"})
+# Styles of a table of contents (and of figures): navigation, listing section titles
+# with page numbers; they match any question that names a section.
+_NAVIGATION_STYLE = re.compile(r"^(?:toc(?: \d| heading)|table of figures)$", re.IGNORECASE)
 _NOTE_REFERENCES = {f"{_W}footnoteReference": "footnote", f"{_W}endnoteReference": "endnote"}
 _WHITE = frozenset({"FFFFFF"})
 _WHITE_THEMES = frozenset({"background1", "light1"})
@@ -147,13 +150,28 @@ def _is_list_item(p: Element, chain: list[Element]) -> bool:
                or (_val(s.find(f"{_W}name")) or "").lower().startswith("list") for s in chain)
 
 
+def _not_content(element: Element) -> bool:
+    """A content control holding a table of contents, or showing only its prompt
+    ("Click or tap here to enter text."): nothing a reader looks up."""
+    props = element.find(f"{_W}sdtPr") if element.tag == f"{_W}sdt" else None
+    if props is None:
+        return False
+    gallery = _val(props.find(f"{_W}docPartObj/{_W}docPartGallery"))
+    return _on(props.find(f"{_W}showingPlcHdr")) or gallery == "Table of Contents"
+
+
+def _is_navigation(chain: list[Element]) -> bool:
+    return any(_NAVIGATION_STYLE.match((_val(s.find(f"{_W}name")) or "").strip())
+               for s in chain[:1])
+
+
 def block_items(container: Element) -> Iterator[Element]:
     """The paragraphs and tables of a body, cell, text box, header or note, looking
     through content controls and other wrappers."""
     for child in container:
         if child.tag in (f"{_W}p", f"{_W}tbl"):
             yield child
-        elif child.tag in _TRANSPARENT:
+        elif child.tag in _TRANSPARENT and not _not_content(child):
             yield from block_items(child)
 
 
@@ -198,7 +216,7 @@ class _Reader:
                  shaded: bool) -> None:
         for child in element:
             tag = child.tag
-            if tag in _SKIP:
+            if tag in _SKIP or _not_content(child):
                 continue
             if tag == f"{_W}txbxContent":
                 found.boxes.append(child)
@@ -216,6 +234,8 @@ class _Reader:
 
     def paragraph(self, p: Element) -> None:
         found, chain = self.inline(p)
+        if _is_navigation(chain):
+            return
         text = found.text
         level = _heading_level(p, chain) if text else None
         if level is not None:

@@ -243,6 +243,30 @@ def test_headings_in_content_controls_undefined_styles_and_korean_outline_styles
     assert by_text["식대"].kind == "paragraph"  # an unknown style name is not a heading
 
 
+def test_a_table_of_contents_and_placeholder_prompts_are_not_content(tmp_path):
+    from docx.enum.style import WD_STYLE_TYPE
+
+    toc_entry = para("Travel\t3", para_props="<w:pStyle w:val='TOC1'/>")
+    body = ("<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val='Table of Contents'/>"
+            "</w:docPartObj></w:sdtPr><w:sdtContent>"
+            + para("Contents", para_props="<w:pStyle w:val='TOCHeading'/>") + toc_entry
+            + "</w:sdtContent></w:sdt>"
+            + para("Contents", para_props="<w:pStyle w:val='TOCHeading'/>") + toc_entry
+            + para("Travel", para_props="<w:pStyle w:val='Heading1'/>")
+            + "<w:p><w:r><w:t xml:space='preserve'>Approved by: </w:t></w:r><w:sdt><w:sdtPr>"
+            "<w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:r><w:t>Click or tap here to enter "
+            "text.</w:t></w:r></w:sdtContent></w:sdt></w:p>"
+            + para("Book flights through the portal."))
+    path = tmp_path / "toc.docx"
+    document = docx_with_body(path, body)
+    document.styles.add_style("TOC 1", WD_STYLE_TYPE.PARAGRAPH).style_id = "TOC1"
+    document.save(str(path))
+
+    doc = parse_stored(path, tmp_path)
+    assert texts(doc) == ["Travel", "Approved by:", "Book flights through the portal."]
+    assert doc.blocks[-1].heading_path == ("Travel",)
+
+
 def test_footnotes_follow_their_paragraph_and_margins_come_once(tmp_path):
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
     from docx.opc.packuri import PackURI
