@@ -29,6 +29,14 @@ def _hidden(element: BaseOxmlElement) -> bool:
     return properties is not None and properties.get("hidden") not in (None, *_OFF)
 
 
+def _margin(shape: BaseShape) -> bool:
+    """A slide number, date or footer placeholder: the same on every slide, not content."""
+    from pptx.enum.shapes import PP_PLACEHOLDER
+
+    return shape.is_placeholder and shape.placeholder_format.type in (
+        PP_PLACEHOLDER.SLIDE_NUMBER, PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER)
+
+
 def _table_rows(table: Table) -> list[list[str]]:
     """Cell texts; a cell merged down several rows gives its value to each of them (a
     cell merged across columns fills only the first, as in Word tables)."""
@@ -46,7 +54,7 @@ def _shape_blocks(
 ) -> list[Block]:
     from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-    if shape.shape_id == title_id or _hidden(shape._element):
+    if shape.shape_id == title_id or _hidden(shape._element) or _margin(shape):
         return []
     if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
         return [b for child in shape.shapes for b in _shape_blocks(child, page, path, title_id)]

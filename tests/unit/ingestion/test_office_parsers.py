@@ -344,8 +344,9 @@ def test_a_banner_merged_above_an_xlsx_table_is_a_title_not_its_header(tmp_path)
                           "Item: Projector; Owner: Kim; Due: 2025-03-01"]
 
 
-def test_pptx_hidden_slides_and_shapes_are_left_out_groups_and_merges_read(tmp_path):
+def test_pptx_hidden_slides_shapes_and_footers_are_left_out_groups_and_merges_read(tmp_path):
     from pptx import Presentation
+    from pptx.enum.shapes import PP_PLACEHOLDER
     from pptx.util import Inches
 
     presentation = Presentation()
@@ -362,6 +363,10 @@ def test_pptx_hidden_slides_and_shapes_are_left_out_groups_and_merges_read(tmp_p
                           (2, 1): "Legal"}.items():
         table.cell(r, c).text = value
     table.cell(1, 0).merge(table.cell(2, 0))
+    footer = next(p for p in slide.slide_layout.placeholders
+                  if p.placeholder_format.type == PP_PLACEHOLDER.FOOTER)
+    slide.shapes.clone_placeholder(footer)
+    slide.placeholders[footer.placeholder_format.idx].text = "Company confidential"
     hidden_slide = presentation.slides.add_slide(presentation.slide_layouts[5])
     hidden_slide.shapes.title.text = "Layoffs"
     hidden_slide._element.set("show", "0")
@@ -373,6 +378,7 @@ def test_pptx_hidden_slides_and_shapes_are_left_out_groups_and_merges_read(tmp_p
     assert "Floor: 5; Team: Legal" in texts(doc, "table_row")
     assert "Busan" not in everything(doc)
     assert "Layoffs" not in everything(doc)
+    assert "confidential" not in everything(doc)
 
 
 @pytest.mark.parametrize(("text", "delimiter"), [
