@@ -73,11 +73,13 @@ def _shape_blocks(
 
 
 def parse_pptx(path: Path) -> ParsedDocument:
-    from pptx import Presentation
+    from pptx.package import Package
 
-    # A file object, not a path: the stored original has no extension.
+    # A file object, not a path: the stored original has no extension. The package,
+    # not pptx.Presentation(), which refuses shows (.ppsx) and templates (.potx) by
+    # their content type although it reads them like any deck.
     with path.open("rb") as handle:
-        presentation = Presentation(handle)
+        presentation = Package.open(handle).main_document_part.presentation
     blocks: list[Block] = []
     first_title: str | None = None
     slide_count = 0

@@ -22,6 +22,7 @@ from ingestion.parsers.common import HeadingStack, table_blocks
 from textproc.normalize import clean_inline, normalize_text
 
 if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
     from lxml.etree import _Element as Element
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -42,6 +43,11 @@ _TRANSPARENT = frozenset({f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W
 # Styles of a table of contents (and of figures): navigation, listing section titles
 # with page numbers; they match any question that names a section.
 _NAVIGATION_STYLE = re.compile(r"^(?:toc(?: \d| heading)|table of figures)$", re.IGNORECASE)
+_WORD_MAIN_TYPES = (
+    "application/vnd.ms-word.document.macroEnabled.main+xml",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+)
 _NOTE_REFERENCES = {f"{_W}footnoteReference": "footnote", f"{_W}endnoteReference": "endnote"}
 _WHITE = frozenset({"FFFFFF"})
 _WHITE_THEMES = frozenset({"background1", "light1"})
@@ -345,13 +351,23 @@ def _notes(document_part: object) -> dict[tuple[str, str], Element]:
     return notes
 
 
-def parse_docx(path: Path) -> ParsedDocument:
-    import docx
+def _open(path: Path) -> DocxDocument:
+    """The document of a .docx, or of its macro-enabled and template siblings (.docm,
+    .dotx, .dotm), which python-docx's Document() refuses by content type alone."""
+    from docx.opc.part import PartFactory
+    from docx.package import Package
+    from docx.parts.document import DocumentPart
 
+    for content_type in _WORD_MAIN_TYPES:
+        PartFactory.part_type_for.setdefault(content_type, DocumentPart)
     # A file object, not a path: the stored original has no extension, and the
     # libraries must never need one.
     with path.open("rb") as handle:
-        document = docx.Document(handle)
+        return Package.open(handle).main_document_part.document
+
+
+def parse_docx(path: Path) -> ParsedDocument:
+    document = _open(path)
     part = document.part
     reader = _Reader(_Styles(document.styles.element), _notes(part))
     reader.body(document.element.body)

@@ -407,26 +407,59 @@ def test_excels_sep_line_names_the_delimiter_and_is_not_a_row(tmp_path):
     assert "sep=" not in everything(doc)
 
 
-@pytest.mark.parametrize("kind", ["docx", "pptx", "xlsx"])
-def test_every_office_format_parses_from_an_extension_less_original(tmp_path, kind):
+MAIN_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+}
+# The siblings people save from Office: macro-enabled files, templates, slide shows.
+SIBLINGS = {
+    "docm": ("docx", "application/vnd.ms-word.document.macroEnabled.main+xml"),
+    "dotx": ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml."
+                     "template.main+xml"),
+    "ppsx": ("pptx", "application/vnd.openxmlformats-officedocument.presentationml."
+                     "slideshow.main+xml"),
+    "potx": ("pptx", "application/vnd.openxmlformats-officedocument.presentationml."
+                     "template.main+xml"),
+    "xlsm": ("xlsx", "application/vnd.ms-excel.sheet.macroEnabled.main+xml"),
+}
+
+
+def make_office(path: Path, kind: str) -> Path:
+    """A small real file of `kind` (docx, pptx, xlsx) mentioning parking permits."""
     import docx
     import openpyxl
     from pptx import Presentation
 
-    source = tmp_path / f"made.{kind}"
     if kind == "docx":
         document = docx.Document()
         document.add_paragraph("Parking permits are issued by reception.")
-        document.save(str(source))
+        document.save(str(path))
     elif kind == "pptx":
         deck = Presentation()
         deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Parking permits"
-        deck.save(str(source))
+        deck.save(str(path))
     else:
         workbook = openpyxl.Workbook()
         workbook.active.append(["Topic", "Answer"])
         workbook.active.append(["Parking permits", "reception"])
-        workbook.save(str(source))
+        workbook.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("extension", ["docx", "pptx", "xlsx", *SIBLINGS])
+def test_every_office_format_parses_from_an_extension_less_original(tmp_path, extension):
+    kind, main_type = SIBLINGS.get(extension, (extension, None))
+    source = make_office(tmp_path / f"made.{kind}", kind)
+    if main_type is not None:
+        sibling = tmp_path / f"made.{extension}"
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(sibling, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename == "[Content_Types].xml":
+                    data = data.replace(MAIN_TYPES[kind].encode(), main_type.encode())
+                dst.writestr(item, data)
+        source = sibling
     doc = parse_stored(source, tmp_path, "upload")
     assert doc.detected_type == kind
     assert "Parking permits" in everything(doc)
