@@ -204,9 +204,12 @@ class _Inline:
 
 
 class _Reader:
-    def __init__(self, styles: _Styles, notes: dict[tuple[str, str], Element]) -> None:
+    def __init__(self, styles: _Styles, notes: dict[tuple[str, str], Element], *,
+                 page_colored: bool) -> None:
         self.styles = styles
         self.notes = notes
+        # White text shows on a page whose background colour is set (and is not white).
+        self.page_colored = page_colored
         self.headings = HeadingStack()
         self.blocks: list[Block] = []
 
@@ -215,7 +218,8 @@ class _Reader:
     def inline(self, p: Element, *, shaded: bool = False) -> tuple[_Inline, list[Element]]:
         chain = self.styles.paragraph_chain(p)
         found = _Inline()
-        self._collect(p, chain, found, shaded=shaded or _shaded(p.find(f"{_W}pPr")))
+        shaded = shaded or self.page_colored or _shaded(p.find(f"{_W}pPr"))
+        self._collect(p, chain, found, shaded=shaded)
         return found, chain
 
     def _collect(self, element: Element, chain: list[Element], found: _Inline, *,
@@ -369,7 +373,10 @@ def _open(path: Path) -> DocxDocument:
 def parse_docx(path: Path) -> ParsedDocument:
     document = _open(path)
     part = document.part
-    reader = _Reader(_Styles(document.styles.element), _notes(part))
+    background = document.element.find(f"{_W}background")
+    page_colored = background is not None and (
+        background.get(f"{_W}color") or "auto").upper() not in {"AUTO", "FFFFFF"}
+    reader = _Reader(_Styles(document.styles.element), _notes(part), page_colored=page_colored)
     reader.body(document.element.body)
     reader.margins(_related_roots(part, "header") + _related_roots(part, "footer"))
     title = clean_inline(document.core_properties.title or "") or next(

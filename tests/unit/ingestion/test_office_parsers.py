@@ -138,6 +138,17 @@ def test_white_text_on_a_dark_background_is_visible_and_kept(tmp_path):
     assert texts(parse_stored(path, tmp_path)) == ["Emergency exit on the east side."]
 
 
+def test_white_text_on_a_coloured_page_is_visible_and_kept(tmp_path):
+    from docx.oxml import parse_xml
+
+    path = tmp_path / "poster.docx"
+    document = docx_with_body(path, para("Fire doors close at 22:00.",
+                                         "<w:color w:val='FFFFFF'/>"))
+    document.element.insert(0, parse_xml(f"<w:background {W_NS} w:color='002060'/>"))
+    document.save(str(path))
+    assert texts(parse_stored(path, tmp_path)) == ["Fire doors close at 22:00."]
+
+
 def test_text_hidden_by_its_character_style_is_left_out(tmp_path):
     import docx
     from docx.enum.style import WD_STYLE_TYPE
