@@ -7,7 +7,10 @@ cells carrying their value down; text boxes follow the paragraph that anchors th
 (read once, although Word stores a VML copy beside the DrawingML one); footnotes and
 endnotes follow the paragraph that cites them; header and footer text comes once at
 the end. Text a reader cannot see (hidden, white on an unshaded background, 2 pt or
-smaller) is left out, so it can never be quoted as if it were the document's word.
+smaller) is left out, so it can never be quoted as if it were the document's word; so
+are the table of contents and the prompts of empty form fields, which are navigation
+and placeholders rather than content. Macro-enabled files and templates (.docm, .dotx,
+.dotm) are read the same way.
 """
 
 from __future__ import annotations
