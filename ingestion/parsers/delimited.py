@@ -23,35 +23,43 @@ _FIELD_LIMIT = 1_000_000
 _CANDIDATES = (",", ";", "\t", "|")
 _SAMPLE_RECORDS = 200
 _SAMPLE_CHARS = 100_000
+_FIELD_START = frozenset((*_CANDIDATES, "\r", "\n", '"'))
 _SEP_LINE = re.compile(r"\Asep=(.)\r?\n")
 
 
 def _field_counts(sample: str) -> dict[str, list[int]]:
     """Per candidate delimiter, how many of it each record holds outside quotes.
-    Records end at a line break outside quotes; blank lines are skipped."""
-    counts = {d: [] for d in _CANDIDATES}
+    Records end at a line break outside quotes; blank lines are skipped. As in the csv
+    module, a quote opens a quoted field only at the field's start (a doubled quote
+    inside one closes and reopens it); elsewhere it is a character (24" screen)."""
+    counts: dict[str, list[int]] = {d: [] for d in _CANDIDATES}
     current = Counter[str]()
-    quoted, empty = False, True
+    quoted, previous = False, "\n"
     for char in sample:
-        if char == '"':
-            quoted = not quoted  # a doubled quote toggles twice: still inside
+        toggles = char == '"' and (quoted or previous in _FIELD_START)
+        previous = char
+        if toggles:
+            quoted = not quoted
+            current[""] += 1  # "": any character that is not a delimiter (not blank)
         elif quoted:
             continue
         elif char in "\r\n":
-            if not empty:
-                for delimiter in _CANDIDATES:
-                    counts[delimiter].append(current[delimiter])
-            current, empty = Counter(), True
+            _end_record(counts, current)
             if len(counts[","]) >= _SAMPLE_RECORDS:
                 break
-            continue
-        elif char in _CANDIDATES:
-            current[char] += 1
-        empty = empty and char.isspace()
-    if not empty and not quoted:
+        elif char in _CANDIDATES or not char.isspace():
+            current[char if char in _CANDIDATES else ""] += 1
+    if not quoted:
+        _end_record(counts, current)
+    return counts
+
+
+def _end_record(counts: dict[str, list[int]], current: Counter[str]) -> None:
+    """Record the record's delimiter counts (unless it was blank) and start afresh."""
+    if current:
         for delimiter in _CANDIDATES:
             counts[delimiter].append(current[delimiter])
-    return counts
+    current.clear()
 
 
 def _consistency(per_record: list[int]) -> tuple[float, int]:

@@ -398,6 +398,9 @@ def test_pptx_hidden_slides_shapes_and_footers_are_left_out_groups_and_merges_re
     ("name|note\nKim|\"two\nlines; and, commas\"\nLee|short\n", "|"),
     ('id;text\n1;"say ""hi"", then; leave"\n2;plain\n', ";"),
     ("just one column\nsecond line, with a comma\n", ","),
+    # An inch mark is a character, not the start of a quoted field.
+    ('Size in ";Model;Finish\n24;X1;matte, anti-glare\n27;X2;glossy, thin\n'
+     '32;"X3";"matte, ""thin"""\n', ";"),
 ])
 def test_delimiter_is_counted_outside_quotes(text, delimiter):
     assert detect_delimiter(text) == delimiter
