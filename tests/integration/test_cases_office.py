@@ -26,6 +26,11 @@ CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
 def ingested(case: str, slug: str):
     """A fresh knowledge base holding the case's one file, ingested."""
     (path,) = (p for p in (CASES / case).iterdir() if p.is_file())
+    return ingested_file(path, slug)
+
+
+def ingested_file(path: Path, slug: str):
+    """A fresh knowledge base holding `path`, uploaded and ingested as a user's file."""
     kb = make_kb(slug)
     with path.open("rb") as handle:
         document = add_document(SYSTEM, kb, handle, original_name=path.name,
@@ -82,3 +87,30 @@ def test_the_cases_question_is_answered_with_the_visible_value(case, question, r
     if wrong is not None:
         assert wrong not in result.answer
         assert not Chunk.objects.filter(knowledge_base=kb, text__contains=wrong).exists()
+
+
+def test_a_word_heading_2_section_is_cited_under_both_headings(tmp_path):
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    # Company templates restyle headings as their own styles based on the built-in ones.
+    house = document.styles.add_style("House Heading 2", WD_STYLE_TYPE.PARAGRAPH)
+    house.base_style = document.styles["Heading 2"]
+    document.add_heading("Travel", level=1)
+    document.add_heading("Flights", level=2)
+    for n in range(1, 6):
+        document.add_paragraph(f"Flight rule {n}: economy class is booked for trips under "
+                               f"{n + 5} hours, and the travel desk confirms the seat.")
+    document.add_paragraph("Hotels", style="House Heading 2")
+    document.add_paragraph("Hotel rooms are booked up to 150 euros per night in Seoul.")
+    for n in range(1, 5):
+        document.add_paragraph(f"Hotel rule {n}: the booking is made through the portal and "
+                               f"approved by the line manager within {n} days.")
+    path = tmp_path / "travel.docx"
+    document.save(str(path))
+    kb = ingested_file(path, "travel")
+
+    result = answer(kb, "How much may a hotel room cost per night?")
+    assert "150 euros per night" in result.answer
+    assert result.citations[0].heading_path == ["Travel", "Hotels"]
