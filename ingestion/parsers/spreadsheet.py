@@ -100,8 +100,13 @@ def _fill_merged(rows: list[list[str]], merged: list[str]) -> None:
 
 
 def _visible_rows(sheet: ReadOnlyWorksheet) -> list[list[str]]:
+    # A read-only sheet keeps its archive and part name (private, but stable since
+    # openpyxl 2.4): the layout pass reads the same part the cells come from.
     with sheet.parent._archive.open(sheet._worksheet_path) as source:
         layout = _read_layout(source)
+    # Read-only mode trusts the sheet's declared dimension; tools that write a wrong
+    # one ("A1") would lose every other row. Read what is there instead.
+    sheet.reset_dimensions()
     rows = [[_cell_text(cell) for cell in cells]
             for cells in sheet.iter_rows(min_row=1, min_col=1)]
     _fill_merged(rows, layout.merged)

@@ -336,6 +336,26 @@ def test_xlsx_hidden_sheets_rows_and_columns_are_never_read(tmp_path):
     assert texts(doc, "heading") == ["Prices"]
 
 
+def test_xlsx_rows_are_read_even_when_the_declared_dimension_is_wrong(tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    for row in (["Office", "Hours"], ["Mill Road", "09:30-18:00"], ["North Gate", "07-13"]):
+        workbook.active.append(row)
+    made = tmp_path / "made.xlsx"
+    workbook.save(str(made))
+    path = tmp_path / "hours.xlsx"
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<dimension ref="A1:B3"/>', b'<dimension ref="A1"/>')
+                assert b'<dimension ref="A1"/>' in data
+            dst.writestr(item, data)
+    assert texts(parse_stored(path, tmp_path), "table_row") == [
+        "Office: Mill Road; Hours: 09:30-18:00", "Office: North Gate; Hours: 07-13"]
+
+
 def test_a_banner_merged_above_an_xlsx_table_is_a_title_not_its_header(tmp_path):
     import openpyxl
 
