@@ -51,6 +51,9 @@ _WORD_MAIN_TYPES = (
     "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
     "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
 )
+# Run elements that stand for a character on the page.
+_CHARACTERS = {f"{_W}tab": " ", f"{_W}ptab": " ", f"{_W}br": "\n", f"{_W}cr": "\n",
+               f"{_W}noBreakHyphen": "-"}
 _NOTE_REFERENCES = {f"{_W}footnoteReference": "footnote", f"{_W}endnoteReference": "endnote"}
 _WHITE = frozenset({"FFFFFF"})
 _WHITE_THEMES = frozenset({"background1", "light1"})
@@ -238,8 +241,8 @@ class _Reader:
                 continue
             elif tag == f"{_W}t":
                 found.parts.append(child.text or "")
-            elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr"):
-                found.parts.append(" " if tag == f"{_W}tab" else "\n")
+            elif tag in _CHARACTERS:
+                found.parts.append(_CHARACTERS[tag])
             elif tag in _NOTE_REFERENCES:
                 found.notes.append((_NOTE_REFERENCES[tag], child.get(f"{_W}id")))
             else:

@@ -176,6 +176,13 @@ def test_a_drawingml_text_box_with_its_vml_fallback_is_read_once(tmp_path):
                                                    "The server room code changes monthly."]
 
 
+def test_word_special_characters_read_as_shown(tmp_path):
+    path = tmp_path / "chars.docx"
+    docx_with_body(path, "<w:p><w:r><w:t>Call the e</w:t><w:noBreakHyphen/><w:t>mail desk:"
+                         "</w:t><w:tab/><w:t>ext. 4411</w:t></w:r></w:p>")
+    assert texts(parse_stored(path, tmp_path)) == ["Call the e-mail desk: ext. 4411"]
+
+
 def test_block_content_controls_nested_tables_merges_and_a_banner_row(tmp_path):
     def cell(content: str, props: str = "") -> str:
         return f"<w:tc><w:tcPr>{props}</w:tcPr>{content}</w:tc>"
