@@ -24,7 +24,7 @@ from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace
 from textproc.sentences import split_sentences
-from textproc.tokens import approx_tokens, match_tokens
+from textproc.tokens import approx_tokens, light_stem, match_tokens
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
 EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -120,24 +120,10 @@ class ExtractiveBackend:
 
     def _score(self, question: str, sources: Sequence[Source]) -> list[ScoredSentence]:
         cfg = self.config
-        candidates: list[tuple[int, int, str, list[str], bool]] = []
-        for source in sources:
-            texts = [collapse_whitespace(sentence) for sentence in split_sentences(source.text)]
-            # A passage that continues a section no longer shows its heading; the heading
-            # still says what the passage is about.
-            heading = collapse_whitespace(source.heading_path[-1]) if source.heading_path \
-                else ""
-            if heading and heading not in texts:
-                candidates.append((source.n, -1, heading, match_tokens(heading), False))
-            for index, text in enumerate(texts):
-                tokens = match_tokens(text)
-                if len(tokens) < cfg.min_tokens or len(text) > cfg.max_sentence_chars:
-                    continue
-                quotable = text != heading and not _is_question(text)
-                candidates.append((source.n, index, text, tokens, quotable))
+        candidates = [c for source in sources for c in self._candidates(source)]
         if not candidates:
             return []
-        question_tokens = set(match_tokens(question))
+        question_tokens = set(word_forms(question))
         df = Counter(t for _, _, _, tokens, _ in candidates for t in set(tokens))
         total = len(candidates)
         idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
@@ -158,6 +144,25 @@ class ExtractiveBackend:
             scored.append(ScoredSentence(n, index, text, sem, lex, score, quotable))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
+
+    def _candidates(self, source: Source) -> list[tuple[int, int, str, list[str], bool]]:
+        """(source number, position, text, tokens, quotable) of the passage's sentences,
+        led by its heading. The heading helps choose the passage (a passage that
+        continues a section no longer shows it, and a short one like "Rebuilding
+        indexes" still names the subject) but is never quoted, not even glued to the
+        sentence after it, as a parser may leave it."""
+        cfg = self.config
+        headings = [collapse_whitespace(h) for h in source.heading_path if h.strip()]
+        heading = headings[-1] if headings else ""
+        candidates = [(source.n, -1, heading, word_forms(heading), False)] if heading else []
+        for index, sentence in enumerate(split_sentences(source.text)):
+            text = strip_heading(collapse_whitespace(sentence), [*headings, source.title])
+            tokens = word_forms(text)
+            if (text == heading or len(tokens) < cfg.min_tokens
+                    or len(text) > cfg.max_sentence_chars):
+                continue
+            candidates.append((source.n, index, text, tokens, not _is_question(text)))
+        return candidates
 
     def _semantic_confidence(self, semantic: Sequence[float | None]) -> float:
         values = [v for v in semantic if v is not None]
@@ -257,6 +262,31 @@ def carry_key_terms(history: Sequence[Turn], question: str, *, max_terms: int = 
     if not terms:
         return question
     return f"{question.strip()} ({' '.join(terms[:max_terms])})"
+
+
+def word_forms(text: str) -> list[str]:
+    """Tokens for matching a question with a sentence: word forms merged ("rebuilding",
+    "rebuilds" -> "rebuild"; "indexes" -> "index") and identifiers also by their words
+    ("rebuild_indexes" -> + "rebuild", "index"), so the choice of sentence does not hinge
+    on the question's exact wording."""
+    tokens = []
+    for token in match_tokens(text):
+        words = [w for w in token.split("_") if len(w) > 1] if "_" in token else []
+        tokens += [light_stem(t) for t in (token, *words)]
+    return tokens
+
+
+def strip_heading(sentence: str, headings: Sequence[str]) -> str:
+    """The sentence without a heading glued to its start ("Rebuilding indexes Run the
+    command ..." -> "Run the command ..."); unchanged when it is the heading itself or
+    the words after it continue a sentence in lower case ("Python is a language." under
+    the title "Python"). The rest is still a verbatim part of the source."""
+    for heading in sorted({h for h in headings if h}, key=len, reverse=True):
+        rest = sentence[len(heading):].lstrip(" :")
+        glued = sentence.startswith(heading) and sentence[len(heading):][:1] in (" ", ":")
+        if glued and rest and not rest[0].islower():
+            return rest
+    return sentence
 
 
 def _is_question(text: str) -> bool:

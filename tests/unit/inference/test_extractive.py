@@ -232,3 +232,37 @@ def test_when_retrieval_and_the_best_sentence_disagree_it_does_not_guess():
     # Further behind than the tolerance, passage 1 is no rival: passage 2 answers.
     strict = ExtractiveBackend(config=ExtractiveConfig(source_tolerance=0.8))
     assert [s.n for s in strict.select(question, disagreeing)] == [2]
+
+
+def test_a_short_heading_and_other_word_forms_find_the_section():
+    """Search ranked "Rebuilding indexes" first for "How do I rebuild the indexes?", yet
+    the answer said "not found": the two-word heading was too short to count and
+    "rebuild" did not meet "rebuilds" or "rebuild_indexes". Now the section answers, and
+    its heading is not quoted."""
+    sources = [
+        source(1, "Rebuilding indexes\n\npython manage.py rebuild_indexes [--kb SLUG ...]\n\n"
+                  "The command rebuilds them without re-embedding.",
+               heading=("Administering knowledge bases", "Rebuilding indexes")),
+        source(2, "data dir: originals, FAISS + BM25 indexes", heading=("Architecture",)),
+    ]
+    for question in ("How do I rebuild the indexes?", "How can I rebuild an index?"):
+        chosen = ExtractiveBackend().select(question, sources)
+        assert chosen and {s.n for s in chosen} == {1}, question
+        assert "Rebuilding indexes" not in {s.text for s in chosen}
+
+
+@pytest.mark.parametrize(("question", "text", "heading", "quoted"), [
+    ("연차 휴가는 며칠 받나요?", "휴가 규정 직원은 입사 1년 후 연간 15일의 연차 휴가를 받는다.",
+     ("휴가 규정",), "직원은 입사 1년 후 연간 15일의 연차 휴가를 받는다."),
+    ("How often do passwords expire?", "Passwords: Passwords expire every 90 days.",
+     ("IT", "Passwords"), "Passwords expire every 90 days."),
+    ("Is Python free for commercial use?",
+     "Python is free to use and distribute, even for commercial use.", ("Python",),
+     "Python is free to use and distribute, even for commercial use."),
+])
+def test_a_heading_glued_to_a_sentence_is_not_quoted(question, text, heading, quoted):
+    """A parser may leave a heading on the line of the first sentence; the quote starts
+    after it (still verbatim). A sentence that merely begins with the heading's word
+    ("Python is ...") is left whole."""
+    chosen = ExtractiveBackend().select(question, [source(1, text, heading=heading)])
+    assert [s.text for s in chosen] == [quoted]
