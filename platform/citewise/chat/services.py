@@ -26,8 +26,17 @@ from citewise.knowledge.models import AnswerExample, KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM, Actor
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
 from citewise.ops.metrics import ANSWER_LATENCY
-from inference.answerability import AnswerabilityConfig, decide, evidence
-from inference.backends.base import AnswerRequest, Delta, Done, Example, Turn, Usage
+from inference.answerability import AnswerabilityConfig, Decision, decide, evidence
+from inference.backends.base import (
+    AnswerBackend,
+    AnswerRequest,
+    Delta,
+    Done,
+    Example,
+    Turn,
+    Usage,
+)
+from inference.backends.extractive import ExtractiveBackend
 from inference.citations import CitationParser
 from inference.errors import LLMUnavailable
 from inference.languages import (
@@ -83,6 +92,16 @@ class CitedSource:
 
 @dataclass(frozen=True)
 class AskResult:
+    """The stored answer.
+
+    not_found: the answer says the documents do not answer the question (refused before
+    generating, or the backend found nothing to say); it lists the closest documents,
+    cites nothing and is recorded in the gap report.
+    grounded: the answer states something and every statement cites a passage that
+    supports it (inference.verify). Never true together with not_found: a refusal states
+    nothing.
+    """
+
     conversation_id: int
     message_id: int
     question: str
@@ -141,86 +160,80 @@ class _Answer:
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
 
     def run(self) -> Iterator[AskEvent]:
-        notice = ""
+        """Named steps: search, decide, generate (falling back when the LLM is down),
+        finish (refusal listing, verification, storage)."""
         search_query = self._standalone_question()
         passages = search(self.actor, search_query, knowledge_bases=self.kbs,
                           k=settings.ASK_TOP_K)
         sources = [_source(n, passage) for n, passage in enumerate(passages, start=1)]
-        extractive = extractive_backend(self.kbs[0])
-        decision = decide(
-            evidence(search_query, sources=sources, results=[_scores(p) for p in passages],
-                     sentences=extractive.score_sentences(search_query, sources)),
-            answerability_config(),
-        )
-        if not decision.answerable:
-            yield from self._not_found(search_query, passages, decision.score)
+        if not self._decide(search_query, sources, passages).answerable:
+            yield from self._not_found(search_query, passages)
             return
-        request = AnswerRequest(
+        reply = _Reply(sources, self.backend_name)
+        yield from self._generate(self._request(search_query, sources), reply)
+        if not reply.failed:
+            yield from self._finish(search_query, sources, passages, reply)
+
+    def _decide(self, search_query: str, sources: list[Source],
+                passages: list[Passage]) -> Decision:
+        """Does the evidence answer the question? (inference.answerability)"""
+        sentences = extractive_backend(self.kbs[0]).score_sentences(search_query, sources)
+        features = evidence(search_query, sources=sources,
+                            results=[_scores(p) for p in passages], sentences=sentences)
+        return decide(features, answerability_config())
+
+    def _request(self, search_query: str, sources: list[Source]) -> AnswerRequest:
+        return AnswerRequest(
             question=self.question if self.backend_name == "vllm" else search_query,
             sources=sources, history=self.history, language=self.language,
             instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
-            examples=self._examples(),
-            knowledge_base=self.kb_names)
-        backend = extractive
-        parser = CitationParser(sources)
-        usage = Usage(0, 0)
-        finish_reason = "stop"
-        streamed = False
+            examples=self._examples(), knowledge_base=self.kb_names)
+
+    def _generate(self, request: AnswerRequest, reply: _Reply) -> Iterator[AskEvent]:
+        extractive = extractive_backend(self.kbs[0])
         try:
-            if self.backend_name != "extractive":
-                backend = vllm_backend()
-            for event in backend.stream(request):
-                if isinstance(event, Done):
-                    usage, finish_reason = event.usage, event.finish_reason
-                    continue
-                for piece in parser.feed(event.text, verbatim=event.verbatim):
-                    if isinstance(piece, Delta) and piece.text:
-                        streamed = True
-                        yield AskText(piece.text)
+            backend = extractive if self.backend_name == "extractive" else vllm_backend()
+            yield from reply.stream(backend, request)
         except LLMUnavailable as error:
-            if streamed or not settings.LLM_FALLBACK:
-                # A half-streamed answer is never silently continued by another backend.
-                logger.warning("answer failed: %s", error.message)
-                yield AskFailed(error.message)
-                return
-            notice = fallback_notice(self.language)
-            yield AskNotice(notice)
-            backend = extractive
-            parser = CitationParser(sources)
-            for event in extractive.stream(request):
-                if isinstance(event, Done):
-                    usage, finish_reason = event.usage, event.finish_reason
-                    continue
-                for piece in parser.feed(event.text, verbatim=event.verbatim):
-                    if isinstance(piece, Delta) and piece.text:
-                        yield AskText(piece.text)
-        if finish_reason != "not_found" and not parser.citations and is_not_found(parser.text):
-            # The LLM said the sources do not answer (as its rules ask): a refusal, too.
-            finish_reason = "not_found"
-        closest: list[dict] | None = None
-        if finish_reason == "not_found":
-            # The backend found nothing to say after all: a refusal like any other, with
-            # the documents that came closest.
+            yield from self._fall_back(error, request, reply, extractive)
+
+    def _fall_back(self, error: LLMUnavailable, request: AnswerRequest, reply: _Reply,
+                   extractive: ExtractiveBackend) -> Iterator[AskEvent]:
+        """The LLM is down: quote the documents instead (with a notice), when allowed and
+        nothing was streamed yet; otherwise the answer fails."""
+        if reply.streamed or not settings.LLM_FALLBACK:
+            # A half-streamed answer is never silently continued by another backend.
+            logger.warning("answer failed: %s", error.message)
+            reply.failed = True
+            yield AskFailed(error.message)
+            return
+        reply.notice = fallback_notice(self.language)
+        yield AskNotice(reply.notice)
+        reply.restart()
+        yield from reply.stream(extractive, request)
+
+    def _finish(self, search_query: str, sources: list[Source], passages: list[Passage],
+                reply: _Reply) -> Iterator[AskEvent]:
+        """A backend that found nothing to say after all is a refusal like any other (with
+        the documents that came closest); then the citations are verified and stored."""
+        closest: list[dict] = []
+        if reply.refused:
             closest = _closest_documents(passages)
-            if closest and not parser.citations:
-                listing = _closest_listing(self.language, closest)
-                for piece in parser.feed(listing, verbatim=True):
-                    if isinstance(piece, Delta) and piece.text:
-                        yield AskText(piece.text)
-        for piece in parser.close():
-            if isinstance(piece, Delta) and piece.text:
-                yield AskText(piece.text)
-        if finish_reason == "not_found":
-            self._record_gap(closest or [], decision.score)
-        verification = verifier(extractive.embed_passages).verify(
+            if closest and not reply.parser.citations:
+                yield from reply.feed(_closest_listing(self.language, closest), verbatim=True)
+        yield from reply.close()
+        if reply.refused:
+            self._record_gap(closest, passages)
+        parser = reply.parser
+        verification = verifier(extractive_backend(self.kbs[0]).embed_passages).verify(
             parser.text, parser.citations, sources)
         yield self._store(answer=parser.text, search_query=search_query, sources=sources,
                           passages=passages, cited=sorted({n for c in parser.citations
                                                            for n in c.numbers}),
                           supported=verification.citation_supported,
                           snippets=verification.snippets, grounded=verification.grounded,
-                          backend=backend.name, usage=usage, notice=notice,
-                          invalid=parser.invalid_count, not_found=finish_reason == "not_found",
+                          backend=reply.backend, usage=reply.usage, notice=reply.notice,
+                          invalid=parser.invalid_count, not_found=reply.refused,
                           closest=closest)
 
     def _examples(self) -> list[Example]:
@@ -245,24 +258,24 @@ class _Answer:
                 pass  # the answer step reports the outage; retrieval still works
         return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
 
-    def _not_found(self, search_query: str, passages: list[Passage],
-                   best: float) -> Iterator[AskEvent]:
+    def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
         closest = _closest_documents(passages)
         text = not_found_message(self.language, self.kb_names)
         if closest:
             text += _closest_listing(self.language, closest)
         yield AskText(text)
-        self._record_gap(closest, best)
+        self._record_gap(closest, passages)
         yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
-                          cited=[], supported={}, snippets={}, grounded=True,
+                          cited=[], supported={}, snippets={}, grounded=False,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
                           not_found=True, closest=closest)
 
-    def _record_gap(self, closest: list[dict], best: float) -> None:
-        """The question goes to the admins' report of what the documents do not answer."""
+    def _record_gap(self, closest: list[dict], passages: list[Passage]) -> None:
+        """The question goes to the admins' report of what the documents do not answer,
+        with how close the closest passage came."""
         with transaction.atomic():
             gap = UnansweredQuestion.objects.create(
-                question=self.question, best_score=best,
+                question=self.question, best_score=closest_similarity(passages),
                 closest_documents=closest,
                 user=None if self.actor is SYSTEM else self.actor)
             gap.knowledge_bases.set(self.kbs)
@@ -273,6 +286,7 @@ class _Answer:
                notice: str, invalid: int, not_found: bool = False,
                closest: list[dict] | None = None) -> AskResult:
         usage = usage + self.rewrite_usage  # the answer's whole cost, rewrite included
+        grounded = grounded and not not_found  # a refusal states nothing to ground
         by_n = {source.n: (source, passage) for source, passage in
                 zip(sources, passages, strict=True)}
         citations = [_cited(n, *by_n[n], supported=supported.get(n, False),
@@ -301,6 +315,57 @@ class _Answer:
             not_found=not_found, grounded=grounded, backend=backend, citations=citations,
             usage=usage, invalid_citations=invalid, notice=notice,
             closest_documents=closest or [])
+
+
+class _Reply:
+    """The answer as it streams: the citation parser, the backend that wrote it, its token
+    counts and how it ended."""
+
+    def __init__(self, sources: list[Source], backend: str) -> None:
+        self.sources, self.backend = sources, backend
+        self.parser = CitationParser(sources)
+        self.usage, self.finish_reason = Usage(0, 0), "stop"
+        self.notice, self.streamed, self.failed = "", False, False
+
+    def stream(self, backend: AnswerBackend, request: AnswerRequest) -> Iterator[AskText]:
+        self.backend = backend.name
+        for event in backend.stream(request):
+            if isinstance(event, Done):
+                self.usage, self.finish_reason = event.usage, event.finish_reason
+            else:
+                yield from self.feed(event.text, verbatim=event.verbatim)
+
+    def feed(self, text: str, *, verbatim: bool = False) -> Iterator[AskText]:
+        yield from self._texts(self.parser.feed(text, verbatim=verbatim))
+
+    def close(self) -> Iterator[AskText]:
+        yield from self._texts(self.parser.close())
+
+    def restart(self) -> None:
+        """Start over with another backend (nothing was streamed yet)."""
+        self.parser = CitationParser(self.sources)
+
+    @property
+    def refused(self) -> bool:
+        """The backend said "not found", or an LLM wrote a refusal (as its rules ask)
+        without citing anything."""
+        return self.finish_reason == "not_found" or (
+            not self.parser.citations and is_not_found(self.parser.text))
+
+    def _texts(self, pieces: Iterable[object]) -> Iterator[AskText]:
+        for piece in pieces:
+            if isinstance(piece, Delta) and piece.text:
+                self.streamed = True
+                yield AskText(piece.text)
+
+
+def closest_similarity(passages: list[Passage]) -> float | None:
+    """The best cosine similarity between the question and a retrieved passage (about 0-1;
+    None when nothing was retrieved or no passage came from the dense index): how close
+    the documents came, for the gap report. (Fused scores are rank-based and tell an
+    admin nothing; the answerability score is 0 for most questions the documents miss.)"""
+    values = [p.scores["dense"] for p in passages if p.scores.get("dense") is not None]
+    return round(float(max(values)), 4) if values else None
 
 
 def answerability_config() -> AnswerabilityConfig:
