@@ -97,11 +97,15 @@ def test_every_answer_sentence_is_in_a_source(it_kb):
 def test_a_question_the_documents_do_not_answer_is_refused_and_recorded(it_kb):
     _, result = answer(SYSTEM, "What is the capital city of Peru?")
     assert result.not_found and not result.citations
+    assert not result.grounded  # a refusal states nothing: never "not found" and grounded
     assert result.answer.startswith("I couldn't find the answer to that in It Handbook.")
     assert result.closest_documents[0]["document"] == "handbook.md"
     gap = UnansweredQuestion.objects.get()
     assert gap.question == "What is the capital city of Peru?"
     assert list(gap.knowledge_bases.all()) == [it_kb]
+    # How close the closest passage came (its cosine similarity), not the answerability
+    # score, which is 0.0 for nearly every question the documents miss.
+    assert gap.best_score is not None and gap.best_score != 0.0 and gap.best_score < 0.5
 
 
 def test_a_question_on_the_same_subject_the_documents_do_not_answer_is_refused(it_kb):

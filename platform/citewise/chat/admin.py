@@ -24,7 +24,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class UnansweredQuestionAdmin(ReadOnlyAdmin):
     """Questions answered "not found": what the knowledge bases are missing."""
 
-    list_display = ("question", "asked_of", "closest", "best_score", "created_at")
+    list_display = ("question", "asked_of", "closest", "similarity", "created_at")
     list_filter = ("knowledge_bases", "created_at")
     search_fields = ("question",)
     date_hierarchy = "created_at"
@@ -39,6 +39,12 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
     @admin.display(description="Knowledge bases")
     def asked_of(self, row: UnansweredQuestion) -> str:
         return ", ".join(kb.name for kb in row.knowledge_bases.all())
+
+    @admin.display(description="Closest passage's similarity (0-1)", ordering="best_score")
+    def similarity(self, row: UnansweredQuestion) -> str:
+        """How close the documents came: near 1, a passage says much the same as the
+        question (check the wording); near 0, nothing is about it."""
+        return "-" if row.best_score is None else f"{row.best_score:.2f}"
 
     @admin.display(description="Closest documents")
     def closest(self, row: UnansweredQuestion) -> str:
