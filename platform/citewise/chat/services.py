@@ -47,6 +47,7 @@ from inference.languages import (
     not_found_message,
 )
 from inference.sources import Source
+from inference.spelling import correct_typos
 from ingestion.chunker import Location, quoted_location
 
 logger = logging.getLogger(__name__)
@@ -160,11 +161,9 @@ class _Answer:
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
 
     def run(self) -> Iterator[AskEvent]:
-        """Named steps: search, decide, generate (falling back when the LLM is down),
-        finish (refusal listing, verification, storage)."""
-        search_query = self._standalone_question()
-        passages = search(self.actor, search_query, knowledge_bases=self.kbs,
-                          k=settings.ASK_TOP_K)
+        """Named steps: search (typos corrected), decide, generate (falling back when the
+        LLM is down), finish (refusal listing, verification, storage)."""
+        search_query, passages = self._retrieve(self._standalone_question())
         sources = [_source(n, passage) for n, passage in enumerate(passages, start=1)]
         if not self._decide(search_query, sources, passages).answerable:
             yield from self._not_found(search_query, passages)
@@ -173,6 +172,18 @@ class _Answer:
         yield from self._generate(self._request(search_query, sources), reply)
         if not reply.failed:
             yield from self._finish(search_query, sources, passages, reply)
+
+    def _retrieve(self, query: str) -> tuple[str, list[Passage]]:
+        """Search; a word of the question that the passages found do not use but spell
+        one letter differently is a typo: corrected, and searched again."""
+        passages = self._search(query)
+        corrected = correct_typos(query, (p.text for p in passages))
+        if corrected == query:
+            return query, passages
+        return corrected, self._search(corrected)
+
+    def _search(self, query: str) -> list[Passage]:
+        return search(self.actor, query, knowledge_bases=self.kbs, k=settings.ASK_TOP_K)
 
     def _decide(self, search_query: str, sources: list[Source],
                 passages: list[Passage]) -> Decision:
