@@ -1,11 +1,14 @@
-"""Typos in a question, corrected against the words of the passages search found.
+"""Typos and other word forms in a question, spelled as the passages search found.
 
 A mistyped word ("rebiuld", "indexs", "비밀번홀") is a word no document uses, so it weighs
 most in the answerability measure (inference/answerability.py: a term the knowledge base
 never uses is evidence the documents do not answer) and matches no sentence: a question
 the documents answer was refused. Dense retrieval still finds the right passages for most
 typos, and those passages hold the word meant; so each question word that none of them
-contains and that is one edit away from a word they do contain is replaced by it.
+contains and that is one edit away from a word they do contain is replaced by it. So is
+a word they use in another form ("rebuild" where they say "rebuilds", "indexes" where
+they say "index"): the lexical index and the answerability measure count words as
+written.
 
 One edit (insert, delete, substitute, or swap two neighbours: optimal string alignment,
 rapidfuzz) and only for words of at least MIN_LETTERS letters (Hangul counted letter by
@@ -20,7 +23,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from textproc.tokens import STOP_WORDS
+from textproc.tokens import STOP_WORDS, light_stem
 
 _WORD = re.compile(r"[^\W\d_]+")  # letters only: numbers and identifiers stay as typed
 MIN_LETTERS = 5
@@ -28,33 +31,46 @@ MAX_EDITS = 1
 
 
 def correct_typos(question: str, texts: Iterable[str]) -> str:
-    """`question` with each mistyped word replaced by the most frequent word of `texts`
-    one edit away; everything else character for character. Returns `question` itself
-    when nothing was corrected."""
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
+    """`question` with each word the texts spell differently in the texts' spelling: the
+    same word in another form ("rebuild" where they say "rebuilds"), else the most
+    frequent word one edit away (a typo); everything else character for character.
+    Returns `question` itself when nothing changed."""
+    words = _Vocabulary(texts)
+    return _WORD.sub(lambda match: words.spelling(match.group()), question)
 
-    surface: dict[str, str] = {}
-    counts: Counter[str] = Counter()
-    for text in texts:
-        for word in _WORD.findall(text):
-            key = _letters(word)
-            counts[key] += 1
-            surface.setdefault(key, word)
-    # Most frequent first: extractOne keeps the first of equally distant candidates.
-    choices = sorted(counts, key=lambda k: -counts[k])
 
-    def fix(match: re.Match[str]) -> str:
-        word = match.group()
+class _Vocabulary:
+    """The words of some texts, by letters, with their most frequent form per stem."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.surface: dict[str, str] = {}
+        counts: Counter[str] = Counter()
+        for text in texts:
+            for word in _WORD.findall(text):
+                key = _letters(word)
+                counts[key] += 1
+                self.surface.setdefault(key, word)
+        # Most frequent first: extractOne and the stem map keep the first of equals.
+        self.keys = sorted(counts, key=lambda k: -counts[k])
+        self.by_stem: dict[str, str] = {}
+        for key in self.keys:
+            self.by_stem.setdefault(light_stem(key), key)
+
+    def spelling(self, word: str) -> str:
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         key = _letters(word)
-        if key in counts or len(key) < MIN_LETTERS or word.casefold() in STOP_WORDS:
+        if key in self.surface or len(key) < MIN_LETTERS or word.casefold() in STOP_WORDS:
             return word
-        found = process.extractOne(key, choices, scorer=OSA.distance, score_cutoff=MAX_EDITS)
-        if not found:
+        found = self.by_stem.get(light_stem(key))
+        if found is None:
+            match = process.extractOne(key, self.keys, scorer=OSA.distance,
+                                       score_cutoff=MAX_EDITS)
+            found = match[0] if match else None
+        if found is None:
             return word
-        return surface[found[0]].lower() if word.islower() else surface[found[0]]
-
-    return _WORD.sub(fix, question)
+        return self.surface[found].lower() if word.islower() else self.surface[found]
 
 
 def _letters(word: str) -> str:

@@ -16,6 +16,8 @@ PASSAGES = [
     ("How do I rebiuld the indexs?", "How do I rebuild the indexes?"),
     ("Which VPN clinet do employes use?", "Which VPN client do employees use?"),
     ("비밀번홀는 언제 만료되나요?", "비밀번호는 언제 만료되나요?"),  # one jamo off
+    ("How do I rebuild an index?", "How do I rebuild an indexes?"),  # another form
+    ("Which clients connect employees?", "Which client connect employees?"),
 ])
 def test_a_mistyped_word_becomes_the_word_the_passages_use(question, meant):
     assert correct_typos(question, PASSAGES) == meant
