@@ -308,6 +308,13 @@ class Row:
     # Let through by the answerability threshold, then declined by the extractive backend
     # (retrieval and the best sentence disagree about the passage).
     declined: bool = False
+    # Answerable only: retrieval's first passage holds the support (the issue's "search
+    # had it at rank 1"); then lost: the answer refused or cited only passages without the
+    # support; not_rank1: refused or did not cite the first passage (also when the
+    # passage it cited holds the same answer, e.g. an overlapping chunk of the section).
+    rank1_holds: bool = False
+    rank1_lost: bool = False
+    rank1_not_cited: bool = False
 
 
 def ask_one(question: Question, kb, *, answerable: bool) -> Row:
@@ -345,6 +352,12 @@ def ask_one(question: Question, kb, *, answerable: bool) -> Row:
         return row
     texts = dict(Chunk.objects.filter(pk__in=[c.chunk_id for c in result.citations])
                  .values_list("pk", "text"))
+    row.rank1_holds = bool(passages) and supports(question, passages[0].text,
+                                                  passages[0].document)
+    row.rank1_lost = row.rank1_holds and not any(
+        supports(question, texts.get(c.chunk_id, ""), c.document) for c in result.citations)
+    row.rank1_not_cited = row.rank1_holds and passages[0].chunk_id not in {
+        c.chunk_id for c in result.citations}
     if not refused:
         row.citations = len(result.citations)
         row.citations_correct = sum(supports(question, texts.get(c.chunk_id, ""), c.document)
@@ -418,6 +431,11 @@ def summarize(rows: list[Row], threshold: float) -> dict:
             "correct_of_answered": _ratio(sum(bool(r.correct) for r in answered), len(answered)),
             "refuse_answerable": _ratio(sum(r.refused for r in ans), len(ans)),
             "declined_answerable": _ratio(sum(r.declined for r in ans), len(ans)),
+            "rank1_holds": sum(r.rank1_holds for r in ans),
+            "rank1_lost": _ratio(sum(r.rank1_lost for r in ans),
+                                 sum(r.rank1_holds for r in ans)),
+            "rank1_not_cited": _ratio(sum(r.rank1_not_cited for r in ans),
+                                      sum(r.rank1_holds for r in ans)),
             "refuse_unanswerable": _ratio(sum(r.refused for r in una), len(una)),
             "same_domain": len(same),
             "refuse_same_domain": _ratio(sum(r.refused for r in same), len(same)),
@@ -489,14 +507,16 @@ def verdicts(summary: dict) -> dict[str, tuple[float | None, str, bool]]:
 def table(summary: dict) -> str:
     lines = ["| set | answerable / unanswerable | citation precision | verifier-supported "
              "| correct (of answerable) | correct (of answered) | refused answerable "
-             "| refused unanswerable | refused same-domain unanswerable | ask p50 / p95 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| refused unanswerable | refused same-domain unanswerable "
+             "| rank 1 right, answer lost it (not cited) | ask p50 / p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summary["sets"].items():
         lines.append(
             f"| {name} | {s['answerable']} / {s['unanswerable']} | {s['citation_precision']} "
             f"| {s['citations_verified_supported']} | {s['correct_of_answerable']} "
             f"| {s['correct_of_answered']} | {s['refuse_answerable']} "
             f"| {s['refuse_unanswerable']} | {s['refuse_same_domain']} ({s['same_domain']}) "
+            f"| {s['rank1_lost']} ({s['rank1_not_cited']}) of {s['rank1_holds']} "
             f"| {s['latency_p50_ms']} / {s['latency_p95_ms']} |")
     return "\n".join(lines)
 

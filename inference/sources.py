@@ -17,6 +17,9 @@ class Source:
     text: str
     score: float  # retrieval score; higher is better (used to drop sources first)
     kb_key: str = field(default="", compare=False)
+    # Retrieval's idf-weighted share of the question's terms in this passage (0..1; None
+    # when unknown): how much the passage is about the question, as a whole.
+    coverage: float | None = field(default=None, compare=False)
 
     @property
     def heading(self) -> str:

@@ -66,8 +66,8 @@ class ExtractiveConfig:
     # second and third quotes from other passages were mostly distractors (citation
     # precision 0.44 with quotes from any passage): benchmarks/RESULTS.md.
     single_source: bool = True
-    # Which passage: the best-ranked by retrieval (lowest n) whose best sentence scores at
-    # least this share of the best sentence overall. Retrieval ranks passages better than
+    # Which passage: the best-ranked by retrieval (lowest n) whose strength (below) is at
+    # least this share of the strongest passage's. Retrieval ranks passages better than
     # one sentence's score does (Recall@1 0.88-0.92 against 0.75 on the eval sets).
     source_tolerance: float = 0.7
     # When that passage does not hold the best sentence itself, retrieval and the
@@ -80,6 +80,13 @@ class ExtractiveConfig:
     # 0.930 and 0.8 gives 0.955 / 0.867 / 0.957 (0.7 keeps within the issue's budget of
     # refusing at most 0.1 of answerable questions, threshold refusals included).
     abstain_on_disagreement: bool = True
+    # A passage's strength is its best sentence's score plus this weight times retrieval's
+    # term coverage of the whole passage (Source.coverage, the knowledge base's idf). One
+    # sentence's words say less than the passage's: in a KorQuAD paragraph the sentence
+    # naming the subject and the one holding the answer are often two, and the answer
+    # step then refused or quoted another passage where retrieval's first was right.
+    # 0.3 measured best of 0.2-1.0 (benchmarks/RESULTS.md, "Answer step").
+    coverage_weight: float = 0.3
     min_score: float = 0.05  # below this, nothing answers: a "not found" reply
     min_tokens: int = 3  # shorter fragments (headings, list bullets) are not quoted
     max_sentence_chars: int = 600
@@ -181,12 +188,8 @@ class ExtractiveBackend:
         scored = self.score_sentences(question, sources)
         if not scored or scored[0].score < cfg.min_score:
             return []
-        best_source = min(s.n for s in scored
-                          if s.score >= scored[0].score * cfg.source_tolerance)
-        # Overlapping passages repeat sentences: any passage holding the best sentence's
-        # text holds the best sentence.
-        if cfg.abstain_on_disagreement and best_source not in {
-                s.n for s in scored if s.text == scored[0].text}:
+        best_source = self._passage(scored, sources)
+        if best_source is None:
             return []
         scored = [s for s in scored if s.quotable and (s.n == best_source
                                                        or not cfg.single_source)]
@@ -208,6 +211,29 @@ class ExtractiveBackend:
             seen.add(sentence.text)
             chars += len(sentence.text)
         return sorted(chosen, key=lambda s: (s.n, s.index))
+
+    def _passage(self, scored: list[ScoredSentence],
+                 sources: Sequence[Source]) -> int | None:
+        """The passage to quote: the best-ranked by retrieval whose strength (its best
+        sentence's score plus `coverage_weight` times retrieval's term coverage) comes
+        within `source_tolerance` of the strongest; None when that is not the strongest
+        and does not hold its best sentence (retrieval and the sentences disagree, and
+        one quote would be a guess)."""
+        cfg = self.config
+        coverage = {s.n: s.coverage or 0.0 for s in sources}
+        best: dict[int, ScoredSentence] = {}
+        for sentence in scored:  # best first: the first of each passage is its best
+            best.setdefault(sentence.n, sentence)
+        strength = {n: b.score + cfg.coverage_weight * coverage.get(n, 0.0)
+                    for n, b in best.items()}
+        strongest = max(strength, key=lambda n: (strength[n], -n))
+        chosen = min(n for n in strength
+                     if strength[n] >= strength[strongest] * cfg.source_tolerance)
+        # Overlapping passages repeat sentences: a passage holding the strongest one's best
+        # sentence holds the same answer.
+        agree = chosen == strongest or any(
+            s.n == chosen and s.text == best[strongest].text for s in scored)
+        return chosen if agree or not cfg.abstain_on_disagreement else None
 
     def best_score(self, question: str, sources: Sequence[Source]) -> float:
         scored = self.score_sentences(question, sources)

@@ -406,7 +406,7 @@ def _source(n: int, passage: Passage) -> Source:
     return Source(n=n, chunk_id=passage.chunk_id, title=passage.title,
                   document=passage.document, page=passage.page,
                   heading_path=tuple(passage.heading_path), text=passage.text,
-                  score=passage.score)
+                  score=passage.score, coverage=passage.scores.get("term_coverage"))
 
 
 def _scores(passage: Passage) -> SimpleNamespace:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -266,3 +267,21 @@ def test_a_heading_glued_to_a_sentence_is_not_quoted(question, text, heading, qu
     ("Python is ...") is left whole."""
     chosen = ExtractiveBackend().select(question, [source(1, text, heading=heading)])
     assert [s.text for s in chosen] == [quoted]
+
+
+def test_the_passage_retrieval_ranks_first_answers_when_it_is_about_the_question():
+    """Passage 2 has one sentence naming more of the question's words; passage 1, first
+    in retrieval and about the question as a whole (its term coverage), answers it. By
+    sentences alone the two disagreed and the answer was "not found"; the passage's
+    coverage settles it for passage 1."""
+    question = "When did the Seoul Summer Olympics open?"
+    sources = [
+        replace(source(1, "The Seoul Summer games opened on 17 September 1988. The stadium "
+                          "was open to all. Shops open late."), coverage=0.8),
+        replace(source(2, "Volunteers for the Seoul Summer Olympics met in Busan. The "
+                          "Olympics need volunteers."), coverage=0.45),
+    ]
+    chosen = ExtractiveBackend().select(question, sources)
+    assert [s.text for s in chosen] == ["The Seoul Summer games opened on 17 September 1988."]
+    sentences_only = ExtractiveBackend(config=ExtractiveConfig(coverage_weight=0.0))
+    assert sentences_only.select(question, sources) == []
