@@ -44,11 +44,13 @@ KNOWN_WRONG = {
 UNANSWERABLE = "What is on the cafeteria menu on Friday?"
 
 
-def newcomer_cases():
+def newcomer_cases() -> list:
+    cases = []
     for question, expected in NEWCOMER.items():
         known = KNOWN_WRONG.get(question)
         marks = [pytest.mark.xfail(strict=True, reason=known)] if known else []
-        yield pytest.param(question, *expected, marks=marks, id=question)
+        cases.append(pytest.param(question, *expected, marks=marks, id=question))
+    return cases
 
 
 @pytest.fixture(scope="module")
