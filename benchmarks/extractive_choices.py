@@ -9,8 +9,10 @@ every answerable question the ask service's search runs once (top CITEWISE_ASK_T
 each variant of ExtractiveConfig then selects its quotes from those same passages, so
 the variants differ only in selection. Scored with answer_quality's definitions:
 citation precision (cited chunk holds the support), correct (answer holds the gold
-answer / overlaps the section, of all questions) and answered (share the backend did not
-decline). No answerability threshold: every question reaches the backend.
+answer / overlaps the section, of all questions), answered (share the backend did not
+decline) and rank 1 lost (of the questions whose first retrieved passage holds the
+support, the share where no quoted passage does: declined or quoted elsewhere). No
+answerability threshold: every question reaches the backend.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ CURRENT = ExtractiveConfig()
 ALWAYS_SEMANTIC = {"semantic_noise_lead": -2.0, "semantic_confident_lead": -1.0}
 VARIANTS = {
     "current defaults": CURRENT,
+    "passage strength without term coverage (coverage weight 0)": replace(
+        CURRENT, coverage_weight=0.0),
+    "coverage weight 0.2": replace(CURRENT, coverage_weight=0.2),
+    "coverage weight 0.5": replace(CURRENT, coverage_weight=0.5),
+    "coverage weight 1.0": replace(CURRENT, coverage_weight=1.0),
     "semantic weight always full": replace(CURRENT, **ALWAYS_SEMANTIC),
     "source tolerance 0.6": replace(CURRENT, source_tolerance=0.6),
     "source tolerance 0.8": replace(CURRENT, source_tolerance=0.8),
@@ -69,7 +76,7 @@ def score(items: list[tuple], config: ExtractiveConfig) -> dict[str, dict]:
 
     out: dict[str, dict] = {}
     for name in ("python-faq", "korquad"):
-        cited = good = right = total = answered = 0
+        cited = good = right = total = answered = first = lost = 0
         for question, kb, sources in items:
             if question.set != name:
                 continue
@@ -85,9 +92,15 @@ def score(items: list[tuple], config: ExtractiveConfig) -> dict[str, dict]:
             good += sum(aq.supports(question, by_n[n].text, by_n[n].document) for n in numbers)
             right += bool(chosen) and aq.correct(
                 question, " ".join(f"{s.text} [{s.n}]" for s in chosen))
+            # Retrieval's first passage holds the support, yet no quoted passage does.
+            if sources and aq.supports(question, sources[0].text, sources[0].document):
+                first += 1
+                lost += not any(aq.supports(question, by_n[n].text, by_n[n].document)
+                                for n in numbers)
         out[name] = {"questions": total, "precision": round(good / max(cited, 1), 3),
                      "correct": round(right / max(total, 1), 3),
-                     "answered": round(answered / max(total, 1), 3)}
+                     "answered": round(answered / max(total, 1), 3),
+                     "rank1_lost": round(lost / max(first, 1), 3), "rank1": first}
     return out
 
 
@@ -105,14 +118,15 @@ def main() -> None:
         args.faq_questions, args.korquad_questions, args.korquad_paragraphs,
         log=aq.log)
     items = collect(questions, kbs)
-    rows = ["| variant | python-faq precision / correct / answered "
-            "| korquad precision / correct / answered |", "|---|---|---|"]
+    rows = ["| variant | python-faq precision / correct / answered / rank 1 lost "
+            "| korquad precision / correct / answered / rank 1 lost |", "|---|---|---|"]
     for label, config in VARIANTS.items():
         result = score(items, config)
         faq, kq = result["python-faq"], result["korquad"]
         rows.append(f"| {label} | {faq['precision']} / {faq['correct']} / {faq['answered']} "
-                    f"({faq['questions']} q) | {kq['precision']} / {kq['correct']} / "
-                    f"{kq['answered']} ({kq['questions']} q) |")
+                    f"/ {faq['rank1_lost']} ({faq['questions']} q) | {kq['precision']} / "
+                    f"{kq['correct']} / {kq['answered']} / {kq['rank1_lost']} "
+                    f"({kq['questions']} q) |")
         aq.log(rows[-1])
     report = "\n".join([
         "### Extractive quoting: settings compared", "",

@@ -228,12 +228,13 @@ class _Answer:
         """A backend that found nothing to say after all is a refusal like any other (with
         the documents that came closest); then the citations are verified and stored."""
         closest: list[dict] = []
-        if reply.refused:
+        refused = reply.refused  # decided on the backend's own words, before the listing
+        if refused:
             closest = _closest_documents(passages)
             if closest and not reply.parser.citations:
                 yield from reply.feed(_closest_listing(self.language, closest), verbatim=True)
         yield from reply.close()
-        if reply.refused:
+        if refused:
             self._record_gap(closest, passages)
         parser = reply.parser
         verification = verifier(extractive_backend(self.kbs[0]).embed_passages).verify(
@@ -244,7 +245,7 @@ class _Answer:
                           supported=verification.citation_supported,
                           snippets=verification.snippets, grounded=verification.grounded,
                           backend=reply.backend, usage=reply.usage, notice=reply.notice,
-                          invalid=parser.invalid_count, not_found=reply.refused,
+                          invalid=parser.invalid_count, not_found=refused,
                           closest=closest)
 
     def _examples(self) -> list[Example]:
