@@ -146,7 +146,7 @@ def test_brackets_quoted_from_a_document_are_not_citations(it_kb):
     load(it_kb, "python.md", "# Python tips\n\n## Tuples\n\nThe type constructor "
                              "tuple(seq) converts any sequence into a tuple. For example, "
                              "tuple([1, 2, 3]) yields (1, 2, 3).\n")
-    _, result = answer(SYSTEM, "How does the tuple constructor convert a sequence?")
+    _, result = answer(SYSTEM, "What does the tuple constructor yield for a list, for example?")
     assert "tuple([1, 2, 3]) yields (1, 2, 3)." in result.answer
     assert len({c.chunk_id for c in result.citations}) == 1
     assert all("tuple(seq)" in Chunk.objects.get(pk=c.chunk_id).text for c in result.citations)
