@@ -25,52 +25,60 @@ from collections.abc import Iterable
 
 from textproc.tokens import STOP_WORDS, light_stem
 
-_WORD = re.compile(r"[^\W\d_]+")  # letters only: numbers and identifiers stay as typed
+_WORD = re.compile(r"\w+")  # words as the lexical index sees them: identifiers whole
+_LETTERS = re.compile(r"[^\W\d_]+")  # the words inside an identifier (rebuild_indexes)
 MIN_LETTERS = 5
 MAX_EDITS = 1
 
 
 def correct_typos(question: str, texts: Iterable[str]) -> str:
     """`question` with each word the texts spell differently in the texts' spelling: the
-    same word in another form ("rebuild" where they say "rebuilds"), else the most
-    frequent word one edit away (a typo); everything else character for character.
-    Returns `question` itself when nothing changed."""
+    same word in another form ("rebuild" where they say "rebuilds"), a word one edit away
+    (a typo), or a typo of another form ("rebiuld" where they say "rebuilds"), the most
+    frequent form first; everything else character for character. Returns `question`
+    itself when nothing changed."""
     words = _Vocabulary(texts)
     return _WORD.sub(lambda match: words.spelling(match.group()), question)
 
 
 class _Vocabulary:
-    """The words of some texts, by letters, with their most frequent form per stem."""
+    """The words of some texts as the lexical index counts them, plus the words inside
+    identifiers, with the most frequent whole word per stem."""
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.surface: dict[str, str] = {}
+        self.whole: set[str] = set()
         counts: Counter[str] = Counter()
         for text in texts:
-            for word in _WORD.findall(text):
-                key = _letters(word)
-                counts[key] += 1
-                self.surface.setdefault(key, word)
+            for token in _WORD.findall(text):
+                self.whole.add(_letters(token))
+                for word in {token, *_LETTERS.findall(token)}:
+                    counts[_letters(word)] += 1
+                    self.surface.setdefault(_letters(word), word)
         # Most frequent first: extractOne and the stem map keep the first of equals.
         self.keys = sorted(counts, key=lambda k: -counts[k])
         self.by_stem: dict[str, str] = {}
         for key in self.keys:
-            self.by_stem.setdefault(light_stem(key), key)
+            if key in self.whole and key.isalpha():
+                self.by_stem.setdefault(light_stem(key), key)
 
     def spelling(self, word: str) -> str:
-        from rapidfuzz import process
-        from rapidfuzz.distance import OSA
-
         key = _letters(word)
-        if key in self.surface or len(key) < MIN_LETTERS or word.casefold() in STOP_WORDS:
+        if (key in self.whole or not key.isalpha() or len(key) < MIN_LETTERS
+                or word.casefold() in STOP_WORDS):
             return word
-        found = self.by_stem.get(light_stem(key))
-        if found is None:
-            match = process.extractOne(key, self.keys, scorer=OSA.distance,
-                                       score_cutoff=MAX_EDITS)
-            found = match[0] if match else None
+        meant = key if key in self.surface else self._one_edit(key)
+        found = self.by_stem.get(light_stem(meant or key)) or meant
         if found is None:
             return word
         return self.surface[found].lower() if word.islower() else self.surface[found]
+
+    def _one_edit(self, key: str) -> str | None:
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        match = process.extractOne(key, self.keys, scorer=OSA.distance, score_cutoff=MAX_EDITS)
+        return match[0] if match else None
 
 
 def _letters(word: str) -> str:

@@ -5,7 +5,8 @@ import pytest
 from inference.spelling import correct_typos
 
 PASSAGES = [
-    "Rebuilding indexes: python manage.py rebuild_indexes. The command rebuilds the indexes.",
+    "To rebuild the indexes, run python manage.py rebuild_indexes. The command rebuilds "
+    "them. Rebuilding takes a minute.",
     "Employees connect to the office network with the WireGuard VPN client. Contracts are "
     "signed by the legal team.",
     "비밀번호는 90일마다 만료된다. 직원은 입사 1년 후 연간 15일의 연차 휴가를 받는다.",
@@ -30,3 +31,12 @@ def test_a_mistyped_word_becomes_the_word_the_passages_use(question, meant):
 ])
 def test_real_words_the_passages_lack_stay_as_asked(question):
     assert correct_typos(question, PASSAGES) == question
+
+
+def test_a_word_found_only_inside_an_identifier_takes_the_form_the_index_knows():
+    """The lexical index counts "rebuild_indexes" as one word: a question's "rebuild"
+    (or the typo "rebiuld") matches nothing there, so it takes the passages' whole word
+    of the same stem."""
+    passages = ["Run python manage.py rebuild_indexes: it rebuilds every index."]
+    assert correct_typos("How do I rebuild it?", passages) == "How do I rebuilds it?"
+    assert correct_typos("How do I rebiuld it?", passages) == "How do I rebuilds it?"
