@@ -96,17 +96,27 @@ def headings(built: corpus.Built, count: int = HEADINGS) -> list[Item]:
     return picked
 
 
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+HANGUL = re.compile(r"[가-힣]")
+
+
+def _words(text: str, *, spaced: bool = True) -> str:
+    """The words, lower-cased, without punctuation (readers differ on quotes and dashes).
+    spaced=False also drops the spaces: Korean spacing varies with inline markup ("I 를"
+    in one reader, "I를" in another), while English words run together only when a PDF
+    reader lost the spaces, which must count as a miss."""
+    return (" " if spaced else "").join(re.findall(r"\w+", text.casefold()))
+
+
+def contains(text: str, evidence: str) -> bool:
+    spaced = not HANGUL.search(evidence)
+    return _words(evidence, spaced=spaced) in _words(text, spaced=spaced)
 
 
 def holds(item: Item, document: str, text: str) -> bool:
     """Does this passage of `document` hold the item's evidence?"""
     if document != item.document:
         return False
-    if _words(item.evidence) in _words(text):
-        return True
-    return bool(shingles(text) & shingles(item.evidence))
+    return contains(text, item.evidence) or bool(shingles(text) & shingles(item.evidence))
 
 
 # ----- evidence is in the document (what a person reads, not what our parsers make) -----
@@ -142,8 +152,8 @@ def missing_evidence(built: corpus.Built, items: list[Item]) -> list[str]:
         if item.kind in ("heading", "unanswerable"):
             continue
         if item.document not in texts:
-            texts[item.document] = _words(document_text(built, item.document))
-        if _words(item.evidence) not in texts[item.document]:
+            texts[item.document] = document_text(built, item.document)
+        if not contains(texts[item.document], item.evidence):
             missing.append(item.id)
     return missing
 
@@ -191,12 +201,14 @@ class Row:
     question: str
     document: str
     ranked: list[str] = field(default_factory=list)  # "document: heading path" of top 5
+    ranked_ids: list[int] = field(default_factory=list)  # chunk ids of the top 10
     rank: int | None = None  # 1-based rank of the first passage holding the evidence
     first_is_navigation: bool = False  # rank 1 is a passage that is mostly links/TOC
     asked: bool = False
     refused: bool | None = None
     citations: int = 0
     citations_holding: int = 0
+    cited_ids: list[int] = field(default_factory=list)
     answer: str = ""
 
 
@@ -220,7 +232,7 @@ def search_all(kb, items: list[Item]) -> tuple[list[Row], dict]:
         hits = [holds(item, *chunks.get(cid, ("", ""))) for cid in ranking]
         row = Row(item.id, item.kind, item.question, item.document,
                   [f"{p.document}: {' > '.join(p.heading_path)}" for p in passages[:5]],
-                  next((n for n, h in enumerate(hits, 1) if h), None))
+                  ranking, next((n for n, h in enumerate(hits, 1) if h), None))
         row.first_is_navigation = bool(passages) and looks_like_navigation(passages[0].text)
         rows.append(row)
         rankings.append(ranking)
@@ -266,6 +278,7 @@ def ask_all(kb, items: list[Item], rows: list[Row]) -> None:
         texts = {c.pk: (c.document.original_name, c.text) for c in cited.select_related(
             "document")}
         row.citations = len(result.citations)
+        row.cited_ids = [c.chunk_id for c in result.citations]
         row.citations_holding = sum(holds(item, *texts.get(c.chunk_id, ("", "")))
                                     for c in result.citations)
 
