@@ -134,7 +134,8 @@ def clean_heading(text: str) -> str:
 
 def sections(path: Path) -> list[tuple[str, str]]:
     """[(heading, the text up to the next heading)] of a source HTML page, h1-h4."""
-    body = soup(path).find(id="DisplayArea") or soup(path).body
+    page = soup(path)
+    body = page.find(id="DisplayArea") or page.body
     out: list[tuple[str, list[str]]] = [("", [])]
     for node in body.find_all(["h1", "h2", "h3", "h4", "p", "li", "pre", "td", "dd", "dt"]):
         if node.name.startswith("h"):
@@ -153,7 +154,8 @@ def _hangul_share(text: str) -> float:
 def _korean_pages(root: Path, module: str) -> list[Path]:
     pages = []
     for path in sorted((root / module / "guide").glob("*.html")):
-        text = " ".join((soup(path).find(id="DisplayArea") or soup(path)).get_text(" ").split())
+        page = soup(path)
+        text = " ".join((page.find(id="DisplayArea") or page).get_text(" ").split())
         if len(text) > MIN_PAGE_CHARS and _hangul_share(text) > HANGUL_SHARE:
             pages.append(path)
     return pages
