@@ -1,0 +1,98 @@
+"""Quality gates on real documents: Debian documentation, English and Korean (issue 10).
+
+The same measurement as benchmarks/debian_docs.py: each language's corpus is built from
+Debian packages (cached outside the repository, keyed by package version), ingested with
+`manage.py ingest FOLDER --kb SLUG --create` and nothing else, then searched and asked
+through the services with headings, hand-written paraphrased and misspelled questions
+(tests/eval/data/debian-docs-{en,ko}.jsonl) and unanswerable ones. One knowledge base per
+language serves every gate. Without apt or a Debian mirror the tests skip, except in CI
+(CI=true), where they fail.
+
+Targets from the issue, per language: Recall@1 >= 0.85 and Recall@5 >= 0.97 with headings
+as questions, Recall@5 >= 0.90 on paraphrased questions, citation precision >= 0.95,
+refusal of unanswerable questions >= 0.9; and (what must work, 5) the answer step loses
+the passage search ranked first for under 2% of questions. Before and after numbers:
+benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+debian_docs = importlib.import_module("debian_docs")
+corpus = importlib.import_module("debian_docs_corpus")
+
+LANGUAGES = ["en", "ko"]
+
+
+def hand_written(language: str) -> list[dict]:
+    path = debian_docs.DATA / f"debian-docs-{language}.jsonl"
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_question_set_is_the_size_the_issue_asks(language):
+    rows = hand_written(language)
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("paraphrase") >= 40
+    assert kinds.count("typo") >= 20
+    assert kinds.count("unanswerable") >= 20
+    answerable = [r for r in rows if r["kind"] != "unanswerable"]
+    assert all(r["document"] and r["evidence"] for r in answerable)
+    assert len({r["id"] for r in rows}) == len(rows)
+
+
+@pytest.fixture(scope="module", params=LANGUAGES)
+def result(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """Build, ingest, search and ask once per language (the tests only read numbers)."""
+    from citewise.knowledge.models import KnowledgeBase
+    from citewise.knowledge.permissions import SYSTEM
+    from citewise.knowledge.services import delete_knowledge_base
+
+    language = request.param
+    with django_db_blocker.unblock():
+        try:
+            measured = debian_docs.evaluate(language, tmp_path_factory.mktemp(language),
+                                            log=lambda *_: None)
+        except corpus.Unavailable as error:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"Debian documentation packages unavailable: {error}")
+        finally:  # rows and index files: later tests start clean
+            for kb in KnowledgeBase.objects.filter(slug=f"debian-docs-{language}"):
+                delete_knowledge_base(SYSTEM, kb)
+    print("\n" + debian_docs.report([measured], "pytest tests/eval/test_debian_docs.py", 0))
+    return measured
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+class TestRealDocuments:
+    @pytest.mark.parametrize("gate", list(debian_docs.GATES))
+    def test_gate(self, result, gate):
+        value, goal = result.gates()[gate]
+        assert (value or 0) >= goal, (result.language, gate, result.retrieval, result.answers,
+                                      result.failures)
+
+    def test_every_document_is_indexed(self, result):
+        assert not result.knowledge_base.failed, result.knowledge_base.failed
+
+    def test_the_answer_step_keeps_what_search_ranked_first(self, result):
+        lost = result.answers["rank1_but_ask_lost_it"]
+        assert (lost or 0) < 0.02, (result.language, result.answers)
+
+    def test_a_misspelling_does_not_lose_what_the_paraphrase_finds(self, result):
+        """Each typo question misspells one paraphrase ("of"); one question's worth of
+        slack."""
+        found = {row.id for row in result.rows if row.rank is not None and row.rank <= 5}
+        lost = [r["id"] for r in hand_written(result.language)
+                if r["kind"] == "typo" and r["of"] in found and r["id"] not in found]
+        assert len(lost) <= 1, (result.language, lost)
