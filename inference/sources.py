@@ -20,6 +20,9 @@ class Source:
     # Retrieval's idf-weighted share of the question's terms in this passage (0..1; None
     # when unknown): how much the passage is about the question, as a whole.
     coverage: float | None = field(default=None, compare=False)
+    # Character offsets in `text` where a new section (heading path) begins: a passage may
+    # join several small sections, and a quote's context belongs to its own section.
+    section_starts: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def heading(self) -> str:

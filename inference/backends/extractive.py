@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usa
 from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace
-from textproc.sentences import split_sentences
+from textproc.sentences import sentence_spans
 from textproc.tokens import approx_tokens, light_stem, match_tokens
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
@@ -42,6 +43,17 @@ class ScoredSentence:
     # Headings and questions help choose the passage (an FAQ heading that matches the
     # question marks its answer) but are never quoted: a question is not an answer.
     quotable: bool = True
+    section: int = 0  # which section of its passage (Source.section_starts) it is in
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    n: int  # source number
+    index: int  # position in its source (-1: the heading)
+    text: str
+    tokens: list[str]
+    quotable: bool = True
+    section: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,7 +125,8 @@ class ExtractiveBackend:
     def score_sentences(self, question: str, sources: Sequence[Source]) -> list[ScoredSentence]:
         """Every candidate sentence with its scores, best first (cached per question and
         sources, so answerability and the answer share the work)."""
-        key = (question, tuple((s.n, s.chunk_id, hash(s.text)) for s in sources))
+        key = (question, tuple((s.n, s.chunk_id, hash(s.text), s.section_starts)
+                               for s in sources))
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -131,44 +144,47 @@ class ExtractiveBackend:
         if not candidates:
             return []
         question_tokens = set(word_forms(question))
-        df = Counter(t for _, _, _, tokens, _ in candidates for t in set(tokens))
+        df = Counter(t for c in candidates for t in set(c.tokens))
         total = len(candidates)
         idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
         idf_sum = sum(idf.values()) or 1.0
-        lexical = [sum(idf[t] for t in question_tokens & set(tokens)) / idf_sum
-                   for _, _, _, tokens, _ in candidates]
+        lexical = [sum(idf[t] for t in question_tokens & set(c.tokens)) / idf_sum
+                   for c in candidates]
         semantic: list[float | None] = [None] * total
         if self.embed_query is not None and self.embed_passages is not None:
             q = _unit(np.asarray(self.embed_query(question), dtype=np.float32).reshape(1, -1))
-            s = _unit(np.asarray(self.embed_passages([c[2] for c in candidates]),
+            s = _unit(np.asarray(self.embed_passages([c.text for c in candidates]),
                                  dtype=np.float32))
             semantic = [float(x) for x in (s @ q[0])]
         w = cfg.semantic_weight * self._semantic_confidence(semantic)
         scored = []
-        for (n, index, text, _, quotable), lex, sem in zip(candidates, lexical, semantic,
-                                                            strict=True):
+        for c, lex, sem in zip(candidates, lexical, semantic, strict=True):
             score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
-            scored.append(ScoredSentence(n, index, text, sem, lex, score, quotable))
+            scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex, score, c.quotable,
+                                         c.section))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
 
-    def _candidates(self, source: Source) -> list[tuple[int, int, str, list[str], bool]]:
-        """(source number, position, text, tokens, quotable) of the passage's sentences,
-        led by its heading. The heading helps choose the passage (a passage that
-        continues a section no longer shows it, and a short one like "Rebuilding
-        indexes" still names the subject) but is never quoted, not even glued to the
-        sentence after it, as a parser may leave it."""
+    def _candidates(self, source: Source) -> list[_Candidate]:
+        """The passage's sentences, led by its heading. The heading helps choose the
+        passage (a passage that continues a section no longer shows it, and a short one
+        like "Rebuilding indexes" still names the subject) but is never quoted, not even
+        glued to the sentence after it, as a parser may leave it."""
         cfg = self.config
         headings = [collapse_whitespace(h) for h in source.heading_path if h.strip()]
         heading = headings[-1] if headings else ""
-        candidates = [(source.n, -1, heading, word_forms(heading), False)] if heading else []
-        for index, sentence in enumerate(split_sentences(source.text)):
-            text = strip_heading(collapse_whitespace(sentence), [*headings, source.title])
+        candidates = ([_Candidate(source.n, -1, heading, word_forms(heading), quotable=False)]
+                      if heading else [])
+        for index, span in enumerate(sentence_spans(source.text)):
+            text = strip_heading(collapse_whitespace(span.text), [*headings, source.title])
             tokens = word_forms(text)
             if (text == heading or len(tokens) < cfg.min_tokens
                     or len(text) > cfg.max_sentence_chars):
                 continue
-            candidates.append((source.n, index, text, tokens, not _is_question(text)))
+            candidates.append(_Candidate(source.n, index, text, tokens,
+                                         quotable=not _is_question(text),
+                                         section=bisect_right(source.section_starts,
+                                                              span.start)))
         return candidates
 
     def _semantic_confidence(self, semantic: Sequence[float | None]) -> float:
@@ -195,6 +211,11 @@ class ExtractiveBackend:
                                                        or not cfg.single_source)]
         if not scored:
             return []
+        # Context for the best sentence comes from its own section: a passage joining
+        # small sections ("Meal allowance", "Commuting allowance") otherwise quoted the
+        # neighbouring section's look-alike sentence first, in reading order.
+        scored = [s for s in scored if (s.n, s.section) == (scored[0].n, scored[0].section)
+                  or not cfg.single_source]
         # Relative to the best sentence that may be quoted: with a source_tolerance below
         # relative_cutoff, the chosen passage's own best sentence could otherwise fall
         # under the cut and nothing would be said.

@@ -48,16 +48,21 @@ def test_a_search_result_says_the_title_once_and_carries_no_navigation():
         assert all(navigation not in text for text in texts)
 
 
-@pytest.mark.parametrize(("question", "expected", "section"), [
-    ("What discount do employees get on company shares?", "15 percent", "Employee share plan"),
-    ("How much is the commuting allowance?", "40 euros", "Related allowances"),
+@pytest.mark.parametrize(("question", "expected", "section", "other_section"), [
+    ("What discount do employees get on company shares?", "15 percent", "Employee share plan",
+     "meal allowance"),
+    ("How much is the commuting allowance?", "40 euros", "Related allowances",
+     "meal allowance"),
 ])
-def test_sections_named_share_or_related_answer(question: str, expected: str, section: str):
+def test_sections_named_share_or_related_answer(question: str, expected: str, section: str,
+                                                other_section: str):
     kb = make_kb("benefits")
     load(kb, "benefits.html",
          (CASES / "16-html-section-id-boilerplate" / "benefits.html").read_bytes())
     result = answer(kb, question)
     assert not result.not_found and expected in result.answer
+    # The chunk joins small sections; the quote keeps to the answering one.
+    assert other_section not in result.answer
     cited = Chunk.objects.get(pk=result.citations[0].chunk_id)
     # The page's small sections share one chunk, under the heading they have in common.
     assert cited.heading_path[0] == "Employee benefits" and section in cited.text

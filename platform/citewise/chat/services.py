@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -407,7 +408,15 @@ def _source(n: int, passage: Passage) -> Source:
     return Source(n=n, chunk_id=passage.chunk_id, title=passage.title,
                   document=passage.document, page=passage.page,
                   heading_path=tuple(passage.heading_path), text=passage.text,
-                  score=passage.score, coverage=passage.scores.get("term_coverage"))
+                  score=passage.score, coverage=passage.scores.get("term_coverage"),
+                  section_starts=_section_starts(passage))
+
+
+def _section_starts(passage: Passage) -> tuple[int, ...]:
+    """Offsets in the passage's text where its heading path changes (Chunk.locations)."""
+    locations = [Location.from_json(value) for value in passage.locations]
+    return tuple(later.offset for earlier, later in pairwise(locations)
+                 if later.heading_path != earlier.heading_path)
 
 
 def _scores(passage: Passage) -> SimpleNamespace:

@@ -285,3 +285,15 @@ def test_the_passage_retrieval_ranks_first_answers_when_it_is_about_the_question
     assert [s.text for s in chosen] == ["The Seoul Summer games opened on 17 September 1988."]
     sentences_only = ExtractiveBackend(config=ExtractiveConfig(coverage_weight=0.0))
     assert sentences_only.select(question, sources) == []
+
+
+def test_context_comes_from_the_best_sentences_own_section():
+    text = ("Employees receive a meal allowance of 8 euros per working day.\n\n"
+            "A commuting allowance of 40 euros per month is paid to employees far away.")
+    question = "How much is the commuting allowance?"
+    joined = source(1, text)
+    sectioned = replace(joined, section_starts=(text.index("A commuting"),))
+    # No score cut-off: only the section can keep the look-alike sentence out.
+    backend = ExtractiveBackend(config=ExtractiveConfig(relative_cutoff=0.0))
+    assert [s.text[:6] for s in backend.select(question, [joined])] == ["Employ", "A comm"]
+    assert [s.text[:6] for s in backend.select(question, [sectioned])] == ["A comm"]
