@@ -414,9 +414,12 @@ def _source(n: int, passage: Passage) -> Source:
 
 def _section_starts(passage: Passage) -> tuple[int, ...]:
     """Offsets in the passage's text where its heading path changes (Chunk.locations)."""
-    locations = [Location.from_json(value) for value in passage.locations]
-    return tuple(later.offset for earlier, later in pairwise(locations)
+    return tuple(later.offset for earlier, later in pairwise(_locations(passage))
                  if later.heading_path != earlier.heading_path)
+
+
+def _locations(passage: Passage) -> list[Location]:
+    return [Location.from_json(value) for value in passage.locations]
 
 
 def _scores(passage: Passage) -> SimpleNamespace:
@@ -440,8 +443,7 @@ def _quoted_location(source: Source, passage: Passage,
                      snippet: str | None) -> tuple[int | None, list[str]]:
     """Page and heading path of the sentence the citation quotes (the verifier's best
     supporting sentence), not of the passage's start: a passage may span pages."""
-    locations = [Location.from_json(value) for value in passage.locations]
-    found = quoted_location(source.text, locations, snippet or "")
+    found = quoted_location(source.text, _locations(passage), snippet or "")
     if found is None:  # a chunk stored before locations were kept
         return source.page, list(source.heading_path)
     return found.page, list(found.heading_path)
