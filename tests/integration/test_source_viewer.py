@@ -48,3 +48,11 @@ def test_others_get_not_found_and_strangers_must_sign_in(client, passage):
     response = client.get(f"/sources/{passage.pk}/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert Document.objects.count() == 1
+
+
+def test_a_korean_reader_sees_the_viewer_in_korean(client, passage):
+    reader = make_user("park")
+    passage.knowledge_base.reader_users.add(reader)
+    client.force_login(reader)
+    page = client.get(f"/sources/{passage.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "원본 파일 열기" in page and "Open the original file" not in page
