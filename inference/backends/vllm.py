@@ -11,16 +11,17 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
-from inference.errors import BackendBusy, LLMUnavailable
+from inference.errors import BackendBusy, ErrorCode, LLMUnavailable
 from inference.prompt import PromptBudget, TokenCounter, build_prompt, rewrite_messages
 from textproc.tokens import approx_tokens
 
@@ -102,64 +103,71 @@ class VLLMBackend:
     def stream_messages(self, messages: Sequence[Mapping[str, str]], *,
                         max_tokens: int | None = None, temperature: float | None = None,
                         extra_body: Mapping[str, Any] | None = None) -> Iterator[Event]:
-        """Stream a chat completion of ready-made messages (no prompt building)."""
+        """Stream a chat completion of ready-made messages (no prompt building). Closing
+        the iterator closes the HTTP stream, which makes vLLM abort the generation."""
         body = {**self.config.extra_body, **(extra_body or {})}
         with self._slot():
-            attempt = 0
-            started = time.monotonic()
-            while True:
-                received = False
-                try:
-                    self.requests_sent += 1
-                    stream = self.client.chat.completions.create(
-                        timeout=self._attempt_timeout(started),
-                        model=self.config.model, messages=list(messages), stream=True,
-                        stream_options={"include_usage": True},
-                        max_tokens=max_tokens or self.config.max_tokens,
-                        temperature=self.config.temperature if temperature is None
-                        else temperature,
-                        extra_body=body or None,
-                    )
-                    usage: Any = None
-                    finish = None
-                    parts: list[str] = []
-                    try:
-                        for chunk in stream:
-                            if chunk.usage is not None:
-                                usage = chunk.usage
-                            for choice in chunk.choices:
-                                text = choice.delta.content if choice.delta else None
-                                if text:
-                                    received = True
-                                    parts.append(text)
-                                    yield Delta(text)
-                                if choice.finish_reason:
-                                    finish = choice.finish_reason
-                    finally:
-                        stream.close()
-                except Exception as exc:
-                    error = map_error(exc, self.config)
-                    if received:
-                        raise LLMUnavailable(
-                            "The answer service stopped in the middle of the answer ("
-                            + error.message + ")", retryable=False, status=error.status
-                        ) from exc
-                    if error.retryable and self._may_retry(attempt, started):
-                        time.sleep(self.config.retry_backoff * 2 ** attempt)
-                        attempt += 1
-                        continue
+            stream, first = self._with_retries(lambda timeout: _opened(
+                self.client.chat.completions.create(
+                    timeout=timeout, model=self.config.model, messages=list(messages),
+                    stream=True, stream_options={"include_usage": True},
+                    max_tokens=max_tokens or self.config.max_tokens,
+                    temperature=self.config.temperature if temperature is None
+                    else temperature,
+                    extra_body=body or None)))
+            yield from self._read_stream(stream, first, messages)
+
+    def _read_stream(self, stream: Any, first: list[Any],
+                     messages: Sequence[Mapping[str, str]]) -> Iterator[Event]:
+        """Deltas as they arrive (`first`: the chunks read before the first token), then
+        Done with the server's token counts. Nothing is retried once a token has reached
+        the caller: a failure now is the answer's."""
+        usage: Any = None
+        finish = None
+        parts: list[str] = []
+        try:
+            for chunk in itertools.chain(first, stream):
+                usage = chunk.usage if chunk.usage is not None else usage
+                for choice in chunk.choices:
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        parts.append(text)
+                        yield Delta(text)
+                    finish = choice.finish_reason or finish
+        except Exception as exc:
+            error = map_error(exc, self.config)
+            if not parts:
+                raise error from exc
+            raise LLMUnavailable(
+                f"The answer service stopped in the middle of the answer ({error.message})",
+                code=ErrorCode.INTERRUPTED, status=error.status) from exc
+        finally:
+            stream.close()
+        if usage is not None:
+            counted = Usage(int(usage.prompt_tokens), int(usage.completion_tokens))
+        else:  # a server without include_usage support: estimate
+            counted = Usage(sum(self.count_tokens(m["content"]) for m in messages),
+                            self.count_tokens("".join(parts)))
+        yield Done(counted, finish or "stop")
+
+    def _with_retries(self, call: Callable[[httpx.Timeout], Any]) -> Any:
+        """`call(timeout)` until it succeeds, retrying what may succeed later (connection
+        errors, timeouts, 429, 5xx) with exponential backoff while time is left. Every
+        attempt shares one read_timeout: the person asking gets the error within it."""
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            try:
+                self.requests_sent += 1
+                return call(self._attempt_timeout(started))
+            except Exception as exc:
+                error = map_error(exc, self.config)
+                if not (error.retryable and self._may_retry(attempt, started)):
                     raise error from exc
-                if usage is not None:
-                    counted = Usage(int(usage.prompt_tokens), int(usage.completion_tokens))
-                else:  # a server without include_usage support: estimate
-                    counted = Usage(sum(self.count_tokens(m["content"]) for m in messages),
-                                    self.count_tokens("".join(parts)))
-                yield Done(counted, finish or "stop")
-                return
+            time.sleep(self.config.retry_backoff * 2 ** attempt)
+            attempt += 1
 
     def _may_retry(self, attempt: int, started: float) -> bool:
-        """Retries share one read_timeout: the person asking gets the error within it,
-        not after every attempt has waited its own."""
         cfg = self.config
         elapsed = time.monotonic() - started
         return attempt < cfg.max_retries and (
@@ -177,30 +185,15 @@ class VLLMBackend:
         """A short non-streamed request (retried: nothing reached a caller yet)."""
         body = {**self.config.extra_body, **(extra_body or {})}
         with self._slot():
-            attempt = 0
-            started = time.monotonic()
-            while True:
-                try:
-                    self.requests_sent += 1
-                    response = self.client.chat.completions.create(
-                        timeout=self._attempt_timeout(started),
-                        model=self.config.model, messages=list(messages), stream=False,
-                        max_tokens=max_tokens,
-                        temperature=self.config.temperature if temperature is None
-                        else temperature,
-                        extra_body=body or None,
-                    )
-                except Exception as exc:
-                    error = map_error(exc, self.config)
-                    if error.retryable and self._may_retry(attempt, started):
-                        time.sleep(self.config.retry_backoff * 2 ** attempt)
-                        attempt += 1
-                        continue
-                    raise error from exc
-                text = response.choices[0].message.content or "" if response.choices else ""
-                usage = response.usage
-                return text, Usage(usage.prompt_tokens if usage else 0,
-                                   usage.completion_tokens if usage else 0)
+            response = self._with_retries(lambda timeout: self.client.chat.completions.create(
+                timeout=timeout, model=self.config.model, messages=list(messages),
+                stream=False, max_tokens=max_tokens,
+                temperature=self.config.temperature if temperature is None else temperature,
+                extra_body=body or None))
+        text = response.choices[0].message.content or "" if response.choices else ""
+        usage = response.usage
+        return text, Usage(usage.prompt_tokens if usage else 0,
+                           usage.completion_tokens if usage else 0)
 
     def rewrite_question(self, history: Sequence[Turn], question: str) -> str:
         """A follow-up ("and on Windows?") rewritten into a standalone question."""
@@ -277,6 +270,21 @@ class _Slot:
         self.semaphore.release()
 
 
+def _opened(stream: Any) -> tuple[Any, list[Any]]:
+    """The stream and its chunks up to the first one carrying text (or its end): a
+    failure before any text may still be retried; the stream is closed if it fails."""
+    first: list[Any] = []
+    try:
+        for chunk in stream:
+            first.append(chunk)
+            if any(choice.delta and choice.delta.content for choice in chunk.choices):
+                break
+    except BaseException:
+        stream.close()
+        raise
+    return stream, first
+
+
 def _server_message(exc: Any) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -322,38 +330,44 @@ def map_error(exc: BaseException, config: VLLMConfig) -> LLMUnavailable:
     where = config.root
     if _caused_by(exc, _transport_errors("ConnectTimeout")):
         return LLMUnavailable(f"The answer service at {where} could not be reached within "
-                              f"{config.connect_timeout:g} s.", retryable=True)
+                              f"{config.connect_timeout:g} s.", code=ErrorCode.UNREACHABLE,
+                              retryable=True)
     if isinstance(exc, openai.APITimeoutError) or _caused_by(
             exc, _transport_errors("TimeoutException")):
         return LLMUnavailable(f"The answer service did not respond within "
-                              f"{config.read_timeout:g} s.", retryable=True)
+                              f"{config.read_timeout:g} s.", code=ErrorCode.TIMEOUT,
+                              retryable=True)
     refused = (*_transport_errors("ConnectError"), ConnectionRefusedError)
     if isinstance(exc, openai.APIConnectionError) or _caused_by(exc, refused):
         if _caused_by(exc, refused):
             return LLMUnavailable(f"The answer service at {where} cannot be reached "
-                                  "(connection refused). Is vLLM running?", retryable=True)
+                                  "(connection refused). Is vLLM running?",
+                                  code=ErrorCode.UNREACHABLE, retryable=True)
         return LLMUnavailable(f"The connection to the answer service at {where} failed.",
-                              retryable=True)
+                              code=ErrorCode.UNREACHABLE, retryable=True)
     if isinstance(exc, _transport_errors("TransportError")):
         return LLMUnavailable(f"The connection to the answer service at {where} was "
-                              f"interrupted ({type(exc).__name__}).", retryable=True)
+                              f"interrupted ({type(exc).__name__}).", code=ErrorCode.INTERRUPTED,
+                              retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = _server_message(exc)
         if status in (401, 403):
             return LLMUnavailable(f"The answer service refused the API key (HTTP {status}). "
-                                  "Check the configured key.", status=status)
+                                  "Check the configured key.", code=ErrorCode.AUTH, status=status)
         if status == 404:
             return LLMUnavailable(f"The answer service does not serve the model "
-                                  f"'{config.model}' (HTTP 404: {detail}).", status=status)
+                                  f"'{config.model}' (HTTP 404: {detail}).",
+                                  code=ErrorCode.MODEL_MISSING, status=status)
         if status == 429:
             return LLMUnavailable("The answer service is overloaded (HTTP 429). Try again "
-                                  "in a moment.", retryable=True, status=status)
+                                  "in a moment.", code=ErrorCode.OVERLOADED, retryable=True,
+                                  status=status)
         if status >= 500:
             return LLMUnavailable(f"The answer service failed (HTTP {status}): {detail}",
-                                  retryable=True, status=status)
+                                  code=ErrorCode.SERVER_ERROR, retryable=True, status=status)
         return LLMUnavailable(f"The answer service rejected the request (HTTP {status}): "
-                              f"{detail}", status=status)
+                              f"{detail}", code=ErrorCode.REJECTED, status=status)
     if isinstance(exc, openai.APIError):
         return LLMUnavailable(f"The answer service returned an error: {_server_message(exc)}")
     return LLMUnavailable(f"The answer service call failed: {type(exc).__name__}: {exc}")

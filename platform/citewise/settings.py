@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from citewise.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from citewise.knowledge.choices import AnswerBackend
 from citewise.secret_key import load_or_create_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -172,11 +173,12 @@ else:
 WORKER_CONCURRENCY = env_int("CITEWISE_WORKER_CONCURRENCY", 1, minimum=1)
 
 # --- Answering and retrieval ----------------------------------------------------------
-ANSWER_BACKEND = env_str("CITEWISE_ANSWER_BACKEND", "extractive")
-if ANSWER_BACKEND not in {"extractive", "vllm"}:
+ANSWER_BACKEND = env_str("CITEWISE_ANSWER_BACKEND", AnswerBackend.EXTRACTIVE)
+if ANSWER_BACKEND not in AnswerBackend.values:
     raise ImproperlyConfigured(
-        f"CITEWISE_ANSWER_BACKEND must be extractive or vllm, not {ANSWER_BACKEND!r}"
-    )
+        f"CITEWISE_ANSWER_BACKEND must be one of {', '.join(AnswerBackend.values)}, "
+        f"not {ANSWER_BACKEND!r}")
+ANSWER_BACKEND = AnswerBackend(ANSWER_BACKEND)
 VLLM_BASE_URL = env_str("VLLM_BASE_URL").rstrip("/")
 VLLM_MODEL = env_str("VLLM_MODEL")
 VLLM_API_KEY = env_secret("VLLM_API_KEY") or ""
@@ -202,7 +204,7 @@ ENTAILMENT_MODEL = env_str("CITEWISE_ENTAILMENT_MODEL")
 ENTAILMENT_THRESHOLD = env_float("CITEWISE_ENTAILMENT_THRESHOLD", 0.5)
 ANSWERABILITY_FEATURE = env_str("CITEWISE_ANSWERABILITY_FEATURE", "term_coverage")
 ANSWERABILITY_THRESHOLD = env_float("CITEWISE_ANSWERABILITY_THRESHOLD", 0.35)
-if ANSWER_BACKEND == "vllm" and not VLLM_BASE_URL:
+if ANSWER_BACKEND == AnswerBackend.VLLM and not VLLM_BASE_URL:
     raise ImproperlyConfigured("CITEWISE_ANSWER_BACKEND=vllm needs VLLM_BASE_URL")
 EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 # Knowledge bases created as Korean get a model that reads Korean: the English default

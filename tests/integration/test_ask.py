@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from citewise.chat import backends
+from citewise.chat.events import AskCitation, AskFailed, AskNotFound, AskNotice, AskResult, AskText
 from citewise.chat.models import Citation, Conversation, Message, UnansweredQuestion
-from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
+from citewise.chat.services import ask
 from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
@@ -62,10 +63,13 @@ def it_kb():
 
 
 def answer(actor, question, **kwargs) -> tuple[str, AskResult]:
+    """What a page shows (the streamed text, or the refusal that replaces it) and the
+    stored answer."""
     events = list(ask(actor, question, **kwargs))
     streamed = "".join(e.text for e in events if isinstance(e, AskText))
+    refusals = [e.text for e in events if isinstance(e, AskNotFound)]
     (result,) = [e for e in events if isinstance(e, AskResult)]
-    return streamed, result
+    return (refusals[0] if refusals else streamed), result
 
 
 def test_an_answer_quotes_the_documents_and_cites_each_claim(it_kb):
@@ -200,6 +204,7 @@ def test_a_down_llm_gives_a_clear_error_quickly(it_kb, unreachable_llm):
     assert time.monotonic() - began < 30
     (failure,) = [e for e in events if isinstance(e, AskFailed)]
     assert "answer service" in failure.message.casefold()
+    assert failure.code == "llm_unreachable"  # what a page translates
     assert not [e for e in events if isinstance(e, AskResult)]
 
 
@@ -207,7 +212,7 @@ def test_a_down_llm_can_fall_back_to_quotes_with_a_notice(it_kb, unreachable_llm
     settings.LLM_FALLBACK = True
     events = list(ask(SYSTEM, "How often do passwords expire?"))
     (notice,) = [e for e in events if isinstance(e, AskNotice)]
-    assert "unavailable" in notice.text
+    assert "unavailable" in notice.text and notice.code == "llm_fallback"
     (result,) = [e for e in events if isinstance(e, AskResult)]
     assert result.backend == "extractive" and result.notice == notice.text
     assert "90 days" in result.answer and result.grounded
@@ -365,6 +370,7 @@ def test_a_knowledge_base_set_to_an_llm_the_server_lacks_gets_a_clear_error(sett
     events = list(ask(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb]))
     (failed,) = [e for e in events if isinstance(e, AskFailed)]
     assert "No language model is configured" in failed.message
+    assert failed.code == "llm_not_configured"
     settings.LLM_FALLBACK = True
     _, result = answer(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb])
     assert "Passwords expire every 90 days." in result.answer and result.notice
@@ -383,3 +389,70 @@ def test_a_follow_ups_rewrite_tokens_count_in_the_answers_usage(it_kb, settings,
     assert (follow_up.usage.prompt_tokens, follow_up.usage.completion_tokens) == (15, 13)
     stored = Message.objects.get(pk=follow_up.message_id)
     assert (stored.prompt_tokens, stored.completion_tokens) == (15, 13)
+
+
+def test_events_arrive_in_the_order_a_page_shows_them(it_kb):
+    """Text first, then one verified citation per cited source, then the stored answer;
+    a refusal is one not-found event instead of text."""
+    events = list(ask(SYSTEM, "How often do passwords expire?"))
+    kinds = [e.type for e in events]
+    assert kinds[0] == "text" and kinds[-1] == "done"
+    cited = [e.citation for e in events if isinstance(e, AskCitation)]
+    assert kinds.index("citation") > max(i for i, k in enumerate(kinds) if k == "text")
+    assert cited == events[-1].citations and all(c.supported for c in cited)
+    assert json.loads(json.dumps(events[-1].as_json()))["citations"][0]["url"] == cited[0].url
+
+    refused = list(ask(SYSTEM, "What is the capital city of Peru?"))
+    assert [e.type for e in refused] == ["not_found", "done"]
+    assert refused[0].knowledge_bases == ["It Handbook"]
+    assert refused[0].closest_documents[0]["document"] == "handbook.md"
+    assert refused[0].text == refused[1].answer and refused[1].not_found
+
+
+class SlowLLM:
+    """Stands in for the LLM (the tiny test model cannot be told to write a long answer):
+    streams many pieces and records whether its request was closed. The closing itself is
+    the real Python generator protocol the vLLM backend relies on (its HTTP stream is
+    closed in a finally block; tests/vllm prove vLLM aborts the request)."""
+
+    name = "vllm"
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.sent = 0
+
+    def stream(self, request):
+        from inference.backends.base import Delta, Done, Usage
+
+        try:
+            yield Delta("Passwords expire every 90 days [1].")
+            for _ in range(1000):
+                self.sent += 1
+                yield Delta(" More.")
+            yield Done(Usage(10, 1000))
+        finally:
+            self.closed = True
+
+    def rewrite(self, history, question):
+        from inference.backends.base import Usage
+
+        return question, Usage(0, 0)
+
+
+def test_stopping_an_answer_cancels_the_model_and_stores_the_partial_answer(
+        it_kb, settings, monkeypatch):
+    from citewise.chat import services
+
+    settings.ANSWER_BACKEND = "vllm"
+    llm = SlowLLM()
+    monkeypatch.setattr(services, "vllm_backend", lambda: llm)
+    events = ask(SYSTEM, "How often do passwords expire?")
+    shown = [next(events) for _ in range(3)]
+    events.close()  # the person pressed Stop
+    assert llm.closed and llm.sent < 10
+    message = Message.objects.filter(role="assistant").latest("pk")
+    assert message.stopped and not message.not_found
+    assert message.text.startswith("".join(e.text for e in shown))
+    assert len(message.text) < 100
+    assert list(message.citations.values_list("n", flat=True)) == [1]
+    assert message.conversation.messages.filter(role="user").count() == 1

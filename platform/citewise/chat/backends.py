@@ -12,19 +12,20 @@ import numpy as np
 from django.conf import settings
 
 from citewise.knowledge import indexing
+from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import KnowledgeBase
 from inference.backends.extractive import ExtractiveBackend
 from inference.backends.vllm import VLLMBackend, VLLMConfig
-from inference.errors import LLMUnavailable
+from inference.errors import ErrorCode, LLMUnavailable
 from inference.verify import EmbedTexts, Entail, Verifier, VerifierConfig
 
 logger = logging.getLogger(__name__)
 
 
-def backend_name(kbs: list[KnowledgeBase]) -> str:
+def backend_name(kbs: list[KnowledgeBase]) -> AnswerBackend:
     """The knowledge bases' own setting when they agree on one, else the server's."""
     chosen = {kb.answer_backend for kb in kbs if kb.answer_backend}
-    return chosen.pop() if len(chosen) == 1 else settings.ANSWER_BACKEND
+    return AnswerBackend(chosen.pop() if len(chosen) == 1 else settings.ANSWER_BACKEND)
 
 
 @cache
@@ -33,7 +34,8 @@ def vllm_backend() -> VLLMBackend:
         # A knowledge base set to "vllm" on a server without an LLM: an answer error the
         # person asking can read (or the extractive fallback), not a crash.
         raise LLMUnavailable("No language model is configured on this server (VLLM_BASE_URL "
-                             "and VLLM_MODEL); ask an administrator.")
+                             "and VLLM_MODEL); ask an administrator.",
+                             code=ErrorCode.NOT_CONFIGURED)
     return VLLMBackend(vllm_config())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import Chunk, Document, KnowledgeBase
 
 
@@ -37,8 +38,11 @@ class Message(models.Model):
     # For an assistant message: the standalone question retrieval used (after rewriting
     # a follow-up), how the answer was made, and what it cost.
     search_query = models.TextField(blank=True)
-    backend = models.CharField(max_length=20, blank=True)
+    backend = models.CharField(max_length=20, blank=True, choices=AnswerBackend.choices)
     not_found = models.BooleanField(default=False)
+    # The person pressed Stop (or left) while the answer streamed: the text is what had
+    # arrived by then, and the model's request was cancelled.
+    stopped = models.BooleanField(default=False)
     grounded = models.BooleanField(default=False)
     notice = models.TextField(blank=True, help_text="Shown with the answer, e.g. a fallback.")
     invalid_citations = models.PositiveIntegerField(default=0)
@@ -80,6 +84,32 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.n}] {self.title}"
+
+
+class Rating(models.TextChoices):
+    UP = "up", "Helpful"
+    DOWN = "down", "Not helpful"
+
+
+class Feedback(models.Model):
+    """A person's verdict on an answer (one per person and answer; giving it again
+    replaces it), for the admins' reports."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+")
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["message", "user"],
+                                               name="feedback_one_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}: {self.comment[:60]}"
 
 
 class Answer(Message):

@@ -4,7 +4,12 @@ Steps: check access; rewrite a follow-up into a standalone question; search (hyb
 decide whether the evidence answers the question (else "not found", recorded for the gap
 report); generate with numbered sources, streaming; parse and resolve citation markers as
 they arrive; verify each cited sentence against its source; store the exchange with its
-citations and token counts. Every surface (web, API, OpenAI endpoint, command) calls it.
+citations and token counts. Every surface (web, API, OpenAI endpoint, command) calls it
+and renders its events (citewise.chat.events).
+
+Stopping: closing the event iterator while the answer streams (the person pressed Stop,
+or the connection went) closes the model's request, which cancels the generation, and
+stores what had arrived as a stopped answer.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import pairwise
 from types import SimpleNamespace
 
@@ -22,14 +26,28 @@ from django.db import transaction
 from django.urls import reverse
 
 from citewise.chat.backends import backend_name, extractive_backend, verifier, vllm_backend
+from citewise.chat.events import (
+    AskCitation,
+    AskEvent,
+    AskFailed,
+    AskNotFound,
+    AskNotice,
+    AskResult,
+    AskText,
+    CitedSource,
+    NoticeCode,
+)
 from citewise.chat.models import Citation, Conversation, Message, Role, UnansweredQuestion
+from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import AnswerExample, KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM, Actor
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
 from citewise.ops.metrics import ANSWER_LATENCY
-from inference.answerability import AnswerabilityConfig, Decision, decide, evidence
+from inference.answerability import AnswerabilityConfig, decide, evidence
 from inference.backends.base import (
-    AnswerBackend,
+    AnswerBackend as BackendProtocol,
+)
+from inference.backends.base import (
     AnswerRequest,
     Delta,
     Done,
@@ -56,82 +74,6 @@ logger = logging.getLogger(__name__)
 HISTORY_TURNS = 6  # recent messages given to the rewrite and the LLM (tokens bound them too)
 CLOSEST_DOCUMENTS = 3
 MAX_EXAMPLES = 4  # few-shot examples per answer, in the admins' order
-
-
-@dataclass(frozen=True)
-class AskText:
-    """A piece of the answer, citation markers already resolved."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class AskNotice:
-    text: str
-
-
-@dataclass(frozen=True)
-class AskFailed:
-    message: str
-
-
-@dataclass(frozen=True)
-class CitedSource:
-    n: int
-    chunk_id: int | None
-    knowledge_base: str
-    document: str
-    title: str
-    page: int | None
-    heading_path: list[str]
-    snippet: str
-    supported: bool
-    url: str
-
-    def as_json(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class AskResult:
-    """The stored answer.
-
-    not_found: the answer says the documents do not answer the question (refused before
-    generating, or the backend found nothing to say); it lists the closest documents,
-    cites nothing and is recorded in the gap report.
-    grounded: the answer states something and every statement cites a passage that
-    supports it (inference.verify). Never true together with not_found: a refusal states
-    nothing.
-    """
-
-    conversation_id: int
-    message_id: int
-    question: str
-    search_query: str
-    answer: str
-    not_found: bool
-    grounded: bool
-    backend: str
-    citations: list[CitedSource]
-    usage: Usage
-    invalid_citations: int = 0
-    notice: str = ""
-    closest_documents: list[dict] = field(default_factory=list)
-
-    def as_json(self) -> dict:
-        return {
-            "question": self.question, "answer": self.answer, "not_found": self.not_found,
-            "grounded": self.grounded, "backend": self.backend, "notice": self.notice,
-            "citations": [c.as_json() for c in self.citations],
-            "usage": {"prompt_tokens": self.usage.prompt_tokens,
-                      "completion_tokens": self.usage.completion_tokens},
-            "invalid_citations": self.invalid_citations,
-            "closest_documents": self.closest_documents,
-            "conversation_id": self.conversation_id, "message_id": self.message_id,
-        }
-
-
-AskEvent = AskText | AskNotice | AskFailed | AskResult
 
 
 def ask(actor: Actor, question: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
@@ -162,17 +104,24 @@ class _Answer:
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
 
     def run(self) -> Iterator[AskEvent]:
-        """Named steps: search (typos corrected), decide, generate (falling back when the
-        LLM is down), finish (refusal listing, verification, storage)."""
+        """Named steps: retrieve (typos corrected), decide, generate (falling back when
+        the LLM is down), finish (verification, storage, citations)."""
         search_query, passages = self._retrieve(self._standalone_question())
         sources = [_source(n, passage) for n, passage in enumerate(passages, start=1)]
-        if not self._decide(search_query, sources, passages).answerable:
+        if not self._decide(search_query, sources, passages):
             yield from self._not_found(search_query, passages)
             return
         reply = _Reply(sources, self.backend_name)
-        yield from self._generate(self._request(search_query, sources), reply)
-        if not reply.failed:
-            yield from self._finish(search_query, sources, passages, reply)
+        try:
+            yield from self._generate(self._request(search_query, sources), reply)
+            if reply.failed:
+                return
+            yield from reply.close()
+        except GeneratorExit:  # stopped: the backend's request is already closed
+            reply.drain()
+            self._conclude(search_query, sources, passages, reply, stopped=True)
+            raise
+        yield from self._finish(self._conclude(search_query, sources, passages, reply))
 
     def _retrieve(self, query: str) -> tuple[str, list[Passage]]:
         """Search; a word of the question that the passages found do not use but spell
@@ -187,16 +136,22 @@ class _Answer:
         return search(self.actor, query, knowledge_bases=self.kbs, k=settings.ASK_TOP_K)
 
     def _decide(self, search_query: str, sources: list[Source],
-                passages: list[Passage]) -> Decision:
-        """Does the evidence answer the question? (inference.answerability)"""
-        sentences = extractive_backend(self.kbs[0]).score_sentences(search_query, sources)
+                passages: list[Passage]) -> bool:
+        """Does the evidence answer the question (inference.answerability), and, for the
+        extractive backend, is there a sentence to quote? A refusal decided here streams
+        nothing before it."""
+        extractive = extractive_backend(self.kbs[0])
+        sentences = extractive.score_sentences(search_query, sources)
         features = evidence(search_query, sources=sources,
                             results=[_scores(p) for p in passages], sentences=sentences)
-        return decide(features, answerability_config())
+        if not decide(features, answerability_config()).answerable:
+            return False
+        return (self.backend_name != AnswerBackend.EXTRACTIVE
+                or bool(extractive.select(search_query, sources)))
 
     def _request(self, search_query: str, sources: list[Source]) -> AnswerRequest:
         return AnswerRequest(
-            question=self.question if self.backend_name == "vllm" else search_query,
+            question=self.question if self.backend_name == AnswerBackend.VLLM else search_query,
             sources=sources, history=self.history, language=self.language,
             instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
             examples=self._examples(), knowledge_base=self.kb_names)
@@ -204,7 +159,8 @@ class _Answer:
     def _generate(self, request: AnswerRequest, reply: _Reply) -> Iterator[AskEvent]:
         extractive = extractive_backend(self.kbs[0])
         try:
-            backend = extractive if self.backend_name == "extractive" else vllm_backend()
+            backend = (extractive if self.backend_name == AnswerBackend.EXTRACTIVE
+                       else vllm_backend())
             yield from reply.stream(backend, request)
         except LLMUnavailable as error:
             yield from self._fall_back(error, request, reply, extractive)
@@ -215,44 +171,54 @@ class _Answer:
         nothing was streamed yet; otherwise the answer fails."""
         if reply.streamed or not settings.LLM_FALLBACK:
             # A half-streamed answer is never silently continued by another backend.
-            logger.warning("answer failed: %s", error.message)
+            logger.warning("answer failed (%s): %s", error.code, error.message)
             reply.failed = True
-            yield AskFailed(error.message)
+            yield AskFailed(error.code, error.message)
             return
         reply.notice = fallback_notice(self.language)
-        yield AskNotice(reply.notice)
+        yield AskNotice(NoticeCode.LLM_FALLBACK, reply.notice)
         reply.restart()
         yield from reply.stream(extractive, request)
 
-    def _finish(self, search_query: str, sources: list[Source], passages: list[Passage],
-                reply: _Reply) -> Iterator[AskEvent]:
-        """A backend that found nothing to say after all is a refusal like any other (with
-        the documents that came closest); then the citations are verified and stored."""
-        closest: list[dict] = []
-        refused = reply.refused  # decided on the backend's own words, before the listing
-        if refused:
-            closest = _closest_documents(passages)
-            if closest and not reply.parser.citations:
-                yield from reply.feed(_closest_listing(self.language, closest), verbatim=True)
-        yield from reply.close()
-        if refused:
-            self._record_gap(closest, passages)
+    def _conclude(self, search_query: str, sources: list[Source], passages: list[Passage],
+                  reply: _Reply, *, stopped: bool = False) -> AskResult:
+        """Verify and store the answer. A backend that found nothing to say after all is a
+        refusal like any other: it lists the documents that came closest and goes to the
+        gap report. A stopped answer is stored as it was when stopped."""
         parser = reply.parser
+        refused = reply.refused and not stopped
+        closest = _closest_documents(passages) if refused else []
+        answer = parser.text
+        if refused:
+            if closest and not parser.citations:
+                answer += _closest_listing(self.language, closest)
+            self._record_gap(closest, passages)
         verification = verifier(extractive_backend(self.kbs[0]).embed_passages).verify(
             parser.text, parser.citations, sources)
-        yield self._store(answer=parser.text, search_query=search_query, sources=sources,
-                          passages=passages, cited=sorted({n for c in parser.citations
-                                                           for n in c.numbers}),
-                          supported=verification.citation_supported,
-                          snippets=verification.snippets, grounded=verification.grounded,
-                          backend=reply.backend, usage=reply.usage, notice=reply.notice,
-                          invalid=parser.invalid_count, not_found=refused,
-                          closest=closest)
+        return self._store(answer=answer, search_query=search_query, sources=sources,
+                           passages=passages, cited=sorted({n for c in parser.citations
+                                                            for n in c.numbers}),
+                           supported=verification.citation_supported,
+                           snippets=verification.snippets, grounded=verification.grounded,
+                           backend=reply.backend, usage=reply.usage, notice=reply.notice,
+                           invalid=parser.invalid_count, not_found=refused, closest=closest,
+                           stopped=stopped)
+
+    def _finish(self, result: AskResult) -> Iterator[AskEvent]:
+        """After the text: the refusal (replacing it), or each verified citation; then the
+        stored answer."""
+        if result.not_found:
+            yield AskNotFound(message=result.answer.split("\n\n")[0], text=result.answer,
+                              knowledge_bases=[kb.name for kb in self.kbs],
+                              closest_documents=result.closest_documents)
+        for citation in result.citations:
+            yield AskCitation(citation)
+        yield result
 
     def _examples(self) -> list[Example]:
         """The admins' few-shot examples of the knowledge bases asked (the prompt builder
         keeps those that fit a quarter of the prompt)."""
-        if self.backend_name != "vllm":
+        if self.backend_name != AnswerBackend.VLLM:
             return []
         rows = AnswerExample.objects.filter(knowledge_base__in=self.kbs).order_by(
             "knowledge_base__name", "position", "pk")[:MAX_EXAMPLES]
@@ -262,7 +228,7 @@ class _Answer:
     def _standalone_question(self) -> str:
         if not self.history:
             return self.question
-        if self.backend_name == "vllm":
+        if self.backend_name == AnswerBackend.VLLM:
             try:
                 rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
                                                                        self.question)
@@ -273,11 +239,12 @@ class _Answer:
 
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
         closest = _closest_documents(passages)
-        text = not_found_message(self.language, self.kb_names)
-        if closest:
-            text += _closest_listing(self.language, closest)
-        yield AskText(text)
+        message = not_found_message(self.language, self.kb_names)
+        text = message + (_closest_listing(self.language, closest) if closest else "")
         self._record_gap(closest, passages)
+        yield AskNotFound(message=message, text=text,
+                          knowledge_bases=[kb.name for kb in self.kbs],
+                          closest_documents=closest)
         yield self._store(answer=text, search_query=search_query, sources=[], passages=[],
                           cited=[], supported={}, snippets={}, grounded=False,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
@@ -297,7 +264,7 @@ class _Answer:
                passages: list[Passage], cited: list[int], supported: dict[int, bool],
                snippets: dict[int, str], grounded: bool, backend: str, usage: Usage,
                notice: str, invalid: int, not_found: bool = False,
-               closest: list[dict] | None = None) -> AskResult:
+               closest: list[dict] | None = None, stopped: bool = False) -> AskResult:
         usage = usage + self.rewrite_usage  # the answer's whole cost, rewrite included
         grounded = grounded and not not_found  # a refusal states nothing to ground
         by_n = {source.n: (source, passage) for source, passage in
@@ -310,7 +277,8 @@ class _Answer:
             message = Message.objects.create(
                 conversation=self.conversation, role=Role.ASSISTANT, text=answer,
                 search_query=search_query, backend=backend, not_found=not_found,
-                grounded=grounded, notice=notice, invalid_citations=invalid,
+                grounded=grounded, stopped=stopped, notice=notice,
+                invalid_citations=invalid,
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                 latency_ms=int((time.perf_counter() - self.began) * 1000))
             Citation.objects.bulk_create(Citation(
@@ -327,7 +295,7 @@ class _Answer:
             question=self.question, search_query=search_query, answer=answer,
             not_found=not_found, grounded=grounded, backend=backend, citations=citations,
             usage=usage, invalid_citations=invalid, notice=notice,
-            closest_documents=closest or [])
+            closest_documents=closest or [], stopped=stopped)
 
 
 class _Reply:
@@ -340,7 +308,7 @@ class _Reply:
         self.usage, self.finish_reason = Usage(0, 0), "stop"
         self.notice, self.streamed, self.failed = "", False, False
 
-    def stream(self, backend: AnswerBackend, request: AnswerRequest) -> Iterator[AskText]:
+    def stream(self, backend: BackendProtocol, request: AnswerRequest) -> Iterator[AskText]:
         self.backend = backend.name
         for event in backend.stream(request):
             if isinstance(event, Done):
@@ -353,6 +321,11 @@ class _Reply:
 
     def close(self) -> Iterator[AskText]:
         yield from self._texts(self.parser.close())
+
+    def drain(self) -> None:
+        """Take in what the parser still holds, showing nothing (the person stopped)."""
+        for _ in self.close():
+            pass
 
     def restart(self) -> None:
         """Start over with another backend (nothing was streamed yet)."""

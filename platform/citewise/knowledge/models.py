@@ -11,6 +11,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
+from citewise.knowledge.choices import AnswerBackend
+
 
 class LanguageHint(models.TextChoices):
     AUTO = "auto", "Detect from the documents"
@@ -41,8 +43,7 @@ class KnowledgeBase(models.Model):
     # Answer settings; blank means "use the server-wide setting".
     answer_backend = models.CharField(
         max_length=20, blank=True,
-        choices=[("", "Server setting"), ("extractive", "Extractive: quotes, no LLM"),
-                 ("vllm", "LLM (vLLM)")],
+        choices=[("", "Server setting"), *AnswerBackend.choices],
         help_text="Empty: CITEWISE_ANSWER_BACKEND.")
     instructions = models.TextField(blank=True, help_text="Tone, format or persona for answers.")
     # Access. Readers may search and ask; editors may also upload and delete documents.

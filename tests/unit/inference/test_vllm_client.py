@@ -13,7 +13,7 @@ import pytest
 
 from inference.backends.base import AnswerRequest, Delta, Done, Usage, collect
 from inference.backends.vllm import VLLMBackend, VLLMConfig
-from inference.errors import BackendBusy, LLMUnavailable
+from inference.errors import BackendBusy, ErrorCode, LLMUnavailable
 
 from .helpers import source
 
@@ -139,32 +139,43 @@ def test_never_resends_after_the_first_token():
             received.append(event)
     assert received == [Delta("partial"), Delta(" more")]
     assert caught.value.message.startswith("The answer service stopped in the middle")
+    assert caught.value.code == ErrorCode.INTERRUPTED
     assert len(script.requests) == 1
 
 
-@pytest.mark.parametrize(("step", "message", "retryable"), [
+@pytest.mark.parametrize(("step", "message", "code", "retryable"), [
     (status(404, "The model `m` does not exist."),
      "The answer service does not serve the model 'm' (HTTP 404: The model `m` does not "
-     "exist.).", False),
+     "exist.).", ErrorCode.MODEL_MISSING, False),
     (status(400, "max_tokens is too large"),
-     "The answer service rejected the request (HTTP 400): max_tokens is too large", False),
+     "The answer service rejected the request (HTTP 400): max_tokens is too large",
+     ErrorCode.REJECTED, False),
     (status(401, "bad key"), "The answer service refused the API key (HTTP 401). Check the "
-     "configured key.", False),
-    (status(500, "boom"), "The answer service failed (HTTP 500): boom", True),
-    (httpx.ReadTimeout("slow"), "The answer service did not respond within 30 s.", True),
+     "configured key.", ErrorCode.AUTH, False),
+    (status(500, "boom"), "The answer service failed (HTTP 500): boom", ErrorCode.SERVER_ERROR,
+     True),
+    (status(429, "busy"), "The answer service is overloaded (HTTP 429). Try again in a "
+     "moment.", ErrorCode.OVERLOADED, True),
+    (httpx.ReadTimeout("slow"), "The answer service did not respond within 30 s.",
+     ErrorCode.TIMEOUT, True),
     (httpx.ConnectTimeout("slow"), "The answer service at http://llm:8000 could not be "
-     "reached within 5 s.", True),
+     "reached within 5 s.", ErrorCode.UNREACHABLE, True),
     (httpx.ConnectError("refused"), "The answer service at http://llm:8000 cannot be reached "
-     "(connection refused). Is vLLM running?", True),
+     "(connection refused). Is vLLM running?", ErrorCode.UNREACHABLE, True),
 ])
-def test_errors_are_readable(step, message, retryable):
-    script = Script(*[step] * 3)
+def test_errors_are_readable(step, message, code, retryable):
+    """Each failure has a sentence a person can act on and a machine code a page can
+    translate; the same for streamed and non-streamed requests."""
+    script = Script(*[step] * 6)
     llm = backend(script, max_retries=2)
     with pytest.raises(LLMUnavailable) as caught:
         collect(llm.stream_messages(MESSAGES))
-    assert caught.value.message == message
+    assert (caught.value.message, caught.value.code) == (message, code)
     assert caught.value.retryable is retryable
-    assert llm.requests_sent == (3 if retryable else 1)
+    with pytest.raises(LLMUnavailable) as again:
+        llm.complete(MESSAGES, max_tokens=5)
+    assert (again.value.message, again.value.code) == (message, code)
+    assert llm.requests_sent == (6 if retryable else 2)
 
 
 def test_concurrency_limit_fails_fast():

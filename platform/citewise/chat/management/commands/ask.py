@@ -13,7 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from citewise.chat.services import AskFailed, AskNotice, AskResult, AskText, ask
+from citewise.chat.events import AskFailed, AskNotFound, AskNotice, AskResult, AskText
+from citewise.chat.services import ask
 from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM
@@ -77,8 +78,11 @@ class Command(BaseCommand):
         try:
             events = ask(SYSTEM, question, knowledge_bases=kbs)
             for event in events:
-                if isinstance(event, AskText) and echo:
-                    self.stdout.write(event.text, ending="")
+                if isinstance(event, AskText | AskNotFound) and echo:
+                    # A refusal after generation replaces the text that streamed: on a
+                    # terminal it follows it, after a blank line.
+                    self.stdout.write(event.text if isinstance(event, AskText)
+                                      else f"\n\n{event.text}", ending="")
                     self.stdout.flush()
                 elif isinstance(event, AskNotice) and echo:
                     self.stderr.write(event.text)
