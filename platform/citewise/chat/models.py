@@ -45,6 +45,11 @@ class Message(models.Model):
     stopped = models.BooleanField(default=False)
     grounded = models.BooleanField(default=False)
     notice = models.TextField(blank=True, help_text="Shown with the answer, e.g. a fallback.")
+    # For a "not found" answer, what the page shows again after a reload: the knowledge
+    # bases searched (names then) and the closest documents ({document, title, url,
+    # knowledge_base}), which the text only names.
+    searched_knowledge_bases = models.JSONField(default=list, blank=True)
+    closest_documents = models.JSONField(default=list, blank=True)
     invalid_citations = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)

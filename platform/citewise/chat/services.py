@@ -278,7 +278,8 @@ class _Answer:
                 conversation=self.conversation, role=Role.ASSISTANT, text=answer,
                 search_query=search_query, backend=backend, not_found=not_found,
                 grounded=grounded, stopped=stopped, notice=notice,
-                invalid_citations=invalid,
+                invalid_citations=invalid, closest_documents=closest or [],
+                searched_knowledge_bases=[kb.name for kb in self.kbs] if not_found else [],
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                 latency_ms=int((time.perf_counter() - self.began) * 1000))
             Citation.objects.bulk_create(Citation(
@@ -409,7 +410,7 @@ def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
         n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
         document=source.document, title=source.title, page=page,
         heading_path=heading_path, snippet=snippet or source.text[:300],
-        supported=supported, url=_source_url(source.chunk_id, page))
+        supported=supported, url=source_url(source.chunk_id, page))
 
 
 def _quoted_location(source: Source, passage: Passage,
@@ -422,7 +423,7 @@ def _quoted_location(source: Source, passage: Passage,
     return found.page, list(found.heading_path)
 
 
-def _source_url(chunk_id: int, page: int | None) -> str:
+def source_url(chunk_id: int, page: int | None) -> str:
     """The source viewer's address for a passage, opened at the cited page."""
     query = f"?page={page}" if page is not None else ""
     return reverse("frontend:source", args=[chunk_id]) + query + "#cited"
@@ -434,7 +435,8 @@ def _closest_documents(passages: list[Passage]) -> list[dict]:
         if passage.document_id not in seen:
             seen[passage.document_id] = {"document": passage.document, "title": passage.title,
                                          "url": reverse("frontend:source",
-                                                        args=[passage.chunk_id])}
+                                                        args=[passage.chunk_id]),
+                                         "knowledge_base": passage.knowledge_base}
         if len(seen) == CLOSEST_DOCUMENTS:
             break
     return list(seen.values())

@@ -1,0 +1,325 @@
+/* Citewise chat: ask, stream the answer (SSE over fetch), stop, feedback, copy.
+   The server renders every message; this file only streams the answer in as plain text
+   and then swaps in the server's HTML of the stored answer (the `done` event's `html`).
+   No inline scripts or styles (CSP): strings come from #chat's data-strings. */
+(function () {
+  "use strict";
+  const root = document.getElementById("chat");
+  if (!root) return;
+  const strings = JSON.parse(root.dataset.strings || "{}");
+  const form = document.getElementById("composer");
+  const messages = document.getElementById("messages");
+  const announcer = document.getElementById("announcer");
+  let current = null; // the answer streaming now: {controller, streamId, article, stopTimer}
+
+  function csrfToken() {
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function announce(text) {
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function fromHtml(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim(); // our own server's rendering of a stored message
+    return template.content.firstElementChild;
+  }
+
+  /* --- Composer -------------------------------------------------------------------- */
+
+  function showError(node, message, loginUrl) {
+    node.textContent = message;
+    if (loginUrl) {
+      const link = element("a", "", strings.signIn);
+      link.href = loginUrl;
+      node.append(" ", link);
+    }
+    node.hidden = false;
+  }
+
+  function setStreaming(on) {
+    form.querySelector(".send").hidden = on;
+    const stop = form.querySelector(".stop");
+    stop.hidden = !on;
+    if (on) stop.focus({ preventScroll: true });
+    else form.querySelector("textarea").focus({ preventScroll: true });
+  }
+
+  function updatePicked() {
+    const picked = form.querySelector(".picked");
+    const boxes = Array.from(form.querySelectorAll("input[name=knowledge_base]"));
+    const names = boxes.filter((b) => b.checked).map((b) => b.parentElement.textContent.trim());
+    picked.textContent = names.length === boxes.length && boxes.length > 1
+      ? picked.dataset.all : names.join(", ");
+  }
+
+  function ask(question) {
+    if (current) return;
+    const error = form.querySelector(".composer-error");
+    error.hidden = true;
+    if (!question.trim()) return;
+    const data = new FormData(form);
+    data.set("question", question);
+    if (!data.getAll("knowledge_base").length) {
+      showError(error, strings.chooseKb);
+      return;
+    }
+    const hint = document.getElementById("empty-hint");
+    if (hint) hint.remove();
+    const asked = element("article", "message question");
+    asked.append(element("div", "bubble", question));
+    const article = element("article", "message answer streaming");
+    article.setAttribute("aria-busy", "true");
+    const body = element("div", "answer-body live");
+    article.append(element("p", "visually-hidden", strings.answering), body);
+    messages.append(asked, article);
+    article.scrollIntoView({ block: "end", behavior: "smooth" });
+    current = { controller: new AbortController(), streamId: null, article: article, body: body };
+    setStreaming(true);
+    stream(data, current).catch(function (failure) {
+      if (failure.name !== "AbortError") fail(article, strings.network);
+    }).finally(function () {
+      const ended = current;
+      current = null;
+      if (ended && ended.stopTimer) window.clearTimeout(ended.stopTimer);
+      if (ended && ended.article.isConnected && ended.article.classList.contains("streaming")) {
+        markStopped(ended.article);
+      }
+      setStreaming(false);
+    });
+  }
+
+  async function stream(data, state) {
+    const response = await fetch(root.dataset.askUrl, {
+      method: "POST", body: data, signal: state.controller.signal,
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "text/event-stream" },
+      credentials: "same-origin",
+    });
+    if (!response.ok || !response.body) {
+      const problem = await response.json().catch(() => ({}));
+      state.article.previousElementSibling.remove();
+      state.article.remove();
+      form.querySelector("textarea").value = data.get("question");
+      showError(form.querySelector(".composer-error"), problem.message || strings.failed,
+                problem.login_url);
+      return;
+    }
+    form.querySelector("textarea").value = "";
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        handle(parse(block), state);
+      }
+    }
+  }
+
+  function parse(block) {
+    let type = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) continue; // heartbeat
+      if (line.startsWith("event:")) type = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    return { type: type, data: data.length ? JSON.parse(data.join("\n")) : null };
+  }
+
+  function handle(event, state) {
+    const data = event.data;
+    if (!data) return;
+    const article = state.article;
+    switch (event.type) {
+      case "start":
+        state.streamId = data.stream_id;
+        rememberConversation(data);
+        break;
+      case "notice":
+        article.insertBefore(element("p", "notice", data.text), state.body);
+        break;
+      case "text":
+        state.body.append(document.createTextNode(data.text));
+        break;
+      case "not_found":
+        state.body.textContent = data.message;
+        break;
+      case "error":
+        fail(article, data.text);
+        break;
+      case "done":
+        finish(article, data);
+        break;
+      default:
+        break; // citation: the done event's HTML shows them
+    }
+  }
+
+  function rememberConversation(data) {
+    let field = form.querySelector("input[name=conversation]");
+    if (!field) {
+      field = element("input");
+      field.type = "hidden";
+      field.name = "conversation";
+      form.append(field);
+    }
+    field.value = data.conversation_id;
+    if (data.created) {
+      document.getElementById("thread-title").textContent = data.title;
+      const list = document.getElementById("conversation-list");
+      const empty = list.querySelector(".empty");
+      if (empty) empty.remove();
+      const item = element("li", "current");
+      const link = element("a", "open");
+      link.href = data.url;
+      link.setAttribute("aria-current", "page");
+      link.append(element("span", "conversation-title", data.title));
+      item.append(link);
+      list.querySelectorAll("[aria-current]").forEach((n) => n.removeAttribute("aria-current"));
+      list.prepend(item);
+      window.history.replaceState(null, "", data.url);
+    }
+  }
+
+  function finish(article, data) {
+    messages.querySelectorAll(".regenerate").forEach((button) => button.remove());
+    const stored = fromHtml(data.html);
+    article.replaceWith(stored);
+    announce(data.stopped ? strings.stopped : data.not_found ? strings.notFound : strings.complete);
+  }
+
+  function fail(article, text) {
+    article.classList.remove("streaming");
+    article.classList.add("failed");
+    article.removeAttribute("aria-busy");
+    article.append(element("p", "error", text));
+    announce(text);
+  }
+
+  function markStopped(article) {
+    article.classList.remove("streaming");
+    article.classList.add("stopped");
+    article.removeAttribute("aria-busy");
+    article.append(element("p", "stopped-label", strings.stopped));
+    announce(strings.stopped);
+  }
+
+  /* Stop: ask the server to close the answer (it stores the partial answer and sends its
+     HTML), and drop the connection if that has not happened within a few seconds. The
+     dropped connection alone also makes the server stop. */
+  function stop() {
+    if (!current) return;
+    const state = current;
+    if (!state.streamId) {
+      state.controller.abort();
+      return;
+    }
+    const data = new FormData();
+    data.set("stream_id", state.streamId);
+    fetch(root.dataset.stopUrl, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() },
+    }).catch(() => state.controller.abort());
+    state.stopTimer = window.setTimeout(() => state.controller.abort(), 4000);
+  }
+
+  /* --- Answer actions ----------------------------------------------------------------- */
+
+  function copyText(article) {
+    let text = article.dataset.copy || "";
+    const sources = article.querySelectorAll(".sources li");
+    if (sources.length) {
+      text += "\n\n" + strings.sources + ":\n";
+      sources.forEach(function (li) {
+        const url = li.dataset.url ? new URL(li.dataset.url, window.location.href).href : "";
+        const page = li.dataset.page ? ", " + strings.page + " " + li.dataset.page : "";
+        text += "[" + li.dataset.n + "] " + li.dataset.title + page + (url ? " " + url : "") + "\n";
+      });
+    }
+    return text.trim();
+  }
+
+  async function sendFeedback(feedbackForm, submitter) {
+    const data = new FormData(feedbackForm);
+    data.set("rating", submitter.value);
+    const response = await fetch(feedbackForm.action, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
+    });
+    const result = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      announce(result.message || strings.failed);
+      return;
+    }
+    feedbackForm.querySelectorAll(".rate").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.value === result.rating));
+    });
+    const comment = feedbackForm.querySelector(".comment");
+    comment.hidden = false;
+    comment.querySelector(".send-comment").value = result.rating;
+    announce(result.text || strings.feedbackSaved);
+  }
+
+  document.addEventListener("click", function (event) {
+    const target = event.target.closest("button");
+    if (!target) return;
+    if (target.classList.contains("sidebar-toggle")) {
+      const open = target.getAttribute("aria-expanded") !== "true";
+      target.setAttribute("aria-expanded", String(open));
+      document.getElementById("history").classList.toggle("open", open);
+    } else if (target.classList.contains("stop")) {
+      stop();
+    } else if (target.classList.contains("copy")) {
+      const article = target.closest(".answer");
+      navigator.clipboard.writeText(copyText(article)).then(
+        () => announce(strings.copied), () => announce(strings.copyFailed));
+    } else if (target.classList.contains("regenerate")) {
+      ask(target.closest(".answer").dataset.question || "");
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    const target = event.target;
+    if (target === form) {
+      event.preventDefault();
+      ask(form.querySelector("textarea").value);
+    } else if (target.classList.contains("feedback")) {
+      event.preventDefault();
+      sendFeedback(target, event.submitter).catch(() => announce(strings.network));
+    } else if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  if (form) {
+    const textarea = form.querySelector("textarea");
+    textarea.addEventListener("keydown", function (event) {
+      // Enter sends; Shift+Enter is a new line; Enter that ends a Korean (IME) syllable
+      // composition only commits the syllable.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      } else if (event.key === "Escape" && current) {
+        stop();
+      }
+    });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "knowledge_base") updatePicked();
+    });
+  }
+})();

@@ -1,0 +1,115 @@
+"""The ask service's events as a Server-Sent Events stream, from an async view.
+
+The ask service is a plain (sync) generator that reads the database and waits on the
+model. It runs on a thread of its own, started per answer, and hands each event to the
+event loop through an asyncio queue, so the loop serves other requests meanwhile, and a
+long answer does not hold the one thread Django keeps for thread-sensitive sync code.
+
+Ending a stream always closes the generator on that same thread (a generator may only be
+closed where it runs): the ask service then closes the model's request, which cancels
+the generation, and stores the partial answer as stopped. A stream ends when the person
+presses Stop (the stop flag, checked between events), or when the connection goes
+(Django cancels the response's iterator; its `finally` raises the flag).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from django.db import close_old_connections, connections
+
+HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
+STOP_POLL_SECONDS = 0.2  # how often the shared stop flag is read while events flow
+
+_END = object()
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    """One SSE message. JSON never holds a raw newline, so `data` is one line."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+HEARTBEAT = b": keep-alive\n\n"
+
+
+class EventPump:
+    """Runs a sync event generator on its own thread and yields its events to async code.
+
+    `stop_requested`: called on the thread between events (at most every
+    STOP_POLL_SECONDS), for a Stop that arrived by another request.
+    """
+
+    def __init__(self, events: Iterator[Any], *,
+                 stop_requested: Callable[[], bool] = lambda: False) -> None:
+        self._events = events
+        self._stop_requested = stop_requested
+        self._stop = threading.Event()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="ask-stream", daemon=True)
+        self.stopped = False  # the generator was closed before it finished
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            pass
+
+    def _should_stop(self, last_poll: list[float]) -> bool:
+        if self._stop.is_set():
+            return True
+        now = time.monotonic()
+        if now - last_poll[0] >= STOP_POLL_SECONDS:
+            last_poll[0] = now
+            if self._stop_requested():
+                self._stop.set()
+        return self._stop.is_set()
+
+    def _run(self) -> None:
+        close_old_connections()
+        last_poll = [time.monotonic()]
+        try:
+            for event in self._events:
+                self._put(event)
+                if self._should_stop(last_poll):
+                    self.stopped = True
+                    break
+        except Exception as error:
+            self._put(error)
+        finally:
+            try:
+                self._events.close()  # a no-op when it finished; else stores it as stopped
+            finally:
+                connections.close_all()  # this thread's own connections
+                self._put(_END)
+
+    async def events(self, *, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[Any]:
+        """The events, with None for each `heartbeat` seconds without one. Leaving the
+        loop early (the client went) stops the generator; the thread still closes it."""
+        self._thread.start()
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout=heartbeat)
+                except TimeoutError:
+                    yield None
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+
+    async def finished(self) -> None:
+        """Wait until the thread has closed the generator (and stored a stopped answer)."""
+        await asyncio.to_thread(self._thread.join)
