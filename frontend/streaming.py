@@ -15,6 +15,7 @@ presses Stop (the stop flag, checked between events), or when the connection goe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -58,10 +59,8 @@ class EventPump:
         self._stop.set()
 
     def _put(self, item: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
 
     def _should_stop(self, last_poll: list[float]) -> bool:
         if self._stop.is_set():
