@@ -6,7 +6,8 @@ person's is a 404, the same as one that does not exist.
 
 How the page consumes the stream (frontend/static/frontend/chat.js): it POSTs the
 question to `ask` with fetch and reads the response body as SSE:
-  start      {stream_id, conversation_id, url, title, created}: Stop can be sent from now;
+  start      {stream_id, conversation_id, url, title, created, history_html (a new
+             conversation's row in the sidebar)}: Stop can be sent from now;
   notice     {code, text}: shown above the answer (indexing, LLM fallback);
   text       {text}: a piece of the answer, appended as plain text while it streams;
   not_found  the ask service's refusal (the `done` event's HTML replaces it);
@@ -177,6 +178,14 @@ def _login_url() -> str:
     return resolve_url(settings.LOGIN_URL) + "?next=" + reverse("frontend:chat")
 
 
+def _history_item_html(request: HttpRequest, conversation, language: str) -> str:
+    """A new conversation's row in the history sidebar, as the page renders it."""
+    with translation.override(language):
+        return render_to_string("frontend/chat/_conversation.html",
+                                {"item": conversation, "conversation": conversation},
+                                request=request)
+
+
 def _message_html(request: HttpRequest, user, message_id: int, language: str) -> str:
     with translation.override(language):
         message = conversations.answer_of(user, message_id)
@@ -192,10 +201,14 @@ async def _answer_stream(request: HttpRequest, user, prepared: conversations.Pre
     pump = EventPump(prepared.events,
                      stop_requested=partial(conversations.stop_requested, user, stream_id))
     done = failed = False
+    start = {"stream_id": stream_id, "conversation_id": conversation.pk,
+             "url": reverse("frontend:conversation", args=[conversation.pk]),
+             "title": conversation.title, "created": prepared.created}
+    if prepared.created:
+        start["history_html"] = await sync_to_async(_history_item_html)(request, conversation,
+                                                                        language)
+    yield sse("start", start)
     with translation.override(language):
-        yield sse("start", {"stream_id": stream_id, "conversation_id": conversation.pk,
-                            "url": reverse("frontend:conversation", args=[conversation.pk]),
-                            "title": conversation.title, "created": prepared.created})
         for kb in prepared.indexing:
             yield sse("notice", {"code": "indexing", "text": _(
                 "Some documents of %(name)s are still being indexed; this answer may miss "

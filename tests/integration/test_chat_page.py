@@ -174,6 +174,7 @@ def test_an_answer_streams_in_pieces_then_citations_then_the_stored_answer(kim, 
     assert f'href="/sources/{done["citations"][0]["chunk_id"]}/' in done["html"]
     start = events[0][1]
     assert start["conversation_id"] == done["conversation_id"] and start["created"]
+    assert f'href="/chat/c/{start["conversation_id"]}/"' in start["history_html"]
     assert list(message.conversation.knowledge_bases.all()) == [it_kb]
 
 

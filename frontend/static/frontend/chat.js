@@ -148,7 +148,11 @@
     switch (event.type) {
       case "start":
         state.streamId = data.stream_id;
+        state.created = data.created && data.conversation_id;
         rememberConversation(data);
+        break;
+      case "end": // nothing was stored: a conversation made for this answer is gone again
+        if (state.created) forgetConversation(state.created);
         break;
       case "notice":
         article.insertBefore(element("p", "notice", data.text), state.body);
@@ -184,16 +188,19 @@
       const list = document.getElementById("conversation-list");
       const empty = list.querySelector(".empty");
       if (empty) empty.remove();
-      const item = element("li", "current");
-      const link = element("a", "open");
-      link.href = data.url;
-      link.setAttribute("aria-current", "page");
-      link.append(element("span", "conversation-title", data.title));
-      item.append(link);
       list.querySelectorAll("[aria-current]").forEach((n) => n.removeAttribute("aria-current"));
-      list.prepend(item);
+      list.querySelectorAll(".current").forEach((n) => n.classList.remove("current"));
+      list.prepend(fromHtml(data.history_html));
       window.history.replaceState(null, "", data.url);
     }
+  }
+
+  function forgetConversation(id) {
+    const field = form.querySelector("input[name=conversation]");
+    if (field && field.value === String(id)) field.remove();
+    const row = document.querySelector("#conversation-list a[href$='/c/" + id + "/']");
+    if (row) row.closest("li").remove();
+    window.history.replaceState(null, "", root.dataset.chatUrl);
   }
 
   function finish(article, data) {
