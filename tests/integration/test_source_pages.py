@@ -250,6 +250,54 @@ def test_the_viewer_reads_in_korean(client, guide):
     assert "인용한 문장" in page
 
 
+def test_a_korean_sentence_wrapped_over_lines_is_boxed_on_each(client):
+    from fpdf import FPDF
+
+    font = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
+    if not font.exists():
+        pytest.skip("Korean font missing: apt-get install fonts-nanum (NanumGothic.ttf)")
+    quote = ("자전거 주차장은 지하 2층 사물함 옆에 있으며, 방문객은 안내 데스크에서 출입증을 받은 "
+             "뒤 엘리베이터를 타고 내려가면 됩니다.")
+    pdf = FPDF(format="A4")
+    pdf.add_font("Nanum", "", str(font))
+    pdf.set_font("Nanum", size=14)
+    pdf.add_page()
+    pdf.multi_cell(w=120, h=8, text=f"주차 안내\n{quote}")
+    kb = make_kb("building-ko")
+    document = load(kb, "안내.pdf", bytes(pdf.output()))
+    chunk = document.chunks.get()
+    reader_of(kb, client)
+    page = client.get(f"/sources/{chunk.pk}/", {"page": 1, "quote": quote}).content.decode()
+    lines = sorted({y for kind, _, y, _, _ in boxes(page) if kind == "quote"})
+    # Every line the sentence wraps onto (8 mm = 22.7 points apart), the heading not.
+    assert len(lines) >= 2
+    assert all(abs(b - a - 22.7) < 1.5 for a, b in pairwise(lines))
+    assert sum(kind == "passage" for kind, *_ in boxes(page)) >= 1
+
+
+def test_a_quote_cut_by_a_page_break_is_boxed_on_both_pages(client):
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_font("Helvetica", size=12)
+    pdf.add_page()
+    pdf.set_y(264)
+    crossing = ("The lockers on level B2 are emptied every Friday evening, and anything left "
+                "inside them is taken to the reception desk, where it is kept for thirty days "
+                "before it is given to charity or thrown away.")
+    pdf.multi_cell(w=0, h=7, text=f"Lockers are free for staff. {crossing}")
+    assert pdf.page == 2, "the sentence must cross the page break"
+    kb = make_kb("lockers")
+    document = load(kb, "lockers.pdf", bytes(pdf.output()))
+    chunk = document.chunks.get()
+    reader_of(kb, client)
+    for number, lower_half in ((1, True), (2, False)):
+        page = client.get(f"/sources/{chunk.pk}/",
+                          {"page": number, "quote": crossing}).content.decode()
+        quoted = [y for kind, _, y, _, _ in boxes(page) if kind == "quote"]
+        assert quoted and all((y > 421) == lower_half for y in quoted), number
+
+
 @pytest.fixture(autouse=True)
 def _data_dir(settings, tmp_path: Path):
     settings.DATA_DIR = tmp_path

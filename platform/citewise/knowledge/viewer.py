@@ -46,6 +46,8 @@ MAX_QUOTE_CHARS = 2000
 # The shortest part of a sentence (letters and digits) taken as found on a page when the
 # whole sentence is not there: shorter prefixes match by chance.
 MIN_PARTIAL_MATCH = 12
+# Punctuation marks next to a match that its box takes in (".", ")." or an opening "(").
+MAX_TOUCHING_PUNCTUATION = 2
 # pdfium is not thread-safe: one render or text search at a time per process. Taking it
 # before looking at the cache also means a page is never rendered twice by one process.
 _PDFIUM = threading.Lock()
@@ -71,6 +73,7 @@ class PageView:
     height: float
     boxes: tuple[Box, ...]
     has_text: bool
+    holds_passage: bool  # part of the passage's text is on this page, by its locations
 
     @property
     def previous(self) -> int | None:
@@ -106,6 +109,7 @@ class SourceView:
     document: Document
     heading_path: tuple[str, ...]
     quote: str  # the quoted sentence as the passage has it; "" when not found there
+    passage: TextView  # the passage alone (no context), split around the quote
     page: PageView | None  # PDFs
     text: TextView | None  # other formats
     page_number: int | None  # the page, slide or sheet number shown beside the title
@@ -119,18 +123,27 @@ def source_view(chunk: Chunk, *, page: int | None, quote: str) -> SourceView | N
     located = quoted_location(chunk.text, _locations(chunk), quote)
     heading_path = tuple(located.heading_path) if located else tuple(chunk.heading_path)
     default_page = (located.page if located else None) or chunk.page_start
+    passage = _split(chunk.text, quote_span)
     if is_pdf(chunk.document):
         page_view = pdf_page_view(chunk, page or default_page or 1, quote=quote)
         if page_view is None:
             return None
-        return SourceView(chunk, chunk.document, heading_path, quote, page_view, None,
-                          page_view.number)
-    return SourceView(chunk, chunk.document, heading_path, quote, None,
+        return SourceView(chunk, chunk.document, heading_path, quote, passage, page_view,
+                          None, page_view.number)
+    # Other formats, and a PDF whose original is gone: the extracted text.
+    return SourceView(chunk, chunk.document, heading_path, quote, passage, None,
                       text_view(chunk, quote_span), default_page)
 
 
 def is_pdf(document: Document) -> bool:
-    return document.detected_type == "pdf" and bool(document.stored_path)
+    """A PDF whose original is still there to render."""
+    return (document.detected_type == "pdf" and bool(document.stored_path)
+            and path_of(document.stored_path).exists())
+
+
+def _split(text: str, quote_span: tuple[int, int] | None) -> TextView:
+    start, end = quote_span or (len(text), len(text))
+    return TextView("", text[:start], text[start:end], text[end:], "")
 
 
 # --- Other formats: the text around the passage -------------------------------------
@@ -150,11 +163,11 @@ def text_view(chunk: Chunk, quote_span: tuple[int, int] | None) -> TextView:
         ordinal__gte=chunk.ordinal - CONTEXT_CHUNKS, ordinal__lte=chunk.ordinal + CONTEXT_CHUNKS)
         .only("ordinal", "text", "char_start", "char_end"))
     pieces = _covering_pieces(neighbours)
-    start, end = quote_span or (len(chunk.text), len(chunk.text))
+    passage = _split(chunk.text, quote_span)
     return TextView(
         before=_text_between(pieces, neighbours[0].char_start, chunk.char_start),
-        passage_head=chunk.text[:start], quote=chunk.text[start:end],
-        passage_tail=chunk.text[end:],
+        passage_head=passage.passage_head, quote=passage.quote,
+        passage_tail=passage.passage_tail,
         after=_text_between(pieces, chunk.char_end, neighbours[-1].char_end))
 
 
@@ -227,8 +240,6 @@ def page_image(document: Document, number: int) -> Path | None:
     if target.exists():
         return target
     original = path_of(document.stored_path)
-    if not original.exists():
-        return None
     with _PDFIUM:
         if target.exists():  # rendered by another request while this one waited
             return target
@@ -264,11 +275,10 @@ def _render(original: Path, number: int, target: Path) -> Path | None:
 
 
 def pdf_page_view(chunk: Chunk, number: int, *, quote: str) -> PageView | None:
-    original = path_of(chunk.document.stored_path)
-    if not original.exists():
-        return None
+    """Page `number` of the chunk's PDF with the passage's boxes; None if no such page."""
     with _PDFIUM:
-        return _page_view(original, number, _texts_on_page(chunk, number), quote)
+        return _page_view(path_of(chunk.document.stored_path), number,
+                          _texts_on_page(chunk, number), quote)
 
 
 def _texts_on_page(chunk: Chunk, number: int) -> str:
@@ -303,7 +313,8 @@ def _page_view(original: Path, number: int, passage: str, quote: str) -> PageVie
                 boxes += _boxes(textpage, letters, indices, sentence, to_view, quoted=False)
             if quote:
                 boxes += _boxes(textpage, letters, indices, quote, to_view, quoted=True)
-        return PageView(number, len(pdf), width, height, tuple(boxes), has_text=bool(letters))
+        return PageView(number, len(pdf), width, height, tuple(boxes), has_text=bool(letters),
+                        holds_passage=bool(passage.strip()))
     finally:
         pdf.close()
 
@@ -367,6 +378,23 @@ def _longest(find, length: int) -> int:
     return best
 
 
+def _widened(textpage, first: int, last: int) -> tuple[int, int]:
+    """The match's character range with the punctuation that touches it (the full stop,
+    an opening quote or bracket), which folding left out."""
+    import pypdfium2.raw as pdfium_c
+
+    def is_punctuation(index: int) -> bool:
+        if not 0 <= index < textpage.count_chars():
+            return False
+        character = chr(pdfium_c.FPDFText_GetUnicode(textpage, index))
+        return not character.isalnum() and not character.isspace() and character.isprintable()
+
+    for _ in range(MAX_TOUCHING_PUNCTUATION):
+        first -= is_punctuation(first - 1)
+        last += is_punctuation(last + 1)
+    return first, last
+
+
 def _converter(page, width: float, height: float):
     """Page space (points, origin bottom left, unrotated) to the displayed page's space
     (points, origin top left, rotation and crop box applied), via pdfium's own mapping."""
@@ -388,7 +416,7 @@ def _boxes(textpage, letters: str, indices: list[int], text: str, to_view, *,
     found = _match(letters, _fold(text))
     if found is None:
         return []
-    first, last = indices[found[0]], indices[found[1] - 1]
+    first, last = _widened(textpage, indices[found[0]], indices[found[1] - 1])
     boxes = []
     for rect in range(textpage.count_rects(first, last - first + 1)):
         left, bottom, right, top = textpage.get_rect(rect)
