@@ -6,5 +6,6 @@ app_name = "frontend"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sources/<int:chunk_id>/", views.source, name="source"),
+    path("sources/<int:chunk_id>/pages/<int:page>.png", views.page_image, name="page_image"),
     path("documents/<int:document_id>/original", views.original, name="original"),
 ]
