@@ -7,7 +7,7 @@ fetched and each file's sha256; a test holds the vendored files to it. So `make 
 no Node toolchain and no CDN, and an upgrade is one edit here plus `make assets`.
 
 Standard library only: it runs before any virtual environment exists. An on-premises npm
-mirror is used when npm_config_registry is set, as npm itself does.
+mirror is used when NPM_CONFIG_REGISTRY is set, as npm itself does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 VENDOR_DIR = Path(__file__).resolve().parent / "static" / "frontend" / "vendor"
 LOCK_FILE = VENDOR_DIR / "VERSIONS.json"
-REGISTRY = os.environ.get("npm_config_registry", "https://registry.npmjs.org").rstrip("/")
+REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 
 
 @dataclass(frozen=True)
