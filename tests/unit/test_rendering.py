@@ -28,6 +28,13 @@ SOURCES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def english():
+    # A request handled earlier in this thread may have left another language active.
+    with translation.override("en"):
+        yield
+
+
 def elements(html: str):
     return list(lxml.html.fragment_fromstring(html, create_parent="div").iter())
 
