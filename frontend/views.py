@@ -6,7 +6,7 @@ import mimetypes
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from citewise.knowledge.permissions import readable_chunk, readable_document
 from citewise.knowledge.storage import path_of
@@ -17,7 +17,16 @@ INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/pl
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Signed-in people live in the chat; the home page is for visitors."""
+    if request.user.is_authenticated:
+        return redirect("frontend:chat")
     return render(request, "frontend/home.html")
+
+
+@login_required
+def chat(request: HttpRequest) -> HttpResponse:
+    # Placeholder until the chat page lands (issue 11).
+    return render(request, "frontend/chat/index.html")
 
 
 @login_required
