@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: install install-test vllm-env run test lint lock clean
+.PHONY: install install-test vllm-env run test lint lock clean assets
 
 # Reinstalls only when pyproject.toml or the pinned constraints change.
 $(BIN)/python:
@@ -47,6 +47,12 @@ lint: install-test
 # dependencies in pyproject.toml). torch keeps its plain version so any build matches.
 lock: install-test
 	$(BIN)/pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/' > $(CONSTRAINTS)
+
+# Re-fetches the vendored front-end files (htmx and its SSE extension) from the npm
+# registry by the exact versions in frontend/assets.py; they are committed, so `make run`
+# needs no Node. Standard-library Python: no virtual environment needed.
+assets:
+	$(PYTHON) -m frontend.assets
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

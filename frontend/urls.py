@@ -13,5 +13,6 @@ urlpatterns = [
     path("chat/messages/stop", chat_views.stop, name="chat_stop"),
     path("chat/messages/<int:message_id>/feedback", chat_views.feedback, name="chat_feedback"),
     path("sources/<int:chunk_id>/", views.source, name="source"),
+    path("sources/<int:chunk_id>/pages/<int:page>.png", views.page_image, name="page_image"),
     path("documents/<int:document_id>/original", views.original, name="original"),
 ]

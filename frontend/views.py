@@ -3,50 +3,57 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from citewise.knowledge.permissions import readable_chunk, readable_document
 from citewise.knowledge.storage import path_of
-
-if TYPE_CHECKING:
-    from citewise.knowledge.models import Chunk
+from citewise.knowledge.viewer import page_image as page_image_of
+from citewise.knowledge.viewer import source_view
 
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
-# Passages shown before and after the cited one, for context.
-CONTEXT_CHUNKS = 2
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Signed-in people live in the chat; the home page is for visitors."""
+    if request.user.is_authenticated:
+        return redirect("frontend:chat")
     return render(request, "frontend/home.html")
 
 
 @login_required
 def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
-    """The passage a citation points to, highlighted among its neighbours."""
+    """The passage a citation points to: its PDF page with the passage's boxes, or the
+    text around it, highlighted; ?page= picks the PDF page, ?quote= the quoted sentence."""
     chunk = readable_chunk(request.user, chunk_id)
     if chunk is None:
         raise Http404("No such passage")
-    neighbours = chunk.document.chunks.filter(
-        ordinal__gte=chunk.ordinal - CONTEXT_CHUNKS, ordinal__lte=chunk.ordinal + CONTEXT_CHUNKS)
-    return render(request, "frontend/source.html",
-                  {"chunk": chunk, "document": chunk.document, "neighbours": neighbours,
-                   "cited_page": _cited_page(request, chunk)})
+    view = source_view(chunk, page=_page_number(request), quote=request.GET.get("quote", ""))
+    if view is None:
+        raise Http404("No such page")
+    return render(request, "frontend/source.html", {"view": view})
 
 
-def _cited_page(request: HttpRequest, chunk: Chunk) -> int | None:
-    """The page a citation names (?page=, the quoted sentence's page) when it lies
-    within the passage; None otherwise, and the passage's page range is shown."""
+def _page_number(request: HttpRequest) -> int | None:
     try:
-        page = int(request.GET.get("page", ""))
+        return int(request.GET.get("page", ""))
     except ValueError:
         return None
-    if chunk.page_start is None or not chunk.page_start <= page <= (chunk.page_end or page):
-        return None
-    return page
+
+
+@login_required
+def page_image(request: HttpRequest, chunk_id: int, page: int) -> FileResponse:
+    """A page of a cited PDF as a PNG, for readers of the passage's knowledge base."""
+    chunk = readable_chunk(request.user, chunk_id)
+    image = page_image_of(chunk.document, page) if chunk is not None else None
+    if image is None:
+        raise Http404("No such page")
+    response = FileResponse(image.open("rb"), content_type="image/png")
+    # Only this user's browser may keep it: another user may not read the document.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required

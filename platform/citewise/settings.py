@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "citewise.chat",
     "citewise.api",
     "frontend",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +87,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Every page: scripts, styles and everything else from our own origin only, no inline
+# script or style and no eval, so text from a document or the model that slipped past the
+# sanitiser still cannot run. Images also as data: URIs (icons). A response that sets its
+# own policy (the original file's "sandbox") keeps it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 ROOT_URLCONF = "citewise.urls"
 ASGI_APPLICATION = "citewise.asgi.application"
@@ -132,7 +152,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"  # /accounts/login/ (frontend/account_urls.py)
+LOGIN_REDIRECT_URL = "frontend:chat"
+LOGOUT_REDIRECT_URL = "login"
+# A sign-in lasts this long (seconds; default two weeks, Django's), counted from signing
+# in: renewing it on every request would write the session row on each one, streams
+# included. A page used after it expires sends the person to sign in again.
+SESSION_COOKIE_AGE = env_int("CITEWISE_SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]

@@ -8,6 +8,7 @@ import re
 import socket
 import time
 from io import BytesIO, StringIO
+from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -82,7 +83,8 @@ def test_an_answer_quotes_the_documents_and_cites_each_claim(it_kb):
     assert f"[{cited.n}]" in result.answer
     chunk = Chunk.objects.get(pk=cited.chunk_id)
     assert "90 days" in chunk.text and cited.document == "handbook.md"
-    assert cited.url == f"/sources/{chunk.pk}/#cited"
+    assert cited.url == f"/sources/{chunk.pk}/?{urlencode({'quote': cited.snippet})}#cited"
+    assert "90 days" in cited.snippet  # the viewer highlights this sentence
     assert result.usage.completion_tokens > 0 and result.usage.prompt_tokens > 0
     stored = Message.objects.get(pk=result.message_id)
     assert stored.role == "assistant" and stored.completion_tokens == result.usage.completion_tokens

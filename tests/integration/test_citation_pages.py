@@ -54,7 +54,8 @@ def test_a_pdf_citation_names_the_page_of_the_quoted_sentence(building_guide, qu
     assert words in result.answer and result.grounded
     (cited,) = result.citations
     assert words in cited.snippet and cited.page == page
-    assert cited.url.endswith(f"?page={page}#cited")
+    assert cited.url.startswith(f"/sources/{cited.chunk_id}/?page={page}&quote=")
+    assert cited.url.endswith("#cited")
     assert Citation.objects.get(message_id=result.message_id).page == page
 
 

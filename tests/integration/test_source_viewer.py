@@ -46,7 +46,7 @@ def test_others_get_not_found_and_strangers_must_sign_in(client, passage):
     assert client.get(f"/documents/{passage.document_id}/original").status_code == 404
     client.logout()
     response = client.get(f"/sources/{passage.pk}/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert Document.objects.count() == 1
 
 

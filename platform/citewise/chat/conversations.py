@@ -162,7 +162,8 @@ def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
             "n": citation.n, "title": citation.title, "document": citation.document_name,
             "page": citation.page, "heading_path": citation.heading_path,
             "snippet": citation.snippet, "supported": citation.supported,
-            "url": source_url(citation.chunk_id, citation.page) if citation.chunk_id else ""}
+            "url": (source_url(citation.chunk_id, citation.page, citation.snippet)
+                    if citation.chunk_id else "")}
     return shown
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from citewise.chat.backends import backend_name, extractive_backend, verifier, vllm_backend
 from citewise.chat.events import (
@@ -410,7 +411,7 @@ def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
         n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
         document=source.document, title=source.title, page=page,
         heading_path=heading_path, snippet=snippet or source.text[:300],
-        supported=supported, url=source_url(source.chunk_id, page))
+        supported=supported, url=source_url(source.chunk_id, page, snippet))
 
 
 def _quoted_location(source: Source, passage: Passage,
@@ -423,10 +424,12 @@ def _quoted_location(source: Source, passage: Passage,
     return found.page, list(found.heading_path)
 
 
-def source_url(chunk_id: int, page: int | None) -> str:
-    """The source viewer's address for a passage, opened at the cited page."""
-    query = f"?page={page}" if page is not None else ""
-    return reverse("frontend:source", args=[chunk_id]) + query + "#cited"
+def source_url(chunk_id: int, page: int | None, quote: str | None) -> str:
+    """The source viewer's address for a passage, opened at the cited page with the
+    quoted sentence (the verifier's; never the passage's start) highlighted in it."""
+    query = urlencode({key: value for key, value in (("page", page), ("quote", quote))
+                       if value})
+    return reverse("frontend:source", args=[chunk_id]) + (f"?{query}" if query else "") + "#cited"
 
 
 def _closest_documents(passages: list[Passage]) -> list[dict]:

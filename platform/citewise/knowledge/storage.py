@@ -74,11 +74,14 @@ def delete_original(relative_path: str) -> None:
 
 
 def delete_document_rows(document) -> None:
-    """Delete a document's rows (chunks cascade), and its original once no other
-    document holds the same content. Call inside the caller's transaction."""
+    """Delete a document's rows (chunks cascade), its rendered page images, and its
+    original once no other document holds the same content. Call inside the caller's
+    transaction."""
     from citewise.knowledge.models import Document
+    from citewise.knowledge.viewer import delete_page_images
 
-    relative_path = document.stored_path
+    relative_path, document_id = document.stored_path, document.pk
     document.delete()
+    transaction.on_commit(lambda: delete_page_images(document_id))
     if relative_path and not Document.objects.filter(stored_path=relative_path).exists():
         transaction.on_commit(lambda: delete_original(relative_path))
