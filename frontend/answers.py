@@ -9,21 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
 from citewise.chat import conversations
 from citewise.chat.models import Conversation, Feedback, Message, Role
 from citewise.knowledge.permissions import Actor
+from frontend.rendering import citation_chips, render_answer
 
 
 def _render(markdown_text: str, citations: dict[int, dict]) -> str:
-    """The one place the answer renderer (frontend.rendering: markdown-it-py + nh3, then
-    citation chips) is imported."""
-    try:
-        from frontend.rendering import citation_chips, render_answer
-    except ImportError:  # TODO(lead): remove at merge, frontend/rendering.py lands with the shell.
-        return linebreaks(escape(markdown_text))
+    """Sanitised Markdown (markdown-it-py + nh3), then citation chips (frontend.rendering)."""
     return citation_chips(render_answer(markdown_text), citations)
 
 

@@ -456,7 +456,6 @@ def test_feedback_is_stored_and_replaced(kims_answer):
 
 
 def test_a_stored_answer_shows_its_citations_as_chips_with_their_sources(kims_answer):
-    pytest.importorskip("frontend.rendering")  # lands with the page shell (issue 11)
     page = signed_in(kims_answer.conversation.user).get(
         f"/chat/c/{kims_answer.conversation_id}/").content.decode()
     citation = kims_answer.citations.get()
