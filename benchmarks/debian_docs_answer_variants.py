@@ -1,0 +1,124 @@
+"""The extractive answer step's choices replayed on the Debian documentation set.
+
+After `benchmarks/debian_docs.py --rows ROWS` (its data directory is printed and kept),
+this replays, per hand-written question, the ask steps up to the extractive choice
+(search with typo correction, the answerability decision, the passage choice) with each
+variant of ExtractiveConfig, on the same knowledge bases and passages, and prints what
+the issue's answer gates measure: citation precision, refusal of answerable and of
+unanswerable questions, and "search had it at rank 1 but ask refused or cited another
+passage".
+
+    .venv/bin/python benchmarks/debian_docs_answer_variants.py --data-dir DIR --rows ROWS
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "no abstaining": {"abstain_on_disagreement": False},
+    "no abstaining, tolerance 0.6": {"abstain_on_disagreement": False, "source_tolerance": 0.6},
+    "no abstaining, tolerance 0.85": {"abstain_on_disagreement": False,
+                                      "source_tolerance": 0.85},
+    "tolerance 0.5": {"source_tolerance": 0.5},
+}
+
+
+def setup(data_dir: str) -> None:
+    os.environ["CITEWISE_DATA_DIR"] = data_dir
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citewise.settings")
+    sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+    import django
+
+    django.setup()
+
+
+class Prepared:
+    """One question's passages, sources and answerability decision (shared by variants)."""
+
+    def __init__(self, language: str, item) -> None:
+        from citewise.chat import services
+        from citewise.chat.backends import extractive_backend
+        from citewise.knowledge.models import Chunk, KnowledgeBase
+        from citewise.knowledge.permissions import SYSTEM
+        from inference.answerability import decide, evidence
+
+        kb = KnowledgeBase.objects.get(slug=f"debian-docs-{language}")
+        answer = services._Answer(SYSTEM, item.question, [kb], None, 0.0)
+        self.query, self.passages = answer._retrieve(item.question)
+        self.sources = [services._source(n, p) for n, p in enumerate(self.passages, 1)]
+        self.extractive = extractive_backend(kb)
+        sentences = self.extractive.score_sentences(self.query, self.sources)
+        features = evidence(self.query, sources=self.sources, sentences=sentences,
+                            results=[services._scores(p) for p in self.passages])
+        self.answerable = decide(features, services.answerability_config()).answerable
+        chunks = Chunk.objects.filter(pk__in=[p.chunk_id for p in self.passages])
+        self.texts = {c.pk: (c.document.original_name, c.text)
+                      for c in chunks.select_related("document")}
+
+    def cited(self, overrides: dict) -> list[int] | None:
+        """The chunk ids the variant quotes; None for a refusal."""
+        from inference.backends.extractive import ExtractiveBackend
+
+        if not self.answerable:
+            return None
+        ex = self.extractive
+        backend = ExtractiveBackend(embed_query=ex.embed_query, embed_passages=ex.embed_passages,
+                                    config=dataclasses.replace(ex.config, **overrides))
+        chosen = backend.select(self.query, self.sources)
+        return sorted({self.passages[s.n - 1].chunk_id for s in chosen}) or None
+
+
+def measure(language: str, rows: dict, overrides: dict, prepared: dict) -> dict:
+    from benchmarks.debian_docs import hand_written, holds
+
+    counts = dict.fromkeys(("answerable", "refused", "answered", "holding", "first", "lost",
+                            "unanswerable", "refused_unanswerable"), 0)
+    for item in hand_written(language):
+        ready = prepared.setdefault(item.id, Prepared(language, item))
+        cited = ready.cited(overrides)
+        if item.kind == "unanswerable":
+            counts["unanswerable"] += 1
+            counts["refused_unanswerable"] += cited is None
+            continue
+        held = cited is not None and any(holds(item, *ready.texts[c]) for c in cited)
+        counts["answerable"] += 1
+        counts["refused"] += cited is None
+        counts["answered"] += cited is not None
+        counts["holding"] += held
+        if rows[item.id]["rank"] == 1:
+            counts["first"] += 1
+            counts["lost"] += not held
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--rows", required=True, type=Path)
+    args = parser.parse_args()
+    setup(args.data_dir)
+    rows = {row["id"]: row for row in json.loads(args.rows.read_text())}
+    print("| language | variant | citation precision | refused answerable | refused "
+          "unanswerable | rank 1 lost |\n|---|---|---|---|---|---|")
+    for language in ("en", "ko"):
+        prepared: dict = {}
+        for name, overrides in VARIANTS.items():
+            c = measure(language, rows, overrides, prepared)
+            print(f"| {language} | {name} | {c['holding'] / max(1, c['answered']):.3f} | "
+                  f"{c['refused'] / c['answerable']:.3f} | "
+                  f"{c['refused_unanswerable'] / max(1, c['unanswerable']):.3f} | "
+                  f"{c['lost']}/{c['first']} = {c['lost'] / max(1, c['first']):.3f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
