@@ -5,7 +5,12 @@ citewise services to a running Citewise (its worker ingests them), then waited f
 JSON line: the users, knowledge bases and documents made, for the tests to use.
 
 - alice reads the handbook (a PDF, a Word file, a hostile HTML page), the Korean
-  HR rules and the demo knowledge base; bob reads only the demo knowledge base.
+  HR rules, the cafeteria notes and the demo knowledge base; bob reads only the demo
+  knowledge base; minji (who uses the Korean pages) reads the Korean HR rules and the
+  demo knowledge base.
+- The cafeteria knowledge base answers with the vLLM backend (the server's vLLM is the
+  slow stand-in of tests/e2e/llm_stand_in.py); the others with the server's default,
+  extractive answers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ PDF_PAGE_2 = ("Badges lost outside office hours are reported to the security des
               "extension 4455, which disables them within ten minutes.")
 DOCX_SENTENCE = "Visitors sign the guest book and wear a red lanyard at all times."
 KOREAN_SENTENCE = "연차 휴가는 최소 3일 전에 팀장에게 신청해야 한다."
+CAFETERIA_SENTENCE = "The cafeteria serves lunch from 11:30 to 14:00 on weekdays."
 # What a hostile uploader would try: script in the title, text and file name.
 HOSTILE_NAME = "<img src=x onerror=alert(1)>policy.html"
 HOSTILE_HTML = """<!doctype html><html><head>
@@ -42,7 +48,7 @@ def pdf_bytes() -> bytes:
     pdf.multi_cell(0, 8, "Security handbook\n\nEvery employee carries a badge. Badges "
                          "open the doors of the floors the employee works on.")
     pdf.add_page()
-    pdf.ln(120)  # the sentence sits in the lower half of page 2
+    pdf.ln(120)  # the sentence starts 130 mm down page 2, below its first third
     pdf.multi_cell(0, 8, PDF_PAGE_2)
     return bytes(pdf.output())
 
@@ -64,6 +70,7 @@ def populate(password: str) -> dict:
     django.setup()
     from django.contrib.auth import get_user_model
 
+    from citewise.knowledge.choices import AnswerBackend
     from citewise.knowledge.models import KnowledgeBase
     from citewise.knowledge.permissions import SYSTEM
     from citewise.knowledge.services import add_document, create_knowledge_base
@@ -71,21 +78,35 @@ def populate(password: str) -> dict:
     users = get_user_model()
     alice = users.objects.create_user("alice", password=password)
     users.objects.create_user("bob", password=password)
+    minji = users.objects.create_user("minji", password=password)
     handbook = create_knowledge_base(SYSTEM, name="Security handbook", slug="handbook",
                                      language="en")
     hr = create_knowledge_base(SYSTEM, name="인사 규정", slug="hr-ko", language="ko")
-    for kb in (handbook, hr):
+    cafeteria = create_knowledge_base(SYSTEM, name="Cafeteria", slug="cafeteria",
+                                      language="en")
+    cafeteria.answer_backend = AnswerBackend.VLLM
+    cafeteria.save(update_fields=["answer_backend"])
+    for kb in (handbook, hr, cafeteria):
         kb.reader_users.add(alice)
+    hr.reader_users.add(minji)
     files = [(handbook, "badges.pdf", pdf_bytes()), (handbook, "visitors.docx", docx_bytes()),
              (handbook, HOSTILE_NAME, HOSTILE_HTML.encode()),
-             (hr, "휴가.md", f"# 휴가 규정\n\n{KOREAN_SENTENCE}\n".encode())]
+             (hr, "휴가.md", f"# 휴가 규정\n\n{KOREAN_SENTENCE}\n".encode()),
+             (cafeteria, "lunch.md", f"# Lunch\n\n{CAFETERIA_SENTENCE}\n".encode())]
     documents = {name: add_document(SYSTEM, kb, io.BytesIO(data), original_name=name)
                  .document.pk for kb, name, data in files}
     wait_indexed()
     demo = KnowledgeBase.objects.get(slug="citewise-docs")
     return {"documents": documents,
+            "chunks": {name: first_chunk(document_id) for name, document_id in documents.items()},
             "knowledge_bases": {kb.slug: {"id": kb.pk, "name": kb.name}
-                                for kb in (handbook, hr, demo)}}
+                                for kb in (handbook, hr, cafeteria, demo)}}
+
+
+def first_chunk(document_id: int) -> int:
+    from citewise.knowledge.models import Chunk
+
+    return Chunk.objects.filter(document_id=document_id).order_by("ordinal")[0].pk
 
 
 def wait_indexed() -> None:
