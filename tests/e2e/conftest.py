@@ -173,7 +173,8 @@ def sign_in(page, site: Site, username: str) -> None:
 def screenshots() -> Path:
     """Where the browser tests leave screenshots: CITEWISE_SCREENSHOTS, or a folder in the
     temporary directory. docs/images/ holds the ones the docs show; to take them again:
-    `CITEWISE_SCREENSHOTS=docs/images pytest tests/e2e`."""
+    `CITEWISE_SCREENSHOTS=docs/images pytest tests/e2e --ignore tests/e2e/test_shell.py`
+    (test_shell.py saves screenshots of its own there too)."""
     folder = Path(os.environ.get("CITEWISE_SCREENSHOTS") or "/tmp/citewise-screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
