@@ -20,6 +20,9 @@ COPY ingestion ./ingestion
 COPY retrieval ./retrieval
 COPY inference ./inference
 COPY frontend ./frontend
+COPY textproc ./textproc
+# Citewise's own documentation: the demo knowledge base (load_demo).
+COPY docs ./docs
 COPY manage.py ./
 # A GPU worker wants torch's CUDA build; a CPU-only host can point pip at a CPU index
 # with --build-arg PIP_EXTRA_INDEX_URL=...

@@ -69,6 +69,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "messages": (answers.conversation_messages(request.user, conversation)
                      if conversation else []),
         "picker": picker,
+        "picked_names": [choice.knowledge_base.name for choice in picker if choice.chosen],
         "strings": json.dumps(js_strings(), ensure_ascii=False),
     })
 

@@ -79,3 +79,17 @@ def test_web_and_worker_are_wired_to_the_other_services(compose):
     web_database_url = compose["services"]["web"]["environment"]["DATABASE_URL"]
     assert web_database_url.startswith(f"postgres://{database['POSTGRES_USER']}:")
     assert web_database_url.rsplit("/", 1)[1] == database["POSTGRES_DB"]
+
+
+def test_the_image_holds_every_package_and_the_demo_documents():
+    """Every top-level package pyproject installs is copied into the image (a missing one
+    fails only when the container starts), and docs/, which load_demo ingests."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    copied = set(re.findall(r"^COPY (\S+) ", (REPO_ROOT / "Dockerfile").read_text(), re.M))
+    for package in (p.rstrip("*") for p in packages):
+        folder = "platform" if package == "citewise" else package
+        assert folder in copied, package
+    assert "docs" in copied

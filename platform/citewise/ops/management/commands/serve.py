@@ -1,7 +1,7 @@
 """`manage.py serve`: what `make run` runs. The web server and a worker, together.
 
-1. Migrate the database, make sure an admin account exists and load the demo
-   knowledge base (Citewise's own docs) on the first start.
+1. Migrate the database, collect the static files, make sure an admin account exists
+   and load the demo knowledge base (Citewise's own docs) on the first start.
 2. Start the ASGI server (uvicorn) and a Celery worker as child processes, each in its
    own process group, so Ctrl-C reaches only this command, which then stops both in
    order (a second Ctrl-C from the terminal would make Celery abandon running tasks).
@@ -57,6 +57,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, concurrency: int, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        # Compressed copies of the static files (gzip, brotli), which whitenoise serves.
+        call_command("collectstatic", interactive=False, verbosity=0)
         call_command("ensure_admin")
         call_command("load_demo")
         children = {
