@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -319,18 +320,32 @@ def _prints_bookmark(line: str, title: str) -> bool:
 def _paragraphs(lines: list[_Line], widest: int) -> list[str]:
     """Join consecutive lines into paragraphs, breaking on a vertical gap and after a
     title line (see _ends_paragraph). `widest` is the longest line of the page, in
-    characters."""
+    characters. A gap breaks when it exceeds 1.8 font sizes and the page's usual line
+    pitch by a third: double-spaced text (lines 2.3 font sizes apart) is still one
+    paragraph per paragraph, not one per line, which cut quoted sentences mid-way."""
     paragraphs: list[list[str]] = []
     previous: _Line | None = None
+    pitch = _line_pitch(lines)
     for line in lines:
         gap = abs(previous.y - line.y) if previous is not None else 0.0
-        if previous is None or gap > max(line.size, previous.size) * 1.8 or gap == 0.0 \
-                or _ends_paragraph(previous, widest):
+        wide = previous is not None and gap > max(max(line.size, previous.size) * 1.8,
+                                                  pitch * 1.35)
+        if previous is None or wide or gap == 0.0 or _ends_paragraph(previous, widest):
             paragraphs.append([line.text])
         else:
             paragraphs[-1].append(line.text)
         previous = line
     return [" ".join(p) for p in paragraphs]
+
+
+def _line_pitch(lines: list[_Line]) -> float:
+    """The page's most common distance between consecutive baselines (0 when it has
+    fewer than three lines): the line spacing its running text is set in."""
+    gaps = [round(abs(a.y - b.y)) for a, b in pairwise(lines)
+            if 0 < abs(a.y - b.y) <= 3 * max(a.size, b.size)]
+    if len(gaps) < 2:
+        return 0.0
+    return float(Counter(gaps).most_common(1)[0][0])
 
 
 def _ends_paragraph(line: _Line, widest: int) -> bool:

@@ -166,3 +166,23 @@ def test_numbered_headings_printed_for_bookmarks_give_the_heading_path(tmp_path:
         == ("GNU/Linux tutorials",)
     assert by_text["The shell prompt ends with a dollar sign."].heading_path \
         == ("GNU/Linux tutorials", "1.1 Console basics")
+
+
+def test_double_spaced_lines_are_one_paragraph_and_paragraphs_stay_apart(tmp_path: Path):
+    """Lines 2.3 font sizes apart (Word's "double" spacing) belong to one paragraph: read
+    as one block per line, a quoted sentence stopped mid-way ("..., which disables [1]")."""
+    from fpdf import FPDF
+
+    first = ("Badges lost outside office hours are reported to the security desk at "
+             "extension 4455, which disables them within ten minutes of the call.")
+    second = ("Visitors sign the guest book at reception and wear a red lanyard at all "
+              "times while they are inside the building.")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    for paragraph in (first, second):
+        pdf.multi_cell(w=120, h=9.7, text=paragraph, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(14)
+    pdf.output(str(tmp_path / "double.pdf"))
+    blocks = [b.text for b in parse_document(tmp_path / "double.pdf", "double.pdf").blocks]
+    assert first in blocks and second in blocks
