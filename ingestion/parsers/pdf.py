@@ -339,11 +339,11 @@ def _paragraphs(lines: list[_Line], widest: int) -> list[str]:
 
 
 def _line_pitch(lines: list[_Line]) -> float:
-    """The page's most common distance between consecutive baselines (0 when it has
-    fewer than three lines): the line spacing its running text is set in."""
+    """The page's most common distance between consecutive baselines (0 for a page of
+    one line): the line spacing its running text is set in."""
     gaps = [round(abs(a.y - b.y)) for a, b in pairwise(lines)
             if 0 < abs(a.y - b.y) <= 3 * max(a.size, b.size)]
-    if len(gaps) < 2:
+    if not gaps:
         return 0.0
     return float(Counter(gaps).most_common(1)[0][0])
 

@@ -186,3 +186,9 @@ def test_double_spaced_lines_are_one_paragraph_and_paragraphs_stay_apart(tmp_pat
     pdf.output(str(tmp_path / "double.pdf"))
     blocks = [b.text for b in parse_document(tmp_path / "double.pdf", "double.pdf").blocks]
     assert first in blocks and second in blocks
+    alone = FPDF()  # a page holding one wrapped sentence: no usual pitch to compare with
+    alone.add_page()
+    alone.set_font("Helvetica", size=12)
+    alone.multi_cell(w=120, h=8, text=first)
+    alone.output(str(tmp_path / "alone.pdf"))
+    assert [b.text for b in parse_document(tmp_path / "alone.pdf", "alone.pdf").blocks] == [first]
