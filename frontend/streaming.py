@@ -97,7 +97,11 @@ class EventPump:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout=heartbeat)
+                    # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that
+                    # arrives when the item is already taken (CPython gh-86296), so a
+                    # client that left while events were queued got the whole answer.
+                    async with asyncio.timeout(heartbeat):
+                        item = await self._queue.get()
                 except TimeoutError:
                     yield None
                     continue
