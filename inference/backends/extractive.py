@@ -288,16 +288,36 @@ FOLLOW_UP_STARTS = ("and ", "what about", "how about", "also ", "or ", "then ", 
                     "그리고", "또 ", "그건", "그것", "거기")
 
 
+# Words that point back at what was said before ("is it free?", "그건 얼마예요?").
+REFERRING_WORDS = frozenset(["it", "its", "that", "this", "these", "those", "they", "them",
+                             "there", "one", "ones", "same"])
+REFERRING_KOREAN = ("그것", "그거", "그건", "그게", "이것", "이거", "이건", "거기", "저것")
+
+
+def is_follow_up(question: str, *, max_words: int = 6) -> bool:
+    """Does the question lean on the one before? It opens like a follow-up ("and on
+    Windows?", "그럼 ..."), or it is short and either points back ("is it free?") or names
+    at most one thing ("Windows?"). A short question naming its own subject ("What does
+    /readyz report?") stands alone: given the previous question's terms, it was answered
+    with the previous answer."""
+    stripped = question.strip().casefold()
+    if stripped.startswith(FOLLOW_UP_STARTS):
+        return True
+    words = stripped.split()
+    if len(words) > max_words:
+        return False
+    plain = {w.strip(".,;:!?\"'()[]") for w in words}
+    if plain & REFERRING_WORDS or any(w.startswith(REFERRING_KOREAN) for w in plain):
+        return True
+    return sum(bool(match_tokens(w)) for w in words) <= 1
+
+
 def carry_key_terms(history: Sequence[Turn], question: str, *, max_terms: int = 6,
                     max_words: int = 6) -> str:
     """A follow-up ("and on Windows?") gets the previous question's key terms appended, so
     retrieval sees a standalone query. Standalone questions pass through unchanged."""
     previous = next((t.content for t in reversed(history) if t.role == "user"), None)
-    if not previous:
-        return question
-    stripped = question.strip().casefold()
-    short = len(stripped.split()) <= max_words
-    if not (stripped.startswith(FOLLOW_UP_STARTS) or short):
+    if not previous or not is_follow_up(question, max_words=max_words):
         return question
     present = set(match_tokens(question))
     terms: list[str] = []

@@ -152,6 +152,19 @@ def test_follow_up_carries_key_terms():
     assert rewritten == "그럼 윈도우에서는? (파이썬 설치 방법)"
 
 
+@pytest.mark.parametrize(("question", "follow_up"), [
+    ("And on Windows?", True), ("What about Korean?", True), ("Is it free?", True),
+    ("Windows?", True), ("그건 얼마예요?", True), ("휴가는?", True),
+    # Short, but each names its own subject: answered alone, not with the last answer.
+    ("What does /readyz report?", False), ("Which environment variable selects PostgreSQL?",
+                                           False),
+    ("What do visitors wear?", False), ("인덱스를 다시 만들려면 어떻게 하나요?", False),
+])
+def test_a_short_question_naming_its_own_subject_is_not_a_follow_up(question, follow_up):
+    history = [Turn("user", "How do I rebuild the indexes?"), Turn("assistant", "Run it [1].")]
+    assert (carry_key_terms(history, question) != question) is follow_up
+
+
 def test_headings_and_questions_choose_the_passage_but_are_not_quoted():
     """An FAQ heading that matches the question marks the passage that answers it, even
     when the passage continues the section and no longer shows the heading; the answer
