@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # question -> (document, last heading of the cited passage, words the answer must hold)
 NEWCOMER = {
+    "How do I start Citewise?": ("operations.md", "Starting and stopping Citewise",
+                                 "make run"),
     "How do I rebuild the indexes?": ("admin-guide.md", "Rebuilding indexes",
                                       "rebuild"),
     "What does /readyz report?": ("operations.md", "Health, readiness and metrics",
