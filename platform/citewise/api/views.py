@@ -175,9 +175,14 @@ class SearchView(KeyView):
             for passage in passages]})
 
 
+class Pages(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
 class KnowledgeBaseList(KeyView, generics.ListAPIView):
     serializer_class = shapes.KnowledgeBaseOut
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pages
 
     @extend_schema(responses={200: shapes.KnowledgeBaseOut(many=True), **PROBLEMS},
                    description="The knowledge bases this key may read.")
