@@ -48,9 +48,9 @@ from django.views.decorators.http import require_POST
 from citewise.chat import conversations
 from citewise.chat.events import EventType
 from citewise.chat.models import Rating
+from citewise.chat.streaming import HEARTBEAT, EventPump, sse
 from frontend import answers
 from frontend.chat_messages import error_sentence, js_strings
-from frontend.streaming import HEARTBEAT, EventPump, sse
 
 logger = logging.getLogger(__name__)
 

@@ -74,6 +74,12 @@ INSTALLED_APPS = [
     "citewise.api",
     "frontend",
     "csp",
+    "rest_framework",
+    # Installed for its key hashing and admin helpers; our key model (accounts.ApiKey)
+    # extends its abstract model. Its own concrete APIKey table stays unused.
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN
 ]
 
 MIDDLEWARE = [
@@ -197,6 +203,39 @@ else:
     # exceed the longest task, or a slow task would run twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 WORKER_CONCURRENCY = env_int("CITEWISE_WORKER_CONCURRENCY", 1, minimum=1)
+
+# --- Cache -----------------------------------------------------------------------------
+# Shared by every web process when REDIS_URL is set (API rate limits must count across
+# processes); otherwise this process's memory, enough for one embedded server.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- REST API (/api/v1/) ----------------------------------------------------------------
+# Requests per minute a new API key may make; each key may set its own.
+API_KEY_RATE_LIMIT = env_int("CITEWISE_API_KEY_RATE_LIMIT", 60, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["citewise.api.authentication.BearerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["citewise.api.throttling.PerKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "citewise.api.problems.problem_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Citewise API",
+    "DESCRIPTION": "Ask and search the knowledge bases an API key may read; every answer "
+                   "cites its sources. Send the key as `Authorization: Bearer <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Answering and retrieval ----------------------------------------------------------
 ANSWER_BACKEND = env_str("CITEWISE_ANSWER_BACKEND", AnswerBackend.EXTRACTIVE)

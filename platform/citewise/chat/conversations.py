@@ -21,7 +21,12 @@ from citewise.chat.events import AskEvent
 from citewise.chat.models import Conversation, Feedback, Message, Rating, Role
 from citewise.chat.services import ask, source_url
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
-from citewise.knowledge.permissions import Actor, readable_ids, readable_knowledge_bases
+from citewise.knowledge.permissions import (
+    Actor,
+    KeyActor,
+    readable_ids,
+    readable_knowledge_bases,
+)
 from citewise.knowledge.search import allowed_knowledge_bases
 
 TITLE_LENGTH = 200
@@ -30,9 +35,13 @@ STOP_TTL_SECONDS = 600
 
 
 def _owned(actor: Actor) -> QuerySet[Conversation]:
+    """A key's conversations are the key's (its owner's, listed per key); a person's web
+    chat holds only the conversations they had in it."""
+    if isinstance(actor, KeyActor):
+        return Conversation.objects.filter(user=actor.owner, api_key=actor.key)
     if not getattr(actor, "is_authenticated", False):
         return Conversation.objects.none()
-    return Conversation.objects.filter(user=actor)
+    return Conversation.objects.filter(user=actor, api_key__isnull=True)
 
 
 def conversations_of(actor: Actor) -> QuerySet[Conversation]:

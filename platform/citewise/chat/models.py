@@ -13,6 +13,10 @@ from citewise.knowledge.models import Chunk, Document, KnowledgeBase
 class Conversation(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                              on_delete=models.CASCADE, related_name="conversations")
+    # Asked through an API key: the conversation belongs to the key's owner (user) but is
+    # listed per key, and not in the owner's web chat.
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     knowledge_bases = models.ManyToManyField(KnowledgeBase, related_name="conversations")
     created_at = models.DateTimeField(auto_now_add=True)

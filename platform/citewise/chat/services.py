@@ -41,7 +41,7 @@ from citewise.chat.events import (
 from citewise.chat.models import Citation, Conversation, Message, Role, UnansweredQuestion
 from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import AnswerExample, KnowledgeBase
-from citewise.knowledge.permissions import SYSTEM, Actor
+from citewise.knowledge.permissions import Actor, KeyActor, acting_user
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
 from citewise.ops.metrics import ANSWER_LATENCY
 from inference.answerability import AnswerabilityConfig, decide, evidence
@@ -258,7 +258,7 @@ class _Answer:
             gap = UnansweredQuestion.objects.create(
                 question=self.question, best_score=closest_similarity(passages),
                 closest_documents=closest,
-                user=None if self.actor is SYSTEM else self.actor)
+                user=acting_user(self.actor))
             gap.knowledge_bases.set(self.kbs)
 
     def _store(self, *, answer: str, search_query: str, sources: list[Source],
@@ -363,7 +363,8 @@ def answerability_config() -> AnswerabilityConfig:
 
 def _new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> Conversation:
     conversation = Conversation.objects.create(
-        user=None if actor is SYSTEM else actor, title=question[:200])
+        user=acting_user(actor), api_key=actor.key if isinstance(actor, KeyActor) else None,
+        title=question[:200])
     conversation.knowledge_bases.set(kbs)
     return conversation
 

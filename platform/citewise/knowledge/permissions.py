@@ -9,18 +9,25 @@ Rules:
 - an editor (user, or member of an editor group) reads and edits it;
 - a reader (user, member of a reader group, or anyone signed in when readable_by_all)
   reads it;
-- an anonymous or inactive user reads nothing.
+- an anonymous or inactive user reads nothing;
+- an API key (KeyActor) reads a knowledge base iff the key names it AND the key's owner
+  may read it (so taking a person's access away cuts their keys too); it edits one iff it
+  also has the "documents" operation and the owner may edit it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from citewise.knowledge.models import KnowledgeBase
+
+if TYPE_CHECKING:
+    from citewise.accounts.models import ApiKey
 
 
 class _System:
@@ -31,7 +38,32 @@ class _System:
 
 
 SYSTEM: Final = _System()
-Actor = AbstractBaseUser | AnonymousUser | _System
+
+
+@dataclass(frozen=True)
+class KeyActor:
+    """A program acting through an API key, for the key's owner and within its scopes.
+    The API's authentication checked the key (not revoked, not expired) on this request."""
+
+    key: ApiKey
+
+    @property
+    def owner(self) -> AbstractBaseUser:
+        return self.key.owner
+
+    def __repr__(self) -> str:
+        return f"KeyActor({self.key.prefix})"
+
+
+Actor = AbstractBaseUser | AnonymousUser | _System | KeyActor
+
+
+def acting_user(actor: Actor) -> AbstractBaseUser | None:
+    """The person a conversation or a gap-report entry belongs to: a key's owner, a
+    signed-in user, or nobody (SYSTEM, anonymous)."""
+    if isinstance(actor, KeyActor):
+        return actor.owner
+    return actor if _is_active_user(actor) else None
 
 
 def _is_active_user(actor: Actor) -> bool:
@@ -43,6 +75,8 @@ def _editor_filter(user: AbstractBaseUser) -> Q:
 
 
 def _scoped(actor: Actor, rule: Callable[[AbstractBaseUser], Q]) -> QuerySet[KnowledgeBase]:
+    if isinstance(actor, KeyActor):
+        return _within_key(actor.key, _scoped(actor.owner, rule))
     everything = KnowledgeBase.objects.all()
     if actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser):
         return everything
@@ -50,6 +84,12 @@ def _scoped(actor: Actor, rule: Callable[[AbstractBaseUser], Q]) -> QuerySet[Kno
         return everything.none()
     # Distinct ids via a subquery: joins over the M2M tables would repeat rows.
     return everything.filter(pk__in=KnowledgeBase.objects.filter(rule(actor)).values("pk"))
+
+
+def _within_key(key: ApiKey, owners: QuerySet[KnowledgeBase]) -> QuerySet[KnowledgeBase]:
+    if key.revoked or key.has_expired:
+        return owners.none()
+    return owners.filter(pk__in=key.knowledge_bases.values("pk"))
 
 
 def _reader_filter(user: AbstractBaseUser) -> Q:
@@ -62,6 +102,8 @@ def readable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
 
 
 def editable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
+    if isinstance(actor, KeyActor) and not actor.key.allows("documents"):
+        return KnowledgeBase.objects.none()
     return _scoped(actor, _editor_filter)
 
 

@@ -1,0 +1,110 @@
+"""Every error under /api/ as problem details (RFC 9457, application/problem+json):
+{type, title, status, detail, code, errors}. `code` is stable (clients branch on it);
+`title` and `detail` are for a person, in the request's language (Accept-Language);
+`errors` holds per-field messages of a validation error."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, status
+
+from citewise.accounts.keys import KeyProblem
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# DRF's own codes renamed where ours are clearer or documented.
+_RENAMED = {"throttled": "rate_limited", "invalid": "validation_error",
+            "permission_denied": "forbidden"}
+
+TITLES = {
+    "not_authenticated": gettext_lazy("Authentication required"),
+    KeyProblem.INVALID: gettext_lazy("Invalid API key"),
+    KeyProblem.REVOKED: gettext_lazy("API key revoked"),
+    KeyProblem.EXPIRED: gettext_lazy("API key expired"),
+    "scope_missing": gettext_lazy("Operation not allowed for this key"),
+    "forbidden": gettext_lazy("Forbidden"),
+    "not_found": gettext_lazy("Not found"),
+    "validation_error": gettext_lazy("Invalid request"),
+    "parse_error": gettext_lazy("Malformed request"),
+    "rate_limited": gettext_lazy("Too many requests"),
+    "method_not_allowed": gettext_lazy("Method not allowed"),
+    "unsupported_media_type": gettext_lazy("Unsupported media type"),
+    "not_acceptable": gettext_lazy("Not acceptable"),
+    "answer_unavailable": gettext_lazy("The answer service is unavailable"),
+    "server_error": gettext_lazy("Internal error"),
+}
+
+
+class ScopeMissing(exceptions.PermissionDenied):
+    default_code = "scope_missing"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(_("This API key may not use the “%(operation)s” operation.")
+                         % {"operation": operation}, code="scope_missing")
+
+
+class KeyRefused(exceptions.AuthenticationFailed):
+    def __init__(self, problem: KeyProblem) -> None:
+        super().__init__(str(problem.label), code=problem.value)
+
+
+class AnswerUnavailable(exceptions.APIException):
+    """The ask service failed (an AskFailed event): its code, e.g. llm_unreachable."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "answer_unavailable"
+
+
+def problem(status_code: int, code: str, detail: str, **extra) -> dict:
+    title = TITLES.get(code) or TITLES.get(_title_family(code), "")
+    return {"type": f"urn:citewise:problem:{code}", "title": str(title),
+            "status": status_code, "detail": detail, "code": code, **extra}
+
+
+def _title_family(code: str) -> str:
+    return "answer_unavailable" if code.startswith("llm_") else "server_error"
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "validation_error"
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    return _RENAMED.get(code, code)
+
+
+def problem_handler(exc: Exception, context: dict):
+    # Imported here: rest_framework.views imports the authentication classes, which
+    # import this module.
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)  # Http404 and PermissionDenied become DRF's
+    if response is None:
+        logger.exception("API request failed", exc_info=exc)
+        return JsonResponse(problem(500, "server_error", _("Something went wrong on our side.")),
+                            status=500, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, exceptions.APIException):
+        code = _code_of(exc)
+    else:  # Django's Http404 / PermissionDenied, converted by DRF
+        code = "not_found" if response.status_code == 404 else "forbidden"
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = problem(response.status_code, code,
+                                _("Some fields are missing or invalid."), errors=errors)
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+        response.data = problem(response.status_code, code, str(detail))
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other address under /api/: a problem, not Django's HTML page."""
+    return JsonResponse(problem(404, "not_found", _("There is no such API endpoint.")),
+                        status=404, content_type=PROBLEM_CONTENT_TYPE)
