@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 
-from frontend.streaming import EventPump
+from citewise.chat.streaming import EventPump
 
 
 def slow_events(pieces: int, pause: float, produced: list[int], closed: threading.Event):
