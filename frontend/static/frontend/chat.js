@@ -35,6 +35,39 @@
     return template.content.firstElementChild;
   }
 
+  /* --- Keeping the newest message in sight ----------------------------------------- */
+  // The messages scroll in their own box above the composer (chat.css). While an answer
+  // streams its end stays in sight, until the person scrolls up to read something else.
+  let following = false;
+  let lastTop = 0;
+
+  function scrollMessages(top) {
+    messages.scrollTop = top;
+    lastTop = messages.scrollTop;
+  }
+
+  function atEnd() {
+    return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 24;
+  }
+
+  function followAnswer() {
+    if (following) scrollMessages(messages.scrollHeight);
+  }
+
+  /* A conversation opens at its latest question (at the end, when the last exchange fits);
+     a link to one message (#message-12) is left to the browser. */
+  function showLatest() {
+    const questions = messages.querySelectorAll(".question");
+    if (window.location.hash || !questions.length) return;
+    scrollMessages(questions[questions.length - 1].offsetTop - 8);
+  }
+
+  messages.addEventListener("scroll", function () {
+    if (messages.scrollTop < lastTop - 2) following = false; // scrolled up to read
+    else if (current && atEnd()) following = true;
+    lastTop = messages.scrollTop;
+  }, { passive: true });
+
   /* --- Composer -------------------------------------------------------------------- */
 
   function showError(node, message, loginUrl) {
@@ -83,7 +116,8 @@
     const body = element("div", "answer-body live");
     article.append(element("p", "visually-hidden", strings.answering), body);
     messages.append(asked, article);
-    article.scrollIntoView({ block: "end", behavior: "smooth" });
+    following = true;
+    followAnswer();
     current = { controller: new AbortController(), streamId: null, article: article, body: body };
     setStreaming(true);
     stream(data, current).catch(function (failure) {
@@ -95,6 +129,8 @@
       if (ended && ended.article.isConnected && ended.article.classList.contains("streaming")) {
         markStopped(ended.article);
       }
+      followAnswer();
+      following = false;
       setStreaming(false);
     });
   }
@@ -156,9 +192,11 @@
         break;
       case "notice":
         article.insertBefore(element("p", "notice", data.text), state.body);
+        followAnswer();
         break;
       case "text":
         state.body.append(document.createTextNode(data.text));
+        followAnswer();
         break;
       case "not_found":
         state.body.textContent = data.message;
@@ -207,6 +245,7 @@
     messages.querySelectorAll(".regenerate").forEach((button) => button.remove());
     const stored = fromHtml(data.html);
     article.replaceWith(stored);
+    followAnswer();
     announce(data.stopped ? strings.stopped : data.not_found ? strings.notFound : strings.complete);
   }
 
@@ -312,6 +351,8 @@
       event.preventDefault();
     }
   });
+
+  showLatest();
 
   if (form) {
     const textarea = form.querySelector("textarea");

@@ -1,0 +1,121 @@
+"""The chat page's layout and keyboard in Chromium, against Django's live server (cheap:
+no `site` fixture): a long conversation opens at its newest message, a new answer comes
+into sight above the composer, and the citation preview and the conversation menu behave
+as a keyboard and mouse user expects."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from citewise.chat.models import Citation, Conversation, Message, Role
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.services import add_document
+from tests.factories import make_kb, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package"),
+]
+
+HANDBOOK = """# IT handbook
+
+## Passwords
+
+Passwords expire every 90 days. You can reset your password in the self-service portal.
+"""
+ANSWER = ("Run python manage.py rebuild_indexes [1] to rebuild every index without embedding "
+          "the passages again. [2] Search also rebuilds a damaged index by itself. [1]")
+
+
+def long_conversation(user, kb, title: str, exchanges: int) -> Conversation:
+    conversation = Conversation.objects.create(user=user, title=title)
+    conversation.knowledge_bases.set([kb])
+    for number in range(exchanges):
+        Message.objects.create(conversation=conversation, role=Role.USER,
+                               text=f"Question {number}: how do I rebuild the indexes?")
+        answer = Message.objects.create(conversation=conversation, role=Role.ASSISTANT,
+                                        grounded=True, text=f"Answer {number}. {ANSWER}")
+        # A heading path that is only the title, and one that says more.
+        Citation.objects.create(message=answer, n=1, knowledge_base=kb, document_name="admin.md",
+                                title="Configuration", heading_path=["Configuration"],
+                                snippet="python manage.py rebuild_indexes")
+        Citation.objects.create(message=answer, n=2, knowledge_base=kb, document_name="admin.md",
+                                title="Administering", heading_path=["Administering",
+                                                                     "Rebuilding indexes"],
+                                snippet="The command rebuilds them without re-embedding.")
+    return conversation
+
+
+@pytest.fixture
+def kim():
+    # Rows are made before the browser starts: Playwright's sync API runs an event loop in
+    # this thread, in which Django refuses database calls.
+    user = make_user("kim")
+    kb = make_kb("it-handbook")
+    kb.reader_users.add(user)
+    document = add_document(SYSTEM, kb, BytesIO(HANDBOOK.encode()), original_name="handbook.md",
+                            enqueue=False).document
+    ingest(document.pk)
+    user.short = long_conversation(user, kb, "Short one", 1)
+    user.long = long_conversation(user, kb, "Rebuilding indexes", 12)
+    return user
+
+
+@pytest.fixture
+def browser(kim):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def signed_in_page(browser, live_server, *, width: int = 1280, height: int = 800):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.problems = []
+    page.on("console", lambda message: message.type == "error" and page.problems.append(
+        message.text))
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "kim")
+    page.fill("input[name=password]", "pw-for-tests")
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{live_server.url}/chat/")
+    return page
+
+
+IN_SIGHT = """(node) => {
+  const box = node.getBoundingClientRect();
+  const messages = document.getElementById("messages").getBoundingClientRect();
+  const composer = document.getElementById("composer").getBoundingClientRect();
+  return box.top >= messages.top - 1 && box.bottom <= messages.bottom + 1
+         && messages.bottom <= composer.top + 1 && composer.bottom <= window.innerHeight + 1;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (360, 740)])
+def test_a_long_conversation_opens_at_its_newest_message_and_a_new_answer_comes_into_sight(
+        browser, live_server, kim, width, height):
+    page = signed_in_page(browser, live_server, width=width, height=height)
+    page.goto(f"{live_server.url}/chat/c/{kim.long.pk}/")
+    newest = page.locator("#messages .question").last
+    expect(newest).to_contain_text("Question 11")
+    assert page.evaluate(IN_SIGHT, newest.element_handle())
+    # The page itself does not scroll: the top bar stays and so does the composer.
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+
+    page.locator("#question").fill("How often do passwords expire?")
+    page.locator("#question").press("Enter")
+    answer = page.locator("#messages article.answer[data-message-id]").nth(12)
+    expect(answer.locator(".answer-actions")).to_be_visible()
+    expect(page.locator("#messages .question").last).to_contain_text("passwords expire")
+    assert page.evaluate(IN_SIGHT, answer.locator(".answer-actions").element_handle())
+    assert page.evaluate("window.scrollY") == 0
+    assert page.problems == []
