@@ -119,3 +119,41 @@ def test_a_long_conversation_opens_at_its_newest_message_and_a_new_answer_comes_
     assert page.evaluate(IN_SIGHT, answer.locator(".answer-actions").element_handle())
     assert page.evaluate("window.scrollY") == 0
     assert page.problems == []
+
+
+INSIDE_WINDOW = """(node) => { const box = node.getBoundingClientRect();
+  return box.left >= 0 && box.right <= document.documentElement.clientWidth; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_a_citation_preview_fits_the_window_lets_the_pointer_through_and_closes_on_escape(
+        browser, live_server, kim, width):
+    page = signed_in_page(browser, live_server, width=width)
+    page.goto(f"{live_server.url}/chat/c/{kim.short.pk}/")
+    chips = page.locator("#messages a.cite")
+    rightmost = max(chips.all(), key=lambda chip: chip.bounding_box()["x"])
+    rightmost.hover()
+    preview = rightmost.locator(".cite-preview")
+    expect(preview).to_be_visible()
+    assert page.evaluate(INSIDE_WINDOW, preview.element_handle())
+    page.keyboard.press("Escape")
+    expect(preview).to_be_hidden()
+
+    # Over another chip's preview, the pointer still reaches the chip beneath it.
+    first, second = chips.nth(0), chips.nth(1)
+    first.hover()
+    box = second.bounding_box()
+    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('a.cite')?.dataset.n",
+                         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]) == "2"
+
+    page.mouse.move(1, 1)
+    first.focus()
+    expect(first.locator(".cite-preview")).to_be_visible()
+    # The title is not said twice: the heading path "Configuration" is the title.
+    expect(first.locator(".cite-title")).to_have_text("Configuration")
+    expect(first.locator(".cite-where")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(first.locator(".cite-preview")).to_be_hidden()
+    page.keyboard.press("Tab")
+    expect(second.locator(".cite-preview")).to_be_visible()
+    assert page.problems == []

@@ -321,6 +321,43 @@
     announce(result.text || strings.feedbackSaved);
   }
 
+  /* --- Citation previews ------------------------------------------------------------ */
+  // CSS shows a chip's preview on hover and focus; here it is kept inside the messages'
+  // box (shifted left at the right edge, above the chip at the bottom) and Escape hides it.
+  const EDGE = 8;
+
+  function placePreview(chip) {
+    const preview = chip.querySelector(".cite-preview");
+    if (!preview) return;
+    chip.classList.remove("preview-closed", "preview-above");
+    chip.style.setProperty("--preview-shift", "0px");
+    const bounds = messages.getBoundingClientRect();
+    const box = preview.getBoundingClientRect();
+    const over = box.right - (Math.min(bounds.right, document.documentElement.clientWidth) - EDGE);
+    const room = box.left - Math.max(bounds.left, 0) - EDGE;
+    if (over > 0) chip.style.setProperty("--preview-shift", -Math.min(over, room) + "px");
+    const chipBox = chip.getBoundingClientRect();
+    if (box.bottom > bounds.bottom && chipBox.top - bounds.top > bounds.bottom - chipBox.bottom) {
+      chip.classList.add("preview-above");
+    }
+  }
+
+  function onChip(handler) {
+    return function (event) {
+      const chip = event.target.closest && event.target.closest("a.cite");
+      if (chip && !(event.relatedTarget && chip.contains(event.relatedTarget))) handler(chip);
+    };
+  }
+
+  messages.addEventListener("mouseover", onChip(placePreview));
+  messages.addEventListener("focusin", onChip(placePreview));
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    messages.querySelectorAll("a.cite:hover, a.cite:focus").forEach(function (chip) {
+      chip.classList.add("preview-closed");
+    });
+  });
+
   document.addEventListener("click", function (event) {
     const target = event.target.closest("button");
     if (!target) return;
