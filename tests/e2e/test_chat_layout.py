@@ -157,3 +157,16 @@ def test_a_citation_preview_fits_the_window_lets_the_pointer_through_and_closes_
     page.keyboard.press("Tab")
     expect(second.locator(".cite-preview")).to_be_visible()
     assert page.problems == []
+
+
+def test_escape_closes_a_conversation_menu_and_returns_to_its_button(browser, live_server, kim):
+    page = signed_in_page(browser, live_server)
+    page.goto(f"{live_server.url}/chat/c/{kim.long.pk}/")
+    menu = page.locator("#conversation-list details.manage").first
+    menu.locator("summary").click()
+    expect(menu.locator("input[name=title]")).to_be_visible()
+    menu.locator("input[name=title]").focus()
+    page.keyboard.press("Escape")
+    expect(menu.locator("input[name=title]")).to_be_hidden()
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    assert menu.evaluate("(menu) => menu.contains(document.activeElement)")

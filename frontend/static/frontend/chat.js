@@ -321,6 +321,14 @@
     announce(result.text || strings.feedbackSaved);
   }
 
+  /* --- The conversations' "⋯" menus ------------------------------------------------- */
+
+  function closeMenu(menu) {
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+
   /* --- Citation previews ------------------------------------------------------------ */
   // CSS shows a chip's preview on hover and focus; here it is kept inside the messages'
   // box (shifted left at the right edge, above the chip at the bottom) and Escape hides it.
@@ -353,6 +361,7 @@
   messages.addEventListener("focusin", onChip(placePreview));
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
+    closeMenu(event.target.closest && event.target.closest("details.manage[open]"));
     messages.querySelectorAll("a.cite:hover, a.cite:focus").forEach(function (chip) {
       chip.classList.add("preview-closed");
     });
