@@ -38,10 +38,11 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -87,7 +88,7 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
         raise Http404("No such conversation")
     if _wants_json(request):
         return JsonResponse({"id": conversation.pk, "title": conversation.title})
-    return redirect("frontend:conversation", conversation.pk)
+    return _back(request, reverse("frontend:conversation", args=[conversation.pk]))
 
 
 @login_required
@@ -95,7 +96,20 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if not conversations.delete(request.user, conversation_id):
         raise Http404("No such conversation")
-    return redirect("frontend:chat")
+    if _wants_json(request):
+        return JsonResponse({"id": conversation_id, "deleted": True})
+    # #question: chat.js puts the focus in the composer of the new conversation.
+    return _back(request, reverse("frontend:chat") + "#question")
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """After renaming or deleting from the history, back to the conversation being read
+    (the form's `next`, one of this site's paths), else to `default`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(default)
 
 
 @login_required

@@ -170,3 +170,43 @@ def test_escape_closes_a_conversation_menu_and_returns_to_its_button(browser, li
     expect(menu.locator("input[name=title]")).to_be_hidden()
     assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
     assert menu.evaluate("(menu) => menu.contains(document.activeElement)")
+
+
+def focused(page) -> str:
+    return page.evaluate("""() => { const node = document.activeElement;
+        return node.id || node.className || node.tagName; }""")
+
+
+def test_after_rename_delete_and_new_conversation_the_focus_is_where_one_works(
+        browser, live_server, kim):
+    page = signed_in_page(browser, live_server)
+    page.on("dialog", lambda dialog: dialog.accept())
+    reading = f"{live_server.url}/chat/c/{kim.long.pk}/"
+    page.goto(reading)
+    short = page.locator("#conversation-list li").nth(1)  # the newest first
+    expect(short).to_contain_text("Short one")
+    short.locator("summary").click()
+    short.locator("input[name=title]").fill("Printers")
+    short.locator("input[name=title]").press("Enter")
+    expect(short.locator(".conversation-title")).to_have_text("Printers")
+    assert page.evaluate("document.activeElement.closest('li')?.textContent.includes('Printers')")
+    assert focused(page) == "open" and page.url == reading
+    expect(page.locator("#thread-title")).to_have_text("Rebuilding indexes")
+
+    # Deleting another conversation keeps this one open; the focus goes to a neighbour.
+    printers = page.locator("#conversation-list li").filter(has_text="Printers")
+    printers.locator("summary").click()
+    printers.locator("button.danger").click()
+    expect(printers).to_have_count(0)
+    assert page.url == reading and focused(page) == "open"
+
+    # Deleting the one being read opens a new conversation, ready to type.
+    page.locator("#conversation-list li.current summary").click()
+    page.locator("#conversation-list li.current button.danger").click()
+    page.wait_for_url(f"{live_server.url}/chat/")
+    assert focused(page) == "question"
+
+    page.locator("#question").fill("half a thought")
+    page.locator(".new-conversation").click()
+    assert focused(page) == "question"
+    assert page.problems == []

@@ -329,6 +329,47 @@
     menu.querySelector("summary").focus();
   }
 
+  /* Rename and delete stay on the page: the focus goes to the renamed conversation, or
+     to a neighbour of the deleted one; deleting the one being read opens a new one. */
+  async function manage(menuForm) {
+    const response = await fetch(menuForm.action, {
+      method: "POST", body: new FormData(menuForm), credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
+    });
+    const result = await response.json().catch(() => ({}));
+    if (!response.ok) announce(result.message || strings.failed);
+    return response.ok ? result : null;
+  }
+
+  function renamed(row, title) {
+    const shown = row.querySelector(".conversation-title");
+    const old = shown.textContent;
+    shown.textContent = title;
+    const input = row.querySelector("input[name=title]");
+    input.value = input.defaultValue = title;
+    const label = row.querySelector("summary .visually-hidden");
+    label.textContent = label.textContent.replace(old, title);
+    if (row.classList.contains("current")) {
+      document.getElementById("thread-title").textContent = title;
+      document.title = document.title.replace(old, title);
+    }
+    row.querySelector("details").open = false;
+    row.querySelector("a.open").focus();
+    announce(strings.renamed);
+  }
+
+  function deleted(row) {
+    if (row.classList.contains("current")) {
+      window.location.assign(root.dataset.chatUrl + "#question");
+      return;
+    }
+    const neighbour = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    (neighbour ? neighbour.querySelector("a.open") : document.querySelector(".new-conversation"))
+      .focus();
+    announce(strings.deleted);
+  }
+
   /* --- Citation previews ------------------------------------------------------------ */
   // CSS shows a chip's preview on hover and focus; here it is kept inside the messages'
   // box (shifted left at the right edge, above the chip at the bottom) and Escape hides it.
@@ -393,11 +434,26 @@
     } else if (target.classList.contains("feedback")) {
       event.preventDefault();
       sendFeedback(target, event.submitter).catch(() => announce(strings.network));
-    } else if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) {
+    } else if (target.closest("details.manage")) {
       event.preventDefault();
+      if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) return;
+      const row = target.closest("li");
+      manage(target).then(function (result) {
+        if (result && target.classList.contains("delete")) deleted(row);
+        else if (result) renamed(row, result.title);
+      }).catch(() => announce(strings.network));
     }
   });
 
+  // "New conversation" and deleting the open one come here with #question: ready to type.
+  function focusComposer() {
+    if (window.location.hash !== "#question" || !form) return;
+    form.querySelector("textarea").focus();
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+
+  window.addEventListener("hashchange", focusComposer);
+  focusComposer();
   showLatest();
 
   if (form) {
