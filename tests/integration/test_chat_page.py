@@ -468,6 +468,14 @@ def test_the_page_deletes_without_leaving_and_hears_it_in_json(kims_answer):
     assert not Conversation.objects.exists()
 
 
+def test_a_question_of_several_lines_makes_a_one_line_title(kim):
+    status, events = stream(kim, {"question": "How often do passwords expire?\r\n\n"
+                                              "Please  be brief."})
+    assert status == 200
+    assert Conversation.objects.get().title == "How often do passwords expire? Please be brief."
+    assert events[0][1]["title"] == "How often do passwords expire? Please be brief."
+
+
 def test_feedback_is_stored_and_replaced(kims_answer):
     client = signed_in(kims_answer.conversation.user)
     url = f"/chat/messages/{kims_answer.pk}/feedback"

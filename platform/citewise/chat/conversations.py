@@ -62,7 +62,10 @@ def delete(actor: Actor, conversation_id: int) -> bool:
 
 def start_conversation(actor: Actor, question: str,
                        knowledge_bases: list[KnowledgeBase]) -> Conversation:
-    conversation = Conversation.objects.create(user=actor, title=question.strip()[:TITLE_LENGTH])
+    # One line: a title shows in one-line places (the history, the rename field), where a
+    # line break would vanish and glue two words together.
+    title = " ".join(question.split())[:TITLE_LENGTH]
+    conversation = Conversation.objects.create(user=actor, title=title)
     conversation.knowledge_bases.set(knowledge_bases)
     return conversation
 
