@@ -210,3 +210,21 @@ def test_after_rename_delete_and_new_conversation_the_focus_is_where_one_works(
     page.locator(".new-conversation").click()
     assert focused(page) == "question"
     assert page.problems == []
+
+
+def test_regenerate_replaces_the_last_answer_instead_of_repeating_the_question(
+        browser, live_server, kim):
+    page = signed_in_page(browser, live_server)
+    page.goto(f"{live_server.url}/chat/c/{kim.short.pk}/")
+    page.locator("#question").fill("a draft of my next question")
+    old = page.locator("#messages article.answer").get_attribute("data-message-id")
+    page.locator("button.regenerate").click()
+    answers = page.locator("#messages article.answer[data-message-id]")
+    expect(answers).to_have_count(1)
+    expect(answers.first).not_to_have_attribute("data-message-id", old)
+    expect(page.locator("#messages .question")).to_have_count(1)
+    expect(page.locator("#messages .question")).to_contain_text("Question 0")
+    expect(page.locator("#question")).to_have_value("a draft of my next question")
+    page.reload()
+    expect(page.locator("#messages .question")).to_have_count(1)
+    assert page.problems == []

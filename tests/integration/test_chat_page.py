@@ -476,6 +476,28 @@ def test_a_question_of_several_lines_makes_a_one_line_title(kim):
     assert events[0][1]["title"] == "How often do passwords expire? Please be brief."
 
 
+def test_regenerate_replaces_the_last_answer_and_its_question(kims_answer):
+    kim, conversation = kims_answer.conversation.user, kims_answer.conversation
+    question = "How often do passwords expire?"
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk})
+    last = Message.objects.get(pk=events[-1][1]["message_id"])
+
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk,
+                             "replace": last.pk})
+    assert events[0][1]["replaced"] is True
+    texts = list(conversation.messages.order_by("pk").values_list("role", "text"))
+    assert [role for role, _ in texts] == ["user", "assistant", "user", "assistant"]
+    assert not Message.objects.filter(pk=last.pk).exists()
+    newest = Message.objects.get(pk=events[-1][1]["message_id"])
+    assert newest.conversation == conversation and "90 days" in newest.text
+
+    # Only the last answer is ever replaced: an older one stays, and the answer follows.
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk,
+                             "replace": kims_answer.pk})
+    assert events[0][1]["replaced"] is False
+    assert conversation.messages.count() == 6
+
+
 def test_feedback_is_stored_and_replaced(kims_answer):
     client = signed_in(kims_answer.conversation.user)
     url = f"/chat/messages/{kims_answer.pk}/feedback"

@@ -96,7 +96,9 @@
       ? picked.dataset.all : names.join(", ");
   }
 
-  function ask(question) {
+  /* `replacing`: the last answer, asked again by Regenerate. It and its question are
+     hidden at once and go when the server says it deleted them (`start`'s replaced). */
+  function ask(question, replacing) {
     if (current) return;
     const error = form.querySelector(".composer-error");
     error.hidden = true;
@@ -106,6 +108,13 @@
     if (!data.getAll("knowledge_base").length) {
       showError(error, strings.chooseKb);
       return;
+    }
+    let replaced = null;
+    if (replacing) {
+      data.set("replace", replacing.dataset.messageId);
+      const asked = replacing.previousElementSibling;
+      replaced = asked && asked.classList.contains("question") ? [asked, replacing] : [replacing];
+      replaced.forEach((node) => { node.hidden = true; });
     }
     const hint = document.getElementById("empty-hint");
     if (hint) hint.remove();
@@ -118,7 +127,8 @@
     messages.append(asked, article);
     following = true;
     followAnswer();
-    current = { controller: new AbortController(), streamId: null, article: article, body: body };
+    current = { controller: new AbortController(), streamId: null, article: article, body: body,
+                replaced: replaced, fromComposer: !replacing };
     setStreaming(true);
     stream(data, current).catch(function (failure) {
       if (failure.name !== "AbortError") fail(article, strings.network);
@@ -126,6 +136,7 @@
       const ended = current;
       current = null;
       if (ended && ended.stopTimer) window.clearTimeout(ended.stopTimer);
+      if (ended && ended.replaced) ended.replaced.forEach((node) => { node.hidden = false; });
       if (ended && ended.article.isConnected && ended.article.classList.contains("streaming")) {
         markStopped(ended.article);
       }
@@ -145,12 +156,12 @@
       const problem = await response.json().catch(() => ({}));
       state.article.previousElementSibling.remove();
       state.article.remove();
-      form.querySelector("textarea").value = data.get("question");
+      if (state.fromComposer) form.querySelector("textarea").value = data.get("question");
       showError(form.querySelector(".composer-error"), problem.message || strings.failed,
                 problem.login_url);
       return;
     }
-    form.querySelector("textarea").value = "";
+    if (state.fromComposer) form.querySelector("textarea").value = "";
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -186,6 +197,11 @@
         state.streamId = data.stream_id;
         state.created = data.created && data.conversation_id;
         rememberConversation(data);
+        (state.replaced || []).forEach(function (node) {
+          if (data.replaced) node.remove();
+          else node.hidden = false; // no longer the last answer: the new one follows it
+        });
+        state.replaced = null;
         break;
       case "end": // nothing was stored: a conversation made for this answer is gone again
         if (state.created) forgetConversation(state.created);
@@ -422,7 +438,8 @@
       navigator.clipboard.writeText(copyText(article)).then(
         () => announce(strings.copied), () => announce(strings.copyFailed));
     } else if (target.classList.contains("regenerate")) {
-      ask(target.closest(".answer").dataset.question || "");
+      const answer = target.closest(".answer");
+      ask(answer.dataset.question || "", answer);
     }
   });
 
