@@ -43,4 +43,6 @@ def js_strings() -> dict[str, str]:
         "page": _("page"),
         "feedbackSaved": _("Thank you for your feedback."),
         "chooseKb": _("Choose at least one knowledge base."),
+        "renamed": _("Conversation renamed."),
+        "deleted": _("Conversation deleted."),
     }

@@ -6,8 +6,9 @@ person's is a 404, the same as one that does not exist.
 
 How the page consumes the stream (frontend/static/frontend/chat.js): it POSTs the
 question to `ask` with fetch and reads the response body as SSE:
-  start      {stream_id, conversation_id, url, title, created, history_html (a new
-             conversation's row in the sidebar)}: Stop can be sent from now;
+  start      {stream_id, conversation_id, url, title, created, replaced (the last
+             exchange was deleted for Regenerate), history_html (a new conversation's row
+             in the sidebar)}: Stop can be sent from now;
   notice     {code, text}: shown above the answer (indexing, LLM fallback);
   text       {text}: a piece of the answer, appended as plain text while it streams;
   not_found  the ask service's refusal (the `done` event's HTML replaces it);
@@ -38,10 +39,11 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -87,7 +89,7 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
         raise Http404("No such conversation")
     if _wants_json(request):
         return JsonResponse({"id": conversation.pk, "title": conversation.title})
-    return redirect("frontend:conversation", conversation.pk)
+    return _back(request, reverse("frontend:conversation", args=[conversation.pk]))
 
 
 @login_required
@@ -95,7 +97,20 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if not conversations.delete(request.user, conversation_id):
         raise Http404("No such conversation")
-    return redirect("frontend:chat")
+    if _wants_json(request):
+        return JsonResponse({"id": conversation_id, "deleted": True})
+    # #question: chat.js puts the focus in the composer of the new conversation.
+    return _back(request, reverse("frontend:chat") + "#question")
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """After renaming or deleting from the history, back to the conversation being read
+    (the form's `next`, one of this site's paths), else to `default`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(default)
 
 
 @login_required
@@ -139,9 +154,10 @@ def _ids(values: list[str]) -> list[int] | None:
 
 
 async def ask(request: HttpRequest) -> HttpResponse:
-    """POST question, knowledge_base (repeated), conversation (optional): the answer as
-    SSE. Problems a person can fix come back as JSON with a status before any stream:
-    401 signed out, 400 empty question, 403 no access, 404 not their conversation."""
+    """POST question, knowledge_base (repeated), conversation (optional), replace (optional:
+    the conversation's last answer, which Regenerate asks again): the answer as SSE.
+    Problems a person can fix come back as JSON with a status before any stream: 401
+    signed out, 400 empty question, 403 no access, 404 not their conversation."""
     if request.method != "POST":
         return _problem("method_not_allowed", "POST a question", 405)
     user = await request.auser()
@@ -151,12 +167,14 @@ async def ask(request: HttpRequest) -> HttpResponse:
     ids = _ids(request.POST.getlist("knowledge_base"))
     conversation_id = _ids([request.POST["conversation"]] if request.POST.get("conversation")
                            else [])
-    if ids is None or conversation_id is None:
-        return _problem("bad_request", "knowledge_base and conversation are ids", 400)
+    replacing = _ids([request.POST["replace"]] if request.POST.get("replace") else [])
+    if ids is None or conversation_id is None or replacing is None:
+        return _problem("bad_request", "knowledge_base, conversation and replace are ids", 400)
     try:
         prepared = await sync_to_async(conversations.prepare_answer)(
             user, request.POST.get("question", ""), knowledge_base_ids=ids,
-            conversation_id=conversation_id[0] if conversation_id else None)
+            conversation_id=conversation_id[0] if conversation_id else None,
+            replacing=replacing[0] if replacing else None)
     except ValueError:
         return _problem("empty_question", _("Type a question first."), 400)
     except PermissionDenied:
@@ -204,7 +222,8 @@ async def _answer_stream(request: HttpRequest, user, prepared: conversations.Pre
     done = failed = False
     start = {"stream_id": stream_id, "conversation_id": conversation.pk,
              "url": reverse("frontend:conversation", args=[conversation.pk]),
-             "title": conversation.title, "created": prepared.created}
+             "title": conversation.title, "created": prepared.created,
+             "replaced": prepared.replaced}
     if prepared.created:
         start["history_html"] = await sync_to_async(_history_item_html)(request, conversation,
                                                                         language)

@@ -176,6 +176,14 @@ def _where(citation: Mapping[str, Any]) -> str:
     heading_path = citation.get("heading_path") or ()
     if isinstance(heading_path, str):
         heading_path = (heading_path,)
-    if heading_path:
-        parts.append(" › ".join(str(heading) for heading in heading_path))
+    headings = [str(heading) for heading in heading_path]
+    # The title is shown just above: a path that starts with it only says it again.
+    if headings and _same(headings[0], str(citation.get("title") or "")):
+        headings = headings[1:]
+    if headings:
+        parts.append(" › ".join(headings))
     return " · ".join(parts)
+
+
+def _same(heading: str, title: str) -> bool:
+    return " ".join(heading.split()).casefold() == " ".join(title.split()).casefold()

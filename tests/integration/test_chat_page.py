@@ -435,9 +435,67 @@ def test_rename_and_delete(kims_answer):
     assert conversation.title == "Password rules"
     assert "Password rules" in client.get(CHAT).content.decode()
     response = client.post(f"/chat/c/{conversation.pk}/delete")
-    assert response.status_code == 302 and response["Location"] == CHAT
+    assert response.status_code == 302 and response["Location"] == CHAT + "#question"
     assert not Conversation.objects.exists() and not Message.objects.exists()
     assert client.get(f"/chat/c/{conversation.pk}/").status_code == 404
+
+
+def test_renaming_or_deleting_another_conversation_goes_back_to_the_one_being_read(kims_answer):
+    kim = kims_answer.conversation.user
+    reading = kims_answer.conversation
+    other = Conversation.objects.create(user=kim, title="About printers")
+    client = signed_in(kim)
+    page = client.get(f"/chat/c/{reading.pk}/").content.decode()
+    assert f'name="next" value="/chat/c/{reading.pk}/"' in page
+    back = {"next": f"/chat/c/{reading.pk}/"}
+    response = client.post(f"/chat/c/{other.pk}/rename", {"title": "Printers", **back})
+    assert response["Location"] == f"/chat/c/{reading.pk}/"
+    response = client.post(f"/chat/c/{other.pk}/delete", back)
+    assert response["Location"] == f"/chat/c/{reading.pk}/"
+    assert not Conversation.objects.filter(pk=other.pk).exists()
+    # Another site is no place to go back to; deleting the one being read starts a new one
+    # with the focus in the composer.
+    response = client.post(f"/chat/c/{reading.pk}/delete", {"next": "https://evil.example/"})
+    assert response["Location"] == "/chat/#question"
+
+
+def test_the_page_deletes_without_leaving_and_hears_it_in_json(kims_answer):
+    client = signed_in(kims_answer.conversation.user)
+    conversation_id = kims_answer.conversation_id
+    response = client.post(f"/chat/c/{conversation_id}/delete",
+                           headers={"Accept": "application/json"})
+    assert response.json() == {"id": conversation_id, "deleted": True}
+    assert not Conversation.objects.exists()
+
+
+def test_a_question_of_several_lines_makes_a_one_line_title(kim):
+    status, events = stream(kim, {"question": "How often do passwords expire?\r\n\n"
+                                              "Please  be brief."})
+    assert status == 200
+    assert Conversation.objects.get().title == "How often do passwords expire? Please be brief."
+    assert events[0][1]["title"] == "How often do passwords expire? Please be brief."
+
+
+def test_regenerate_replaces_the_last_answer_and_its_question(kims_answer):
+    kim, conversation = kims_answer.conversation.user, kims_answer.conversation
+    question = "How often do passwords expire?"
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk})
+    last = Message.objects.get(pk=events[-1][1]["message_id"])
+
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk,
+                             "replace": last.pk})
+    assert events[0][1]["replaced"] is True
+    texts = list(conversation.messages.order_by("pk").values_list("role", "text"))
+    assert [role for role, _ in texts] == ["user", "assistant", "user", "assistant"]
+    assert not Message.objects.filter(pk=last.pk).exists()
+    newest = Message.objects.get(pk=events[-1][1]["message_id"])
+    assert newest.conversation == conversation and "90 days" in newest.text
+
+    # Only the last answer is ever replaced: an older one stays, and the answer follows.
+    _, events = stream(kim, {"question": question, "conversation": conversation.pk,
+                             "replace": kims_answer.pk})
+    assert events[0][1]["replaced"] is False
+    assert conversation.messages.count() == 6
 
 
 def test_feedback_is_stored_and_replaced(kims_answer):

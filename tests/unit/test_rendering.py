@@ -139,3 +139,20 @@ def test_korean_text_keeps_its_particles_and_page_label():
     assert root.text_content().startswith("서울의 일비는 8만 원[1]")
     assert root.text_content().strip().endswith("이다.")
     assert "3쪽" in chips(html)[0].text_content()
+
+
+def where(citation) -> str:
+    (chip,) = chips(citation_chips(render_answer("Claim [1]."), {1: citation}))
+    found = chip.find_class("cite-where")
+    return found[0].text_content() if found else ""
+
+
+def test_the_preview_does_not_repeat_the_title_as_its_heading_path():
+    base = {"url": "/sources/7/", "snippet": "Set CITEWISE_DATA_DIR.", "supported": True}
+    assert where({**base, "title": "Configuration", "heading_path": ["Configuration"]}) == ""
+    assert where({**base, "title": "Configuration", "page": 2,
+                  "heading_path": "Configuration"}) == "page 2"
+    assert where({**base, "title": "Administering knowledge bases", "heading_path": [
+        "Administering knowledge bases", "Rebuilding indexes"]}) == "Rebuilding indexes"
+    assert where({**base, "title": "admin.md", "heading_path": [
+        "Administering", "Rebuilding indexes"]}) == "Administering › Rebuilding indexes"

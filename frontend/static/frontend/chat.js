@@ -35,6 +35,39 @@
     return template.content.firstElementChild;
   }
 
+  /* --- Keeping the newest message in sight ----------------------------------------- */
+  // The messages scroll in their own box above the composer (chat.css). While an answer
+  // streams its end stays in sight, until the person scrolls up to read something else.
+  let following = false;
+  let lastTop = 0;
+
+  function scrollMessages(top) {
+    messages.scrollTop = top;
+    lastTop = messages.scrollTop;
+  }
+
+  function atEnd() {
+    return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 24;
+  }
+
+  function followAnswer() {
+    if (following) scrollMessages(messages.scrollHeight);
+  }
+
+  /* A conversation opens at its latest question (at the end, when the last exchange fits);
+     a link to one message (#message-12) is left to the browser. */
+  function showLatest() {
+    const questions = messages.querySelectorAll(".question");
+    if (window.location.hash || !questions.length) return;
+    scrollMessages(questions[questions.length - 1].offsetTop - 8);
+  }
+
+  messages.addEventListener("scroll", function () {
+    if (messages.scrollTop < lastTop - 2) following = false; // scrolled up to read
+    else if (current && atEnd()) following = true;
+    lastTop = messages.scrollTop;
+  }, { passive: true });
+
   /* --- Composer -------------------------------------------------------------------- */
 
   function showError(node, message, loginUrl) {
@@ -63,7 +96,9 @@
       ? picked.dataset.all : names.join(", ");
   }
 
-  function ask(question) {
+  /* `replacing`: the last answer, asked again by Regenerate. It and its question are
+     hidden at once and go when the server says it deleted them (`start`'s replaced). */
+  function ask(question, replacing) {
     if (current) return;
     const error = form.querySelector(".composer-error");
     error.hidden = true;
@@ -74,6 +109,13 @@
       showError(error, strings.chooseKb);
       return;
     }
+    let replaced = null;
+    if (replacing) {
+      data.set("replace", replacing.dataset.messageId);
+      const asked = replacing.previousElementSibling;
+      replaced = asked && asked.classList.contains("question") ? [asked, replacing] : [replacing];
+      replaced.forEach((node) => { node.hidden = true; });
+    }
     const hint = document.getElementById("empty-hint");
     if (hint) hint.remove();
     const asked = element("article", "message question");
@@ -83,8 +125,10 @@
     const body = element("div", "answer-body live");
     article.append(element("p", "visually-hidden", strings.answering), body);
     messages.append(asked, article);
-    article.scrollIntoView({ block: "end", behavior: "smooth" });
-    current = { controller: new AbortController(), streamId: null, article: article, body: body };
+    following = true;
+    followAnswer();
+    current = { controller: new AbortController(), streamId: null, article: article, body: body,
+                replaced: replaced, fromComposer: !replacing };
     setStreaming(true);
     stream(data, current).catch(function (failure) {
       if (failure.name !== "AbortError") fail(article, strings.network);
@@ -92,9 +136,12 @@
       const ended = current;
       current = null;
       if (ended && ended.stopTimer) window.clearTimeout(ended.stopTimer);
+      if (ended && ended.replaced) ended.replaced.forEach((node) => { node.hidden = false; });
       if (ended && ended.article.isConnected && ended.article.classList.contains("streaming")) {
         markStopped(ended.article);
       }
+      followAnswer();
+      following = false;
       setStreaming(false);
     });
   }
@@ -109,12 +156,12 @@
       const problem = await response.json().catch(() => ({}));
       state.article.previousElementSibling.remove();
       state.article.remove();
-      form.querySelector("textarea").value = data.get("question");
+      if (state.fromComposer) form.querySelector("textarea").value = data.get("question");
       showError(form.querySelector(".composer-error"), problem.message || strings.failed,
                 problem.login_url);
       return;
     }
-    form.querySelector("textarea").value = "";
+    if (state.fromComposer) form.querySelector("textarea").value = "";
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -150,15 +197,22 @@
         state.streamId = data.stream_id;
         state.created = data.created && data.conversation_id;
         rememberConversation(data);
+        (state.replaced || []).forEach(function (node) {
+          if (data.replaced) node.remove();
+          else node.hidden = false; // no longer the last answer: the new one follows it
+        });
+        state.replaced = null;
         break;
       case "end": // nothing was stored: a conversation made for this answer is gone again
         if (state.created) forgetConversation(state.created);
         break;
       case "notice":
         article.insertBefore(element("p", "notice", data.text), state.body);
+        followAnswer();
         break;
       case "text":
         state.body.append(document.createTextNode(data.text));
+        followAnswer();
         break;
       case "not_found":
         state.body.textContent = data.message;
@@ -207,6 +261,7 @@
     messages.querySelectorAll(".regenerate").forEach((button) => button.remove());
     const stored = fromHtml(data.html);
     article.replaceWith(stored);
+    followAnswer();
     announce(data.stopped ? strings.stopped : data.not_found ? strings.notFound : strings.complete);
   }
 
@@ -282,6 +337,93 @@
     announce(result.text || strings.feedbackSaved);
   }
 
+  /* --- The conversations' "⋯" menus ------------------------------------------------- */
+
+  function closeMenu(menu) {
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+
+  /* Rename and delete stay on the page: the focus goes to the renamed conversation, or
+     to a neighbour of the deleted one; deleting the one being read opens a new one. */
+  async function manage(menuForm) {
+    const response = await fetch(menuForm.action, {
+      method: "POST", body: new FormData(menuForm), credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
+    });
+    const result = await response.json().catch(() => ({}));
+    if (!response.ok) announce(result.message || strings.failed);
+    return response.ok ? result : null;
+  }
+
+  function renamed(row, title) {
+    const shown = row.querySelector(".conversation-title");
+    const old = shown.textContent;
+    shown.textContent = title;
+    const input = row.querySelector("input[name=title]");
+    input.value = input.defaultValue = title;
+    const label = row.querySelector("summary .visually-hidden");
+    label.textContent = label.textContent.replace(old, title);
+    if (row.classList.contains("current")) {
+      document.getElementById("thread-title").textContent = title;
+      document.title = document.title.replace(old, title);
+    }
+    row.querySelector("details").open = false;
+    row.querySelector("a.open").focus();
+    announce(strings.renamed);
+  }
+
+  function deleted(row) {
+    if (row.classList.contains("current")) {
+      window.location.assign(root.dataset.chatUrl + "#question");
+      return;
+    }
+    const neighbour = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    (neighbour ? neighbour.querySelector("a.open") : document.querySelector(".new-conversation"))
+      .focus();
+    announce(strings.deleted);
+  }
+
+  /* --- Citation previews ------------------------------------------------------------ */
+  // CSS shows a chip's preview on hover and focus; here it is kept inside the messages'
+  // box (shifted left at the right edge, above the chip at the bottom) and Escape hides it.
+  const EDGE = 8;
+
+  function placePreview(chip) {
+    const preview = chip.querySelector(".cite-preview");
+    if (!preview) return;
+    chip.classList.remove("preview-closed", "preview-above");
+    chip.style.setProperty("--preview-shift", "0px");
+    const bounds = messages.getBoundingClientRect();
+    const box = preview.getBoundingClientRect();
+    const over = box.right - (Math.min(bounds.right, document.documentElement.clientWidth) - EDGE);
+    const room = box.left - Math.max(bounds.left, 0) - EDGE;
+    if (over > 0) chip.style.setProperty("--preview-shift", -Math.min(over, room) + "px");
+    const chipBox = chip.getBoundingClientRect();
+    if (box.bottom > bounds.bottom && chipBox.top - bounds.top > bounds.bottom - chipBox.bottom) {
+      chip.classList.add("preview-above");
+    }
+  }
+
+  function onChip(handler) {
+    return function (event) {
+      const chip = event.target.closest && event.target.closest("a.cite");
+      if (chip && !(event.relatedTarget && chip.contains(event.relatedTarget))) handler(chip);
+    };
+  }
+
+  messages.addEventListener("mouseover", onChip(placePreview));
+  messages.addEventListener("focusin", onChip(placePreview));
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    closeMenu(event.target.closest && event.target.closest("details.manage[open]"));
+    messages.querySelectorAll("a.cite:hover, a.cite:focus").forEach(function (chip) {
+      chip.classList.add("preview-closed");
+    });
+  });
+
   document.addEventListener("click", function (event) {
     const target = event.target.closest("button");
     if (!target) return;
@@ -296,7 +438,8 @@
       navigator.clipboard.writeText(copyText(article)).then(
         () => announce(strings.copied), () => announce(strings.copyFailed));
     } else if (target.classList.contains("regenerate")) {
-      ask(target.closest(".answer").dataset.question || "");
+      const answer = target.closest(".answer");
+      ask(answer.dataset.question || "", answer);
     }
   });
 
@@ -308,10 +451,27 @@
     } else if (target.classList.contains("feedback")) {
       event.preventDefault();
       sendFeedback(target, event.submitter).catch(() => announce(strings.network));
-    } else if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) {
+    } else if (target.closest("details.manage")) {
       event.preventDefault();
+      if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) return;
+      const row = target.closest("li");
+      manage(target).then(function (result) {
+        if (result && target.classList.contains("delete")) deleted(row);
+        else if (result) renamed(row, result.title);
+      }).catch(() => announce(strings.network));
     }
   });
+
+  // "New conversation" and deleting the open one come here with #question: ready to type.
+  function focusComposer() {
+    if (window.location.hash !== "#question" || !form) return;
+    form.querySelector("textarea").focus();
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+
+  window.addEventListener("hashchange", focusComposer);
+  focusComposer();
+  showLatest();
 
   if (form) {
     const textarea = form.querySelector("textarea");

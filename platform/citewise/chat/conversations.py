@@ -71,7 +71,10 @@ def delete(actor: Actor, conversation_id: int) -> bool:
 
 def start_conversation(actor: Actor, question: str,
                        knowledge_bases: list[KnowledgeBase]) -> Conversation:
-    conversation = Conversation.objects.create(user=actor, title=question.strip()[:TITLE_LENGTH])
+    # One line: a title shows in one-line places (the history, the rename field), where a
+    # line break would vanish and glue two words together.
+    title = " ".join(question.split())[:TITLE_LENGTH]
+    conversation = Conversation.objects.create(user=actor, title=title)
     conversation.knowledge_bases.set(knowledge_bases)
     return conversation
 
@@ -106,6 +109,20 @@ def answer_after(conversation: Conversation, message_id: int | None) -> Message 
     if message_id is not None:
         answers = answers.filter(pk__gt=message_id)
     return answers.order_by("-pk").first()
+
+
+def forget_last_exchange(conversation: Conversation, answer_id: int) -> bool:
+    """Regenerate: the conversation's last answer, if it is `answer_id`, and the question it
+    answers are deleted (their citations and feedback with them) before the question is
+    asked again, so the new answer takes their place and does not see the old one in the
+    history. Nothing but the last exchange is ever rewritten. False: it was not the last."""
+    last = conversation.messages.order_by("-pk").first()
+    if last is None or last.pk != answer_id or last.role != Role.ASSISTANT:
+        return False
+    question = (conversation.messages.filter(role=Role.USER, pk__lt=last.pk)
+                .order_by("-pk").values_list("pk", flat=True).first())
+    conversation.messages.filter(pk__in=[last.pk, question]).delete()
+    return True
 
 
 def last_message_id(conversation: Conversation | None) -> int | None:
@@ -240,14 +257,18 @@ class PreparedAnswer:
     events: Iterator[AskEvent]
     indexing: list[KnowledgeBase]
     before: int | None
+    replaced: bool = False
 
 
 def prepare_answer(actor: Actor, question: str, *, knowledge_base_ids: Iterable[int] = (),
-                   conversation_id: int | None = None) -> PreparedAnswer | None:
+                   conversation_id: int | None = None,
+                   replacing: int | None = None) -> PreparedAnswer | None:
     """Check everything a person can get wrong before anything streams. None: not their
     conversation. Raises ValueError for an empty question and PermissionDenied for a
     knowledge base they may not read (or none readable at all). No knowledge base picked:
-    the conversation's own, or every readable one for a new conversation."""
+    the conversation's own, or every readable one for a new conversation. `replacing`: the
+    id of the conversation's last answer, asked again (Regenerate); an answer that is not
+    the last any more stays, and the new one follows it."""
     question = question.strip()
     if not question:
         raise ValueError("the question is empty")
@@ -267,7 +288,9 @@ def prepare_answer(actor: Actor, question: str, *, knowledge_base_ids: Iterable[
         conversation = start_conversation(actor, question, kbs)
     else:
         remember_knowledge_bases(conversation, kbs)
+    replaced = (not created and replacing is not None
+                and forget_last_exchange(conversation, replacing))
     before = last_message_id(conversation)
     return PreparedAnswer(conversation, created,
                           ask(actor, question, knowledge_bases=kbs, conversation=conversation),
-                          still_indexing(kbs), before)
+                          still_indexing(kbs), before, replaced)
