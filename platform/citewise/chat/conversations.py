@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from citewise.chat.events import AskEvent
 from citewise.chat.models import Conversation, Feedback, Message, Rating, Role
-from citewise.chat.services import ask, source_url
+from citewise.chat.services import ask, new_conversation, source_url
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import (
     Actor,
@@ -71,12 +71,7 @@ def delete(actor: Actor, conversation_id: int) -> bool:
 
 def start_conversation(actor: Actor, question: str,
                        knowledge_bases: list[KnowledgeBase]) -> Conversation:
-    # One line: a title shows in one-line places (the history, the rename field), where a
-    # line break would vanish and glue two words together.
-    title = " ".join(question.split())[:TITLE_LENGTH]
-    conversation = Conversation.objects.create(user=actor, title=title)
-    conversation.knowledge_bases.set(knowledge_bases)
-    return conversation
+    return new_conversation(actor, question, knowledge_bases)
 
 
 def discard_if_empty(conversation: Conversation) -> None:

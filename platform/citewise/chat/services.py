@@ -69,6 +69,7 @@ from inference.languages import (
 from inference.sources import Source
 from inference.spelling import correct_typos
 from ingestion.chunker import Location, quoted_location
+from textproc.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class _Answer:
     def __init__(self, actor: Actor, question: str, kbs: list[KnowledgeBase],
                  conversation: Conversation | None, began: float) -> None:
         self.actor, self.question, self.kbs, self.began = actor, question, kbs, began
-        self.conversation = conversation or _new_conversation(actor, question, kbs)
+        self.conversation = conversation or new_conversation(actor, question, kbs)
         self.language = detect_language(question)
         self.history = _history(self.conversation)
         self.backend_name = backend_name(kbs)
@@ -361,10 +362,13 @@ def answerability_config() -> AnswerabilityConfig:
                                threshold=settings.ANSWERABILITY_THRESHOLD)
 
 
-def _new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> Conversation:
+def new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> Conversation:
+    """A conversation titled by its first question, on one line (a title shows in
+    one-line places, where a line break would vanish and glue two words together); a
+    key's conversations are its owner's, listed per key."""
     conversation = Conversation.objects.create(
         user=acting_user(actor), api_key=actor.key if isinstance(actor, KeyActor) else None,
-        title=question[:200])
+        title=collapse_whitespace(question)[:200])
     conversation.knowledge_bases.set(kbs)
     return conversation
 
