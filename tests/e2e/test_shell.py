@@ -54,7 +54,8 @@ def test_sign_in_with_the_keyboard_alone(browser, live_server):
     page = open_page(browser)
     page.goto(f"{live_server.url}/chat/")
     shot(page, "login-en-1280")
-    # The user name field has the focus already.
+    # The user name field has the focus already (autofocus; waited for, not assumed).
+    page.wait_for_selector("input[name=username]:focus", timeout=10_000)
     page.keyboard.type("kim")
     page.keyboard.press("Tab")
     page.keyboard.type("pw-for-tests")
@@ -82,5 +83,5 @@ def test_korean_at_360_pixels_fits_without_scrolling_sideways(browser, live_serv
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "shell-ko-360")
     page.get_by_role("button", name="English").click()
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    page.get_by_role("button", name="Sign out").wait_for()  # the page after the switch
     assert page.problems == []
