@@ -10,6 +10,26 @@ import time
 from citewise.chat.streaming import EventPump
 
 
+def run_alone(coroutine):
+    """asyncio.run on a thread of its own: in the whole suite, the browser tests'
+    Playwright (sync API) keeps an event loop running on the main thread, where
+    asyncio.run refuses to start another."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed to the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def slow_events(pieces: int, pause: float, produced: list[int], closed: threading.Event):
     try:
         for piece in range(pieces):
@@ -25,7 +45,7 @@ def test_a_silent_model_gets_heartbeats_between_events():
         pump = EventPump(slow_events(2, 0.35, [], threading.Event()))
         return [item async for item in pump.events(heartbeat=0.1)]
 
-    items = asyncio.run(read())
+    items = run_alone(read())
     assert [item for item in items if item is not None] == [0, 1]
     assert None in items[items.index(0):items.index(1)]  # while the model was silent
 
@@ -54,5 +74,5 @@ def test_a_reader_that_leaves_with_events_queued_stops_the_generator():
         assert isinstance(cancelled[0], asyncio.CancelledError)
         await asyncio.wait_for(pump.finished(), timeout=5)
 
-    asyncio.run(leave_after_first_event())
+    run_alone(leave_after_first_event())
     assert closed.is_set() and len(produced) < 200
