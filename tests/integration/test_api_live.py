@@ -4,58 +4,15 @@ streamed as SSE and parsed, and the interactive docs in Chromium under the site'
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from tests.helpers import REPO_ROOT
 from tests.integration.api_support import new_key, parse_sse
-from tests.workers import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server():
-    """uvicorn on the test database and data directory (indexes included)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
-           "DJANGO_SETTINGS_MODULE": "citewise.settings",
-           "PYTHONPATH": f"{REPO_ROOT / 'platform'}{os.pathsep}{REPO_ROOT}"}
-    log_path = Path(settings.DATA_DIR) / f"uvicorn-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "citewise.asgi:application", "--host",
-             "127.0.0.1", "--port", str(port)], cwd=REPO_ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{base}/api/schema/", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.3)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
 
 
 def test_a_bot_asks_and_reads_the_stream_over_http(server, owner, kb_a, kb_b):
