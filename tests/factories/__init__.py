@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from citewise.knowledge.models import KnowledgeBase
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.services import add_document
 
 
 def make_user(username: str, *, groups: tuple[str, ...] = (), superuser: bool = False):
@@ -32,3 +37,15 @@ def make_staff(username: str, *, app_label: str):
     user.save()
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label=app_label))
     return user
+
+
+def load_document(kb: KnowledgeBase, name: str, content: str | bytes) -> Document:
+    """A document added to `kb` and ingested in this process, as a worker would; fails
+    the test if it does not end indexed."""
+    data = content.encode() if isinstance(content, str) else content
+    document = add_document(SYSTEM, kb, BytesIO(data), original_name=name,
+                            enqueue=False).document
+    ingest(document.pk)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.INDEXED, document.error
+    return document

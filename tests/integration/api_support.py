@@ -4,16 +4,12 @@ secrets), an owner who reads both, and keys made the way an admin makes them."""
 from __future__ import annotations
 
 import json
-from io import BytesIO
 
 import pytest
 from django.test import Client
 
 from citewise.accounts import keys
-from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
-from citewise.knowledge.services import add_document
-from tests.factories import make_kb, make_user
+from tests.factories import load_document, make_kb, make_user
 
 HANDBOOK = """# IT handbook
 
@@ -35,23 +31,17 @@ The board's vault passwords are rotated every 30 days by the company secretary.
 """
 
 
-def load(kb, name: str, text: str) -> None:
-    document = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
-
-
 @pytest.fixture
 def kb_a():
     kb = make_kb("it-handbook")
-    load(kb, "handbook.md", HANDBOOK)
+    load_document(kb, "handbook.md", HANDBOOK)
     return kb
 
 
 @pytest.fixture
 def kb_b():
     kb = make_kb("board")
-    load(kb, "minutes.md", BOARD)
+    load_document(kb, "minutes.md", BOARD)
     return kb
 
 

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 import time
-from io import BytesIO, StringIO
+from io import StringIO
 from urllib.parse import urlencode
 
 import pytest
@@ -20,9 +20,8 @@ from citewise.chat.models import Citation, Conversation, Message, UnansweredQues
 from citewise.chat.services import ask
 from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
-from citewise.knowledge.services import add_document, create_knowledge_base
-from tests.factories import make_kb, make_staff, make_user
+from citewise.knowledge.services import create_knowledge_base
+from tests.factories import load_document, make_kb, make_staff, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,16 +49,10 @@ LEAVE_KO = """# 휴가 규정
 """
 
 
-def load(kb, name: str, text: str) -> None:
-    document = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
-
-
 @pytest.fixture
 def it_kb():
     kb = make_kb("it-handbook")
-    load(kb, "handbook.md", HANDBOOK)
+    load_document(kb, "handbook.md", HANDBOOK)
     return kb
 
 
@@ -118,10 +111,12 @@ def test_a_question_on_the_same_subject_the_documents_do_not_answer_is_refused(i
     """Sharing the knowledge base's everyday words ("VPN", "office", "employees") is not
     evidence: the question's own terms ("contractors", "parking") are nowhere in it. (A
     plain share of the question's words, 2 of 5, answered it with quotes about VPNs.)"""
-    load(it_kb, "security.md", "# Security\n\nEmployees lock their screens in the office. "
-                               "Outside the office, employees need the VPN for every service.\n")
-    load(it_kb, "travel.md", "# Travel\n\nEmployees book trips with the office travel desk. "
-                             "Hotels must offer a VPN-friendly network for employees.\n")
+    load_document(it_kb, "security.md",
+                  "# Security\n\nEmployees lock their screens in the office. "
+                  "Outside the office, employees need the VPN for every service.\n")
+    load_document(it_kb, "travel.md",
+                  "# Travel\n\nEmployees book trips with the office travel desk. "
+                  "Hotels must offer a VPN-friendly network for employees.\n")
     _, result = answer(SYSTEM, "Do contractors get VPN parking at the office?")
     assert result.not_found and not result.citations
     _, answered = answer(SYSTEM, "Which VPN client do employees use?")
@@ -130,7 +125,7 @@ def test_a_question_on_the_same_subject_the_documents_do_not_answer_is_refused(i
 
 def test_korean_questions_get_korean_answers():
     kb = make_kb("hr")
-    load(kb, "leave.md", LEAVE_KO)
+    load_document(kb, "leave.md", LEAVE_KO)
     _, result = answer(SYSTEM, "연차 휴가는 며칠 받나요?")
     assert "15일" in result.answer and result.citations
     _, refused = answer(SYSTEM, "회사 주차장은 어디에 있나요?")
@@ -140,7 +135,7 @@ def test_korean_questions_get_korean_answers():
 def test_a_korean_knowledge_base_answers_with_the_korean_embedding_model():
     kb = create_knowledge_base(SYSTEM, name="인사 규정", slug="hr-ko", language="ko")
     assert kb.embedding_model == "universal-sentence-encoder-multilingual-3"
-    load(kb, "leave.md", LEAVE_KO)
+    load_document(kb, "leave.md", LEAVE_KO)
     _, result = answer(SYSTEM, "휴가 신청은 언제까지 해야 하나요?", knowledge_bases=[kb])
     assert "3일 전에 팀장에게 제출" in result.answer and result.grounded
     assert Chunk.objects.get(pk=result.citations[0].chunk_id).document.knowledge_base == kb
@@ -149,9 +144,9 @@ def test_a_korean_knowledge_base_answers_with_the_korean_embedding_model():
 def test_brackets_quoted_from_a_document_are_not_citations(it_kb):
     """A Python FAQ quote "tuple([1, 2, 3])" was read as markers [1, 2, 3] and cited three
     passages for one quote."""
-    load(it_kb, "python.md", "# Python tips\n\n## Tuples\n\nThe type constructor "
-                             "tuple(seq) converts any sequence into a tuple. For example, "
-                             "tuple([1, 2, 3]) yields (1, 2, 3).\n")
+    load_document(it_kb, "python.md", "# Python tips\n\n## Tuples\n\nThe type constructor "
+                                      "tuple(seq) converts any sequence into a tuple. For example, "
+                                      "tuple([1, 2, 3]) yields (1, 2, 3).\n")
     _, result = answer(SYSTEM, "What does the tuple constructor yield for a list, for example?")
     assert "tuple([1, 2, 3]) yields (1, 2, 3)." in result.answer
     assert len({c.chunk_id for c in result.citations}) == 1
@@ -171,7 +166,7 @@ def test_a_follow_up_keeps_the_subject_of_the_conversation(it_kb):
 
 def test_answers_only_from_readable_knowledge_bases(it_kb):
     secret = make_kb("board-minutes")
-    load(secret, "minutes.md", "# Minutes\n\nPasswords of the board expire every 7 days.")
+    load_document(secret, "minutes.md", "# Minutes\n\nPasswords of the board expire every 7 days.")
     employee = make_user("kim")
     it_kb.reader_users.add(employee)
     _, result = answer(employee, "How often do passwords expire?")
@@ -353,7 +348,7 @@ def test_usage_report_and_gap_report_show_what_answers_cost_and_missed(it_kb, cl
 
 def test_staff_see_the_gaps_of_the_knowledge_bases_they_edit_only(it_kb, client):
     hr = make_kb("hr")
-    load(hr, "leave.md", LEAVE_KO)
+    load_document(hr, "leave.md", LEAVE_KO)
     answer(SYSTEM, "What is the capital city of Peru?", knowledge_bases=[it_kb])
     answer(SYSTEM, "회사 주차장은 어디에 있나요?", knowledge_bases=[hr])
     editor = make_staff("hr-editor", app_label="chat")
@@ -368,7 +363,7 @@ def test_a_knowledge_base_set_to_an_llm_the_server_lacks_gets_a_clear_error(sett
     settings.ANSWER_BACKEND = "extractive"
     backends.vllm_backend.cache_clear()
     kb = make_kb("llm-kb", answer_backend="vllm")
-    load(kb, "handbook.md", HANDBOOK)
+    load_document(kb, "handbook.md", HANDBOOK)
     events = list(ask(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb]))
     (failed,) = [e for e in events if isinstance(e, AskFailed)]
     assert "No language model is configured" in failed.message

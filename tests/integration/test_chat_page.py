@@ -15,11 +15,10 @@ from django.test import AsyncClient, Client
 from django.urls import reverse
 
 from citewise.chat.models import Conversation, Feedback, Message
-from citewise.knowledge.models import Document, DocumentStatus
+from citewise.knowledge.models import DocumentStatus
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.services import add_document
-from tests.factories import make_kb, make_user
+from tests.factories import load_document, make_kb, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,17 +38,10 @@ CHAT = "/chat/"
 ASK = "/chat/messages/"
 
 
-def load(kb, name: str, text: str) -> Document:
-    document = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
-    return document
-
-
 @pytest.fixture
 def it_kb():
     kb = make_kb("it-handbook")
-    load(kb, "handbook.md", HANDBOOK)
+    load_document(kb, "handbook.md", HANDBOOK)
     return kb
 
 
@@ -137,7 +129,7 @@ def test_a_person_who_may_read_nothing_is_told_to_ask_for_access(it_kb):
 
 def test_asking_a_knowledge_base_one_may_not_read_is_refused(kim, it_kb):
     secret = make_kb("board-minutes")
-    load(secret, "minutes.md", "# Minutes\n\nPasswords of the board expire every 7 days.")
+    load_document(secret, "minutes.md", "# Minutes\n\nPasswords of the board expire every 7 days.")
     status, [(_, problem)] = stream(kim, {"question": "board passwords",
                                           "knowledge_base": [secret.pk]})
     assert status == 403 and "administrator" in problem["message"]
@@ -181,7 +173,7 @@ def test_an_answer_streams_in_pieces_then_citations_then_the_stored_answer(kim, 
 def test_a_follow_up_continues_the_conversation_and_keeps_its_knowledge_bases(kim, it_kb):
     other = make_kb("travel")
     other.reader_users.add(kim)
-    load(other, "travel.md", "# Travel\n\nTrips are booked with the travel desk.")
+    load_document(other, "travel.md", "# Travel\n\nTrips are booked with the travel desk.")
     _, first = stream(kim, {"question": "How do I connect to the VPN?",
                             "knowledge_base": [it_kb.pk]})
     conversation_id = first[-1][1]["conversation_id"]

@@ -4,7 +4,7 @@ passage starts on (issue 10, case 10-pdf-blank-page-citation and "Must work" 2).
 from __future__ import annotations
 
 import json
-from io import BytesIO, StringIO
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -12,24 +12,13 @@ from django.core.management import call_command
 
 from citewise.chat.models import Citation
 from citewise.chat.services import AskResult, ask
-from citewise.knowledge.models import Document, DocumentStatus
+from citewise.knowledge.models import Document
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
-from citewise.knowledge.services import add_document
-from tests.factories import make_kb, make_user
+from tests.factories import load_document, make_kb, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CASE = Path(__file__).parents[1] / "data" / "cases" / "10-pdf-blank-page-citation"
-
-
-def load(kb, name: str, content: bytes) -> Document:
-    document = add_document(SYSTEM, kb, BytesIO(content), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
-    document.refresh_from_db()
-    assert document.status == DocumentStatus.INDEXED, document.error
-    return document
 
 
 def answer(question: str) -> AskResult:
@@ -40,7 +29,7 @@ def answer(question: str) -> AskResult:
 @pytest.fixture
 def building_guide():
     kb = make_kb("building")
-    load(kb, "building-guide.pdf", (CASE / "building-guide.pdf").read_bytes())
+    load_document(kb, "building-guide.pdf", (CASE / "building-guide.pdf").read_bytes())
     return kb
 
 
@@ -85,7 +74,7 @@ def test_a_citation_in_a_passage_over_several_slides_names_the_quoted_slide(tmp_
         slide.placeholders[1].text_frame.text = line
     deck = tmp_path / "offsite.pptx"
     presentation.save(str(deck))
-    load(make_kb("offsite"), "offsite.pptx", deck.read_bytes())
+    load_document(make_kb("offsite"), "offsite.pptx", deck.read_bytes())
     result = answer("Where do visitors park their cars?")
     (cited,) = result.citations
     assert "level B1" in cited.snippet
@@ -133,7 +122,7 @@ def test_a_korean_pdf_citation_names_the_page_of_the_quoted_sentence(tmp_path):
             pdf.multi_cell(w=0, h=6, text=line, new_x="LMARGIN", new_y="NEXT")
     path = tmp_path / "건물안내.pdf"
     pdf.output(str(path))
-    load(make_kb("building-ko"), "건물안내.pdf", path.read_bytes())
+    load_document(make_kb("building-ko"), "건물안내.pdf", path.read_bytes())
     result = answer("자전거 주차장은 어디에 있나요?")
     (cited,) = result.citations
     assert "지하 2층" in cited.snippet and cited.page == 3

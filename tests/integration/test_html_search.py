@@ -3,7 +3,6 @@ is the page's content, said once, under its headings (issue 10, cases 11 and 16)
 
 from __future__ import annotations
 
-from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,13 @@ import pytest
 from citewise.chat.services import AskResult, ask
 from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.search import search
-from citewise.knowledge.services import add_document
-from tests.factories import make_kb
+from tests.factories import load_document, make_kb
 from tests.unit.ingestion.test_html_extraction import DOCBOOK
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
-
-
-def load(kb, name: str, data: bytes) -> None:
-    document = add_document(SYSTEM, kb, BytesIO(data), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
 
 
 def answer(kb, question: str) -> AskResult:
@@ -38,7 +29,7 @@ def test_a_search_result_says_the_title_once_and_carries_no_navigation():
     """DocBook repeats the chapter title in its navheader and names the neighbour
     chapters in its navfooter: none of that may reach a passage."""
     kb = make_kb("reference")
-    load(kb, "ch11.html", DOCBOOK.encode())
+    load_document(kb, "ch11.html", DOCBOOK.encode())
     top = search(SYSTEM, "Which tool converts the encoding of text?", knowledge_bases=[kb])[0]
     texts = [chunk.text for chunk in Chunk.objects.filter(knowledge_base=kb)]
     assert "iconv converts the encoding of text" in top.text
@@ -57,8 +48,8 @@ def test_a_search_result_says_the_title_once_and_carries_no_navigation():
 def test_sections_named_share_or_related_answer(question: str, expected: str, section: str,
                                                 other_section: str):
     kb = make_kb("benefits")
-    load(kb, "benefits.html",
-         (CASES / "16-html-section-id-boilerplate" / "benefits.html").read_bytes())
+    load_document(kb, "benefits.html",
+                  (CASES / "16-html-section-id-boilerplate" / "benefits.html").read_bytes())
     result = answer(kb, question)
     assert not result.not_found and expected in result.answer
     # The chunk joins small sections; the quote keeps to the answering one.
@@ -70,7 +61,7 @@ def test_sections_named_share_or_related_answer(question: str, expected: str, se
 
 def test_markdown_front_matter_is_not_prose_and_the_answer_cites_its_section():
     kb = make_kb("expenses")
-    load(kb, "expenses.md", (CASES / "11-md-front-matter" / "expenses.md").read_bytes())
+    load_document(kb, "expenses.md", (CASES / "11-md-front-matter" / "expenses.md").read_bytes())
     result = answer(kb, "Who approves expense claims under 500 euros?")
     assert not result.not_found and "line manager" in result.answer
     cited = Chunk.objects.get(pk=result.citations[0].chunk_id)

@@ -13,26 +13,16 @@ import pytest
 from PIL import Image
 
 from citewise.knowledge import viewer
-from citewise.knowledge.models import Chunk, Document, DocumentStatus
+from citewise.knowledge.models import Chunk, Document
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
-from citewise.knowledge.services import add_document, delete_document
-from tests.factories import make_kb, make_user
+from citewise.knowledge.services import delete_document
+from tests.factories import load_document, make_kb, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUOTE = "Visitors collect their parking permits at the reception desk on the ground floor."
 RECT = re.compile(r'<rect class="(passage|quote)"(?: id="quote")? x="([\d.]+)" y="([\d.]+)" '
                   r'width="([\d.]+)" height="([\d.]+)"/>')
-
-
-def load(kb, name: str, content: bytes) -> Document:
-    document = add_document(SYSTEM, kb, BytesIO(content), original_name=name,
-                            enqueue=False).document
-    ingest(document.pk)
-    document.refresh_from_db()
-    assert document.status == DocumentStatus.INDEXED, document.error
-    return document
 
 
 def building_pdf() -> bytes:
@@ -59,7 +49,7 @@ def building_pdf() -> bytes:
 @pytest.fixture
 def guide():
     kb = make_kb("building")
-    document = load(kb, "guide.pdf", building_pdf())
+    document = load_document(kb, "guide.pdf", building_pdf())
     return document
 
 
@@ -190,7 +180,7 @@ def extracted(page: str) -> str:
 def test_an_html_passage_shows_its_context_once_with_the_quote_marked(client, settings):
     settings.CHUNK_OVERLAP_TOKENS = 24
     kb = make_kb("handbook")
-    document = load(kb, "handbook.html", handbook_html())
+    document = load_document(kb, "handbook.html", handbook_html())
     chunks = list(document.chunks.order_by("ordinal"))
     assert any(b.char_start < a.char_end for a, b in pairwise(chunks)), \
         "the test needs overlapping chunks"
@@ -220,7 +210,7 @@ def test_hostile_text_in_a_document_is_shown_escaped(client):
     buffer = BytesIO()
     word.save(buffer)
     kb = make_kb("expenses")
-    document = load(kb, f"claims{hostile}.docx", buffer.getvalue())
+    document = load_document(kb, f"claims{hostile}.docx", buffer.getvalue())
     chunk = document.chunks.get()
     reader_of(kb, client)
     page = client.get(f"/sources/{chunk.pk}/",
@@ -266,7 +256,7 @@ def test_a_korean_sentence_wrapped_over_lines_is_boxed_on_each(client):
     pdf.add_page()
     pdf.multi_cell(w=120, h=8, text=f"주차 안내\n{quote}")
     kb = make_kb("building-ko")
-    document = load(kb, "안내.pdf", bytes(pdf.output()))
+    document = load_document(kb, "안내.pdf", bytes(pdf.output()))
     chunk = document.chunks.get()
     reader_of(kb, client)
     page = client.get(f"/sources/{chunk.pk}/", {"page": 1, "quote": quote}).content.decode()
@@ -290,7 +280,7 @@ def test_a_quote_cut_by_a_page_break_is_boxed_on_both_pages(client):
     pdf.multi_cell(w=0, h=7, text=f"Lockers are free for staff. {crossing}")
     assert pdf.page == 2, "the sentence must cross the page break"
     kb = make_kb("lockers")
-    document = load(kb, "lockers.pdf", bytes(pdf.output()))
+    document = load_document(kb, "lockers.pdf", bytes(pdf.output()))
     chunk = document.chunks.get()
     reader_of(kb, client)
     for number, lower_half in ((1, True), (2, False)):
