@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from django.http import Http404, StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.pagination import LimitOffsetPagination
@@ -19,7 +20,7 @@ from rest_framework.views import APIView
 from citewise.accounts.models import Operation
 from citewise.api import serializers as shapes
 from citewise.api.authentication import KeyMayDo, actor_of
-from citewise.api.problems import AnswerUnavailable
+from citewise.api.problems import PROBLEM_CONTENT_TYPE, AnswerUnavailable
 from citewise.chat.conversations import conversation_of
 from citewise.chat.events import AskEvent, AskFailed, AskResult, EventType
 from citewise.chat.services import ask, source_url
@@ -28,10 +29,17 @@ from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
 from citewise.knowledge.search import search
 
-PROBLEMS = {code: OpenApiResponse(shapes.ProblemOut, description=text) for code, text in (
-    (400, "validation_error"), (401, "not_authenticated, key_invalid, key_revoked, "
-                                     "key_expired"),
-    (403, "scope_missing"), (404, "not_found"), (429, "rate_limited (see Retry-After)"))}
+
+def problem_responses(*codes: tuple[int, str]) -> dict:
+    """Schema entries of problem details (application/problem+json): {(status, media
+    type): response}, as drf-spectacular's extend_schema takes them."""
+    return {(status, PROBLEM_CONTENT_TYPE): OpenApiResponse(shapes.ProblemOut, description=text)
+            for status, text in codes}
+
+
+PROBLEMS = problem_responses(
+    (400, "validation_error"), (401, "not_authenticated, key_invalid, key_revoked, key_expired"),
+    (403, "scope_missing"), (404, "not_found"), (429, "rate_limited (see Retry-After)"))
 
 
 class KeyView(APIView):
@@ -77,8 +85,10 @@ class AskView(KeyView):
     operation = Operation.ASK
 
     @extend_schema(request=shapes.AskRequest, responses={
-        200: shapes.AskResponse, 503: OpenApiResponse(shapes.ProblemOut,
-                                                      description="llm_* codes"), **PROBLEMS},
+        (200, "application/json"): shapes.AskResponse,
+        (200, "text/event-stream"): OpenApiResponse(
+            OpenApiTypes.STR, description="With `stream: true`: the events below."),
+        **problem_responses((503, "llm_* codes")), **PROBLEMS},
         description="Answer a question from the knowledge bases, with verified citations. "
                     "With `stream: true` the answer comes as Server-Sent Events: `delta` "
                     "({text}), `notice`, `citation`, `not_found`, then `done` (the same "
