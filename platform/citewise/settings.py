@@ -301,6 +301,15 @@ INGEST_LEASE_SECONDS = env_int("CITEWISE_INGEST_LEASE_SECONDS", 600, minimum=30)
 # and in `ingest --sync` alike: a file over them fails alone, with a reason.
 PARSE_TIMEOUT_SECONDS = env_int("CITEWISE_PARSE_TIMEOUT_SECONDS", 300, minimum=1)
 PARSE_MEMORY_MB = env_int("CITEWISE_PARSE_MEMORY_MB", 2048, minimum=256)
+# Webhooks (a knowledge base's URL told when a document is indexed or fails): attempts
+# in all, and the wait before the second, doubling after each failed attempt (30 s: the
+# last of 6 attempts comes about 15 minutes after the first).
+WEBHOOK_MAX_ATTEMPTS = env_int("CITEWISE_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+WEBHOOK_RETRY_SECONDS = env_float("CITEWISE_WEBHOOK_RETRY_SECONDS", 30.0)
+WEBHOOK_TIMEOUT = env_float("CITEWISE_WEBHOOK_TIMEOUT", 10.0)
+if WEBHOOK_RETRY_SECONDS < 0 or WEBHOOK_TIMEOUT <= 0:
+    raise ImproperlyConfigured("CITEWISE_WEBHOOK_RETRY_SECONDS must be at least 0 and "
+                               "CITEWISE_WEBHOOK_TIMEOUT more than 0")
 
 # --- Running locally (`make run`) -----------------------------------------------------
 RUN_HOST = env_str("HOST", "127.0.0.1")

@@ -10,9 +10,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from citewise.knowledge import languages
-from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase
+from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase, WebhookDelivery
 from citewise.knowledge.permissions import editable_knowledge_bases
 from citewise.knowledge.services import (
     add_document,
@@ -37,12 +39,17 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("reader_users", "reader_groups", "editor_users", "editor_groups")
     inlines = (AnswerExampleInline,)
+    actions = ["rotate_webhook_secret"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "language", "language_decision")}),
         ("Search", {"fields": ("embedding_model", "query_prefix", "passage_prefix")}),
         ("Answers", {"fields": ("answer_backend", "instructions")}),
         ("Access", {"fields": ("readable_by_all", "reader_users", "reader_groups",
                                "editor_users", "editor_groups")}),
+        ("Webhook", {"fields": ("webhook_url", "webhook_secret"),
+                     "description": "Called when a document is indexed or fails, signed "
+                                    "with the secret; see docs/api.md, Webhooks. Sent "
+                                    "deliveries are listed under Webhook deliveries."}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeBase]:
@@ -73,7 +80,22 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change);
         # "auto" changes it only through a re-embedding (languages.py).
         fixed = ("language", "embedding_model", "query_prefix", "passage_prefix")
-        return ("language_decision", *fixed) if obj else ("language_decision",)
+        shown = ("language_decision", "webhook_secret")
+        return (*shown, *fixed) if obj else shown
+
+    @admin.action(description=_("Rotate the webhook secret"))
+    def rotate_webhook_secret(self, request: HttpRequest,
+                              queryset: QuerySet[KnowledgeBase]) -> None:
+        # Those without a URL have no secret to rotate; save() makes the new one.
+        rotated = 0
+        for kb in queryset.exclude(webhook_url=""):
+            kb.webhook_secret = ""
+            kb.save(update_fields=["webhook_secret", "updated_at"])
+            rotated += 1
+        self.message_user(request, ngettext(
+            "%(count)d webhook secret replaced: give the new one to the receiver.",
+            "%(count)d webhook secrets replaced: give the new ones to their receivers.",
+            rotated) % {"count": rotated}, messages.SUCCESS)
 
     @admin.display(description="Language")
     def language_decision(self, kb: KnowledgeBase) -> str:
@@ -158,3 +180,31 @@ class DocumentAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         for document in queryset:
             delete_document(request.user, document)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log, read-only: what was sent where, and why it failed."""
+
+    list_display = ("created_at", "knowledge_base", "event", "document_name", "state",
+                    "attempts", "last_status_code", "last_error", "delivered_at")
+    list_filter = ("state", "event", "knowledge_base")
+    search_fields = ("url", "last_error")
+    list_select_related = ("knowledge_base",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        return super().get_queryset(request).filter(
+            knowledge_base__in=editable_knowledge_bases(request.user))
+
+    @admin.display(description="Document")
+    def document_name(self, delivery: WebhookDelivery) -> str:
+        return delivery.payload.get("document", {}).get("name", "")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

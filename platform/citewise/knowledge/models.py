@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 
 from citewise.knowledge.choices import AnswerBackend
+from citewise.knowledge.webhooks import new_secret, validate_webhook_url
 
 
 class LanguageHint(models.TextChoices):
@@ -57,6 +58,16 @@ class KnowledgeBase(models.Model):
                                           related_name="editable_knowledge_bases")
     editor_groups = models.ManyToManyField(Group, blank=True,
                                            related_name="editable_knowledge_bases")
+    # Told when a document finishes ingestion (webhook_delivery.py). The secret signs each
+    # delivery; it is shown to admins only, never in an API response.
+    webhook_url = models.CharField(
+        max_length=500, blank=True, validators=[validate_webhook_url],
+        help_text="Citewise POSTs here when a document is indexed or fails (empty: no "
+                  "webhook). http:// or https:// only.")
+    webhook_secret = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="Generated when a webhook URL is set; the receiver checks signatures "
+                  "with it. Replace it with the action \"Rotate the webhook secret\".")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,6 +78,14 @@ class KnowledgeBase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # No URL, no secret; a URL set (again) gets a secret of its own.
+        if not self.webhook_url:
+            self.webhook_secret = ""
+        elif not self.webhook_secret:
+            self.webhook_secret = new_secret()
+        super().save(*args, **kwargs)
 
     @property
     def index_key(self) -> str:
@@ -207,3 +226,43 @@ class IngestionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEvent(models.TextChoices):
+    DOCUMENT_INDEXED = "document.indexed", "Document indexed"
+    DOCUMENT_FAILED = "document.failed", "Document failed"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"  # before its first attempt, or between two
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"  # gave up after the last attempt
+
+
+class WebhookDelivery(models.Model):
+    """One event for a knowledge base's webhook and how sending it went: the log admins
+    read when a receiver says it heard nothing."""
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE,
+                                       related_name="webhook_deliveries")
+    # Kept when the document goes (a replaced version): the log outlives it.
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="webhook_deliveries")
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    # Where the last attempt went (the knowledge base's URL may change between attempts).
+    url = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=12, choices=DeliveryState.choices,
+                             default=DeliveryState.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

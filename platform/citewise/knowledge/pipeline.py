@@ -9,6 +9,8 @@ killed, finishes the work without duplicates:
 4. Indexing upserts by chunk id.
 5. The switch to `indexed` (and the deletion of the version it replaces) is one
    transaction, which is what searches filter on.
+6. Only then is the knowledge base's webhook told (webhook_delivery.py): a claim never
+   succeeds on an indexed or failed document, so a rerun does not tell it twice.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from citewise.knowledge.models import (
     Stage,
 )
 from citewise.knowledge.storage import delete_document_rows, path_of
+from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.bounded import ParseLimits, parse_bounded
 from ingestion.chunker import chunk_document
 from ingestion.errors import EmptyDocument, IngestionError
@@ -185,6 +188,9 @@ def _publish(document: Document) -> None:
         document.lease_expires_at = None
         document.save(update_fields=["status", "stage", "progress", "indexed_at",
                                      "lease_expires_at", "replaces"])
+    # Told before the old chunks leave the index: should that fail, the task's retry finds
+    # the document indexed and would never tell the webhook.
+    document_finished(document)
     indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
 
 
@@ -196,3 +202,4 @@ def _fail(document: Document, error: IngestionError) -> None:
     document.lease_expires_at = None
     document.save(update_fields=["status", "stage", "error", "error_code", "lease_expires_at"])
     logger.info("document %s failed (%s): %s", document.pk, error.code, error)
+    document_finished(document)

@@ -23,6 +23,7 @@ from citewise.knowledge.models import (
 from citewise.knowledge.permissions import SYSTEM, Actor, can_edit
 from citewise.knowledge.storage import FileTooLarge, delete_document_rows, store_original
 from citewise.knowledge.tasks import ingest_document
+from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.errors import TooLarge
 from ingestion.safety import sanitize_filename
 
@@ -74,6 +75,7 @@ def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_
             error_code=TooLarge.code, uploaded_by=uploader,
             error=f"{name}: {error}; split it or ask an administrator to raise "
                   "CITEWISE_MAX_UPLOAD_MB")
+        document_finished(failed)
         return AddResult(failed, duplicate=False)
     with transaction.atomic():
         same_content = (kb.documents.filter(sha256=stored.sha256)

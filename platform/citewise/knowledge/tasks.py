@@ -54,6 +54,19 @@ def reembed_knowledge_base(self, kb_id: int) -> dict:
         raise self.retry(exc=busy, countdown=30, max_retries=None) from busy
 
 
+@shared_task(bind=True, name="citewise.knowledge.tasks.deliver_webhook")
+def deliver_webhook(self, delivery_id: int) -> dict:
+    """One attempt to POST a webhook delivery; schedules the next after a failure, up to
+    CITEWISE_WEBHOOK_MAX_ATTEMPTS in all (webhook_delivery.py)."""
+    from citewise.knowledge.webhook_delivery import attempt
+
+    retry_in = attempt(delivery_id)
+    if retry_in is not None:
+        # The delivery row counts the attempts, so Celery's own limit is not used.
+        raise self.retry(countdown=retry_in, max_retries=None)
+    return {"delivery": delivery_id}
+
+
 @shared_task(name="citewise.knowledge.tasks.resume_stalled_ingestion")
 def resume_stalled_ingestion() -> dict:
     """Queue again the documents whose worker died (lease expired) or whose task message
