@@ -19,7 +19,7 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
 
 
 def conformance_checks():
-    from schemathesis.checks import CHECKS as REGISTRY  # noqa: N811 - clearer here
+    from schemathesis.checks import CHECKS as REGISTRY
 
     return [REGISTRY.get_one(name) for name in CHECKS]
 
