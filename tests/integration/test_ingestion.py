@@ -229,3 +229,26 @@ def test_deleting_a_knowledge_base_removes_everything_it_held(tmp_path, settings
     assert not Document.objects.exists() and not Chunk.objects.exists()
     assert not original.exists()
     assert not [p for p in index_folder.glob("*") if p.suffix in (".faiss", ".npz", ".json")]
+
+
+def test_a_fault_of_citewise_ends_the_document_as_failed_internal(tmp_path, monkeypatch,
+                                                                   client):
+    """A bug (here: the chunker raising KeyError) must not leave the document processing,
+    to be queued again forever: it fails with the code `internal`, a sentence that does
+    not blame the file, and /metrics counts it."""
+    from citewise.knowledge import pipeline
+
+    def broken_chunker(*args, **kwargs):
+        raise KeyError("heading_path")
+
+    monkeypatch.setattr(pipeline, "chunk_document", broken_chunker)
+    (tmp_path / "vpn.md").write_text(VPN_GUIDE)
+    summary, code = ingest_json(str(tmp_path), "--kb", "it", "--create", "--sync")
+    assert code == 1
+    document = Document.objects.get()
+    assert (document.status, document.error_code) == (DocumentStatus.FAILED, "internal")
+    assert "error of its own" in document.error and "KeyError" not in document.error
+    assert "KeyError" in document.attempts.get().error  # the detail, for the administrator
+    metrics = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'citewise_documents_failed{code="internal"} 1.0' in metrics
+    assert 'citewise_documents{status="failed"} 1.0' in metrics

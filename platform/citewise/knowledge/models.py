@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
-from citewise.knowledge.choices import AnswerBackend
+from citewise.knowledge.choices import AnswerBackend, FailureCode
 from citewise.knowledge.webhooks import new_secret, validate_webhook_url
 
 
@@ -150,8 +150,8 @@ class Document(models.Model):
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0 to 1 within the whole job")
     error = models.TextField(blank=True)
-    # The reason of `error` for machines: ingestion.errors' `code` (e.g. parse_time_limit).
-    error_code = models.CharField(max_length=40, blank=True)
+    # The reason of `error` for machines (e.g. parse_time_limit): what doors translate.
+    error_code = models.CharField(max_length=40, blank=True, choices=FailureCode.choices)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from citewise.knowledge import indexing, languages
+from citewise.knowledge.choices import FailureCode, failure_code
 from citewise.knowledge.models import (
     Chunk,
     Document,
@@ -36,6 +37,7 @@ from citewise.knowledge.models import (
     Stage,
 )
 from citewise.knowledge.storage import delete_document_rows, path_of
+from citewise.knowledge.tasks import TRANSIENT_ERRORS
 from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.bounded import ParseLimits, parse_bounded
 from ingestion.chunker import chunk_document
@@ -46,6 +48,11 @@ logger = logging.getLogger(__name__)
 # Share of the progress bar each stage ends at.
 PROGRESS_AFTER = {Stage.PARSING: 0.10, Stage.CHUNKING: 0.20, Stage.EMBEDDING: 0.90,
                   Stage.INDEXING: 1.0}
+
+
+INTERNAL_ERROR_MESSAGE = ("Citewise failed while reading this file: an error of its own, "
+                          "written to the log for the administrator. Retry the upload; if "
+                          "it fails again, report it with the file.")
 
 
 class DocumentBusy(Exception):
@@ -104,12 +111,18 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
     except IngestionError as error:
         _fail(document, error)
         attempt.error = str(error)
-    except Exception as error:
-        # Unexpected (a database hiccup, a held lock): free the lease so the task's retry
-        # can claim the document again and resume where this attempt stopped.
+    except TRANSIENT_ERRORS as error:
+        # A database hiccup or a held lock: free the lease so the task's retry can claim
+        # the document again and resume where this attempt stopped.
         attempt.error = f"{type(error).__name__}: {error}"
         Document.objects.filter(pk=document.pk).update(lease_expires_at=None)
         raise
+    except Exception as error:
+        # A fault of Citewise's own: retrying would fail the same way, and leaving the
+        # document processing would queue it again forever. It fails as `internal`.
+        logger.exception("document %s: internal error while ingesting", document.pk)
+        attempt.error = f"{type(error).__name__}: {error}"
+        _fail(document, error)
     finally:
         attempt.finished_at = timezone.now()
         attempt.stage_seconds = timings
@@ -194,12 +207,13 @@ def _publish(document: Document) -> None:
     indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
 
 
-def _fail(document: Document, error: IngestionError) -> None:
+def _fail(document: Document, error: Exception) -> None:
+    code = failure_code(error)
     document.status = DocumentStatus.FAILED
     document.stage = Stage.FAILED
-    document.error = str(error)
-    document.error_code = error.code
+    document.error = str(error) if code != FailureCode.INTERNAL else INTERNAL_ERROR_MESSAGE
+    document.error_code = code
     document.lease_expires_at = None
     document.save(update_fields=["status", "stage", "error", "error_code", "lease_expires_at"])
-    logger.info("document %s failed (%s): %s", document.pk, error.code, error)
+    logger.info("document %s failed (%s): %s", document.pk, code, error)
     document_finished(document)

@@ -17,11 +17,15 @@ from retrieval.errors import LockTimeout
 
 logger = logging.getLogger(__name__)
 
+# Errors that pass by themselves: retried. Anything else ends the document as failed
+# (pipeline.py), with the error's code.
+TRANSIENT_ERRORS = (OperationalError, LockTimeout)
+
 
 @shared_task(
     bind=True, name="citewise.knowledge.tasks.ingest_document",
     # Only what passes by itself is retried; bad input ends as a failed document.
-    autoretry_for=(OperationalError, LockTimeout), retry_backoff=5, retry_backoff_max=300,
+    autoretry_for=TRANSIENT_ERRORS, retry_backoff=5, retry_backoff_max=300,
     retry_jitter=True, max_retries=8,
 )
 def ingest_document(self, document_id: int) -> dict:
@@ -39,7 +43,7 @@ def ingest_document(self, document_id: int) -> dict:
     bind=True, name="citewise.knowledge.tasks.reembed_knowledge_base",
     # Routed to the ingestion queue (celery.py): behind the documents queued before it,
     # which moved the knowledge base's language, so the swap rarely waits for them.
-    autoretry_for=(OperationalError, LockTimeout), retry_backoff=5,
+    autoretry_for=TRANSIENT_ERRORS, retry_backoff=5,
     retry_backoff_max=300, retry_jitter=True, max_retries=8,
 )
 def reembed_knowledge_base(self, kb_id: int) -> dict:

@@ -1,7 +1,7 @@
 """Prometheus metrics.
 
-Request metrics live in this process. Task metrics are read from the task table at
-scrape time, because tasks run in worker processes (often on other machines) that the
+Request metrics live in this process. Task and document metrics are read from the
+database at scrape time, because tasks run in worker processes (often on other machines) that the
 web server's memory never sees. Later stages add retrieval and LLM timings here.
 """
 
@@ -70,5 +70,7 @@ class TaskTableCollector(Collector):
         yield from (finished, runtime, pending)
 
 
-task_registry = CollectorRegistry(auto_describe=False)
-task_registry.register(TaskTableCollector())
+# Metrics read from the database at scrape time; apps add their own collectors (the
+# knowledge app: documents by status and failure code).
+database_registry = CollectorRegistry(auto_describe=False)
+database_registry.register(TaskTableCollector())

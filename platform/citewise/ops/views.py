@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from citewise.ops.access import is_operator_address
-from citewise.ops.metrics import task_registry
+from citewise.ops.metrics import database_registry
 from citewise.ops.readiness import run_checks
 
 
@@ -48,5 +48,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     body = generate_latest(REGISTRY)
     # Request metrics are still worth serving while the database is down.
     with contextlib.suppress(DatabaseError):
-        body += generate_latest(task_registry)
+        body += generate_latest(database_registry)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,24 @@
+"""The document's failure codes and the ingestion error classes are one list: a new error
+class without a code the console can translate fails here."""
+
+from __future__ import annotations
+
+from citewise.knowledge.choices import FailureCode, failure_code
+from ingestion import errors
+
+
+def error_classes(base: type = errors.IngestionError) -> set[type]:
+    found = {base}
+    for subclass in base.__subclasses__():
+        found |= error_classes(subclass)
+    return found
+
+
+def test_every_ingestion_error_has_a_failure_code_and_back():
+    codes = {cls.code for cls in error_classes()}
+    assert codes == set(FailureCode.values) - {FailureCode.INTERNAL}
+
+
+def test_an_error_that_is_not_an_ingestion_error_is_internal():
+    assert failure_code(errors.TooLarge("big")) == FailureCode.TOO_LARGE
+    assert failure_code(KeyError("x")) == FailureCode.INTERNAL
