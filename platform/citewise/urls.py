@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("citewise.ops.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("citewise.api.urls")),
+    path("v1/", include("citewise.api.openai_urls")),  # OpenAI-compatible
     path("accounts/", include("frontend.account_urls")),
     # set_language: the language switcher posts here; the choice is kept in a cookie.
     path("i18n/", include("django.conf.urls.i18n")),

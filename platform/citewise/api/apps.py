@@ -1,4 +1,4 @@
-"""API: REST v1 (and, later, the OpenAI-compatible endpoints and MCP)."""
+"""API: REST v1 and the OpenAI-compatible endpoints (and, later, MCP)."""
 from django.apps import AppConfig
 
 

@@ -122,6 +122,7 @@ class AskResult:
     supports it (inference.verify). Never true together with not_found: a refusal states
     nothing.
     stopped: the person stopped the answer; `answer` is what had arrived.
+    cut_short: the LLM reached the answer's token limit (max_tokens) before it finished.
     """
 
     type: ClassVar[str] = EventType.DONE
@@ -139,6 +140,7 @@ class AskResult:
     notice: str = ""
     closest_documents: list[dict] = field(default_factory=list)
     stopped: bool = False
+    cut_short: bool = False
 
     def as_json(self) -> dict:
         return {

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from types import SimpleNamespace
 
@@ -78,29 +79,52 @@ CLOSEST_DOCUMENTS = 3
 MAX_EXAMPLES = 4  # few-shot examples per answer, in the admins' order
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """What the caller asks of the LLM's generation (None: the server's setting)."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
 def ask(actor: Actor, question: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
-        conversation: Conversation | None = None) -> Iterator[AskEvent]:
+        conversation: Conversation | None = None, history: Sequence[Turn] | None = None,
+        temperature: float | None = None, max_tokens: int | None = None,
+        ) -> Iterator[AskEvent]:
     """Answer `question` from the knowledge bases the actor may read (all of them, or the
     ones given). Raises PermissionDenied for a knowledge base the actor may not read and
-    ValueError for an empty question; everything else arrives as events."""
+    ValueError for an empty question; everything else arrives as events.
+
+    history: the earlier turns, oldest first, when the caller keeps the conversation (the
+    OpenAI-compatible endpoint); used instead of a stored conversation's, so it cannot
+    come with `conversation` (ValueError). The exchange is stored in a new conversation.
+    temperature (0-2) and max_tokens (of the answer) go to the vLLM backend (None: the
+    server's settings); the extractive backend ignores them."""
     question = question.strip()
     if not question:
         raise ValueError("the question is empty")
+    if history is not None and conversation is not None:
+        raise ValueError("give the history or a stored conversation, not both")
     kbs = allowed_knowledge_bases(actor, knowledge_bases)
     if not kbs:
         raise PermissionDenied("there is no knowledge base you may read")
     began = time.perf_counter()
     with ANSWER_LATENCY.time():
-        yield from _Answer(actor, question, kbs, conversation, began).run()
+        yield from _Answer(actor, question, kbs, conversation, began, history=history,
+                           sampling=Sampling(temperature, max_tokens)).run()
 
 
 class _Answer:
     def __init__(self, actor: Actor, question: str, kbs: list[KnowledgeBase],
-                 conversation: Conversation | None, began: float) -> None:
+                 conversation: Conversation | None, began: float, *,
+                 history: Sequence[Turn] | None = None,
+                 sampling: Sampling | None = None) -> None:
         self.actor, self.question, self.kbs, self.began = actor, question, kbs, began
         self.conversation = conversation or new_conversation(actor, question, kbs)
         self.language = detect_language(question)
-        self.history = _history(self.conversation)
+        self.history = (_history(self.conversation) if history is None
+                        else list(history)[-HISTORY_TURNS:])
+        self.sampling = sampling or Sampling()
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
@@ -156,7 +180,8 @@ class _Answer:
             question=self.question if self.backend_name == AnswerBackend.VLLM else search_query,
             sources=sources, history=self.history, language=self.language,
             instructions="\n\n".join(kb.instructions for kb in self.kbs if kb.instructions),
-            examples=self._examples(), knowledge_base=self.kb_names)
+            examples=self._examples(), knowledge_base=self.kb_names,
+            temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens)
 
     def _generate(self, request: AnswerRequest, reply: _Reply) -> Iterator[AskEvent]:
         extractive = extractive_backend(self.kbs[0])
@@ -204,7 +229,7 @@ class _Answer:
                            snippets=verification.snippets, grounded=verification.grounded,
                            backend=reply.backend, usage=reply.usage, notice=reply.notice,
                            invalid=parser.invalid_count, not_found=refused, closest=closest,
-                           stopped=stopped)
+                           stopped=stopped, finish_reason=reply.finish_reason)
 
     def _finish(self, result: AskResult) -> Iterator[AskEvent]:
         """After the text: the refusal (replacing it), or each verified citation; then the
@@ -266,7 +291,8 @@ class _Answer:
                passages: list[Passage], cited: list[int], supported: dict[int, bool],
                snippets: dict[int, str], grounded: bool, backend: str, usage: Usage,
                notice: str, invalid: int, not_found: bool = False,
-               closest: list[dict] | None = None, stopped: bool = False) -> AskResult:
+               closest: list[dict] | None = None, stopped: bool = False,
+               finish_reason: str = "stop") -> AskResult:
         usage = usage + self.rewrite_usage  # the answer's whole cost, rewrite included
         grounded = grounded and not not_found  # a refusal states nothing to ground
         by_n = {source.n: (source, passage) for source, passage in
@@ -298,7 +324,8 @@ class _Answer:
             question=self.question, search_query=search_query, answer=answer,
             not_found=not_found, grounded=grounded, backend=backend, citations=citations,
             usage=usage, invalid_citations=invalid, notice=notice,
-            closest_documents=closest or [], stopped=stopped)
+            closest_documents=closest or [], stopped=stopped,
+            cut_short=finish_reason == "length" and not not_found)
 
 
 class _Reply:

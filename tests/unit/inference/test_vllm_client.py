@@ -100,6 +100,18 @@ def test_answer_request_builds_the_prompt_and_passes_extra_body():
     assert sent["max_tokens"] == 9
 
 
+def test_temperature_and_max_tokens_of_an_answer_request_are_sent():
+    script = Script(streaming(sse("ok [1].")), streaming(sse("ok [1].")))
+    llm = backend(script, temperature=0.0, max_tokens=512)
+    asked = AnswerRequest("Q?", [source(1, "Python runs on Windows.")], temperature=0.7,
+                          max_tokens=9)
+    collect(llm.stream(asked))
+    collect(llm.stream(AnswerRequest("Q?", [source(1, "Python runs on Windows.")])))
+    sent = [json.loads(request.content) for request in script.requests]
+    assert [(body["temperature"], body["max_tokens"]) for body in sent] == [(0.7, 9),
+                                                                            (0.0, 512)]
+
+
 def test_retries_before_the_first_token():
     script = Script(status(503, "warming up"),
                     streaming(sse("x"), fail_after=1),  # fails before any text
