@@ -244,7 +244,7 @@ def test_a_fault_of_citewise_ends_the_document_as_failed_internal(tmp_path, monk
     monkeypatch.setattr(pipeline, "chunk_document", broken_chunker)
     (tmp_path / "vpn.md").write_text(VPN_GUIDE)
     summary, code = ingest_json(str(tmp_path), "--kb", "it", "--create", "--sync")
-    assert code == 1
+    assert code == 1 and summary["failed"][0]["code"] == "internal"
     document = Document.objects.get()
     assert (document.status, document.error_code) == (DocumentStatus.FAILED, "internal")
     assert "error of its own" in document.error and "KeyError" not in document.error
