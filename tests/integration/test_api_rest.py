@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient
+from django.test import AsyncClient, Client
 from drf_spectacular.validation import validate_schema
 
 from citewise.accounts.models import ApiKey
@@ -95,6 +95,11 @@ def test_invalid_input_is_a_problem_with_per_field_errors(owner, kb_a):
                                    headers=client.headers)
     assert_problem(malformed, 400, "parse_error")
     assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
+    # A bot POSTs without a CSRF token: an unknown address is still a problem, not the
+    # HTML page of Django's CSRF check.
+    strict = Client(enforce_csrf_checks=True)
+    assert_problem(strict.post("/api/v1/nothing-here", "{}", content_type="application/json",
+                               headers=client.headers), 404, "not_found")
     assert_problem(client.get(ASK), 405, "method_not_allowed")
 
 

@@ -10,6 +10,7 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from citewise.accounts.keys import KeyProblem
@@ -104,6 +105,7 @@ def problem_handler(exc: Exception, context: dict):
     return response
 
 
+@csrf_exempt  # bots send no CSRF token: their POST to a wrong address is a 404 too
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other address under /api/: a problem, not Django's HTML page."""
     return JsonResponse(problem(404, "not_found", _("There is no such API endpoint.")),
