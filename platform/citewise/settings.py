@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "citewise.knowledge",
     "citewise.chat",
     "citewise.api",
+    "citewise.audit",
     "frontend",
     "csp",
     "rest_framework",
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "citewise.ops.middleware.RequestLogMiddleware",
+    "citewise.audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -128,6 +130,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "frontend.context_processors.console_link",
             ],
         },
     },

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/", include("citewise.api.urls")),
     path("v1/", include("citewise.api.openai_urls")),  # OpenAI-compatible
     path("accounts/", include("frontend.account_urls")),
+    path("console/", include("frontend.console.urls")),
     # set_language: the language switcher posts here; the choice is kept in a cookie.
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("frontend.urls")),

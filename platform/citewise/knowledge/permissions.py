@@ -5,7 +5,8 @@ OpenAI-compatible endpoint, source viewer, search, ask) asks this module. Manage
 commands act as SYSTEM, which may read and edit everything.
 
 Rules:
-- a superuser reads and edits every knowledge base;
+- a superuser (an admin) reads and edits every knowledge base, creates and deletes them,
+  decides who reads and edits each, and reads the audit log;
 - an editor (user, or member of an editor group) reads and edits it;
 - a reader (user, member of a reader group, or anyone signed in when readable_by_all)
   reads it;
@@ -105,6 +106,19 @@ def editable_knowledge_bases(actor: Actor) -> QuerySet[KnowledgeBase]:
     if isinstance(actor, KeyActor) and not actor.key.allows("documents"):
         return KnowledgeBase.objects.none()
     return _scoped(actor, _editor_filter)
+
+
+def is_admin(actor: Actor) -> bool:
+    """Admins (superusers) manage everything: every knowledge base, who may read and edit
+    it, the reports of all of them and the audit log. API keys never are."""
+    return actor is SYSTEM or (_is_active_user(actor) and actor.is_superuser)
+
+
+def may_use_console(actor: Actor) -> bool:
+    """The console is for admins and for editors of at least one knowledge base."""
+    if isinstance(actor, KeyActor) or not _is_active_user(actor):
+        return False
+    return is_admin(actor) or editable_knowledge_bases(actor).exists()
 
 
 def readable_ids(actor: Actor) -> set[int]:
