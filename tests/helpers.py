@@ -1,11 +1,14 @@
-"""Run Python code in a fresh interpreter, as a separate process would see Citewise."""
+"""Run Python code in a fresh interpreter, as a separate process would see Citewise; run
+a coroutine on an event loop of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +53,23 @@ def settings_in_fresh_process(env: dict[str, str], *names: str) -> dict:
     if result.returncode != 0:
         raise AssertionError(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_alone(coroutine):
+    """asyncio.run on a thread of its own: in the whole suite, the browser tests'
+    Playwright (sync API) keeps an event loop running on the main thread, where
+    asyncio.run refuses to start another."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed to the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -8,26 +8,7 @@ import threading
 import time
 
 from citewise.chat.streaming import EventPump
-
-
-def run_alone(coroutine):
-    """asyncio.run on a thread of its own: in the whole suite, the browser tests'
-    Playwright (sync API) keeps an event loop running on the main thread, where
-    asyncio.run refuses to start another."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as error:  # handed to the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+from tests.helpers import run_alone
 
 
 def slow_events(pieces: int, pause: float, produced: list[int], closed: threading.Event):

@@ -27,7 +27,7 @@ from citewise.chat.services import ask, source_url
 from citewise.chat.streaming import HEARTBEAT, EventPump, sse
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
-from citewise.knowledge.search import search
+from citewise.knowledge.search import Passage, search
 
 
 def problem_responses(*codes: tuple[int, str]) -> dict:
@@ -67,6 +67,11 @@ def citation_json(request, citation) -> dict:
     data = citation.as_json()
     data["source_url"] = _absolute(request, data.pop("url"))
     return data
+
+
+def passage_json(request, passage: Passage) -> dict:
+    return {**passage.as_json(),
+            "source_url": _absolute(request, source_url(passage.chunk_id, passage.page, None))}
 
 
 def answer_json(request, result: AskResult) -> dict:
@@ -179,10 +184,7 @@ class SearchView(KeyView):
         kbs = chosen_knowledge_bases(actor, form.validated_data.get("knowledge_bases"))
         passages = search(actor, form.validated_data["query"], knowledge_bases=kbs,
                           k=form.validated_data["k"])
-        return Response({"passages": [
-            {**passage.as_json(),
-             "source_url": _absolute(request, source_url(passage.chunk_id, passage.page, None))}
-            for passage in passages]})
+        return Response({"passages": [passage_json(request, p) for p in passages]})
 
 
 class Pages(LimitOffsetPagination):

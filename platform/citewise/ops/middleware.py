@@ -26,7 +26,7 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def _request_id(request: HttpRequest) -> str:
+def request_id_of(request: HttpRequest) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     return incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
@@ -36,7 +36,7 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = _request_id(request)
+        request_id = request_id_of(request)
         token = request_id_var.set(request_id)
         request.request_id = request_id  # type: ignore[attr-defined]
         began = time.perf_counter()
@@ -52,19 +52,27 @@ class RequestLogMiddleware:
         match = request.resolver_match
         # The route pattern, not the path, keeps the label set small.
         route = f"/{match.route}" if match else "unmatched"
-        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        HTTP_LATENCY.labels(request.method, route).observe(seconds)
         user = getattr(request, "user", None)
-        level = logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO
-        logger.log(
-            level,
-            "%s %s %s %.1fms",
-            request.method, request.path, status, seconds * 1000,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 1),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
-            },
-        )
+        observe(request, route, status, seconds,
+                user_id=user.pk if user is not None and user.is_authenticated else None)
+
+
+def observe(request: HttpRequest, route: str, status: int, seconds: float, *,
+            user_id: int | None) -> None:
+    """The request's log line and metrics sample (also used by the MCP server at /mcp,
+    which Django does not serve)."""
+    HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+    HTTP_LATENCY.labels(request.method, route).observe(seconds)
+    level = logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO
+    logger.log(
+        level,
+        "%s %s %s %.1fms",
+        request.method, request.path, status, seconds * 1000,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+            "user_id": user_id,
+        },
+    )
