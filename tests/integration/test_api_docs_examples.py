@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -29,19 +30,30 @@ def examples() -> list[tuple[int, str]]:
             for found in BLOCK.finditer(text) if "not run:" not in found["before"]]
 
 
+def _run_examples(namespace: dict, printed: io.StringIO) -> None:
+    for line, code in examples():
+        _run_example(line, code, namespace, printed)
+
+
+def _run_example(line: int, code: str, namespace: dict, printed: io.StringIO) -> None:
+    with contextlib.redirect_stdout(printed):
+        try:
+            exec(compile(code, f"docs/api.md:{line}", "exec"), namespace)  # noqa: S102
+        except Exception as error:
+            raise AssertionError(f"the example at docs/api.md:{line} failed: {error!r}\n"
+                                 f"{code}") from error
+
+
 def test_every_python_example_of_the_api_guide_runs(server, owner, kb_a, kb_b, tmp_path):
     key = new_key(owner, [kb_a], operations=("ask", "search", "documents"))
     namespace = {"BASE": server, "KEY": key, "__name__": "api_docs_example"}
     printed = io.StringIO()
     os.chdir(tmp_path)  # examples that write or read files do it here
     try:
-        for line, code in examples():
-            with contextlib.redirect_stdout(printed):
-                try:
-                    exec(compile(code, f"docs/api.md:{line}", "exec"), namespace)  # noqa: S102
-                except Exception as error:
-                    raise AssertionError(f"the example at docs/api.md:{line} failed: "
-                                         f"{error!r}\n{code}") from error
+        # On a thread of its own: the MCP example calls asyncio.run, which refuses to
+        # start where Playwright keeps a loop running (the main thread, whole suite).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(_run_examples, namespace, printed).result()
     finally:
         os.chdir(REPO_ROOT)
     assert "90 days" in printed.getvalue()  # the answer the examples print
