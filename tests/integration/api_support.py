@@ -7,6 +7,7 @@ import json
 from io import BytesIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from citewise.accounts import keys
@@ -84,6 +85,18 @@ class ApiClient:
     def post(self, path: str, body: dict):
         return self.client.post(path, json.dumps(body), content_type="application/json",
                                 headers=self.headers)
+
+    def upload(self, name: str, content: bytes, knowledge_base: str, *,
+               headers: dict[str, str] | None = None, **fields: str):
+        """POST /api/v1/documents as multipart/form-data; `headers` adds e.g. an
+        Idempotency-Key, `fields` e.g. a title."""
+        return self.client.post(
+            "/api/v1/documents", {"file": SimpleUploadedFile(name, content),
+                                  "knowledge_base": knowledge_base, **fields},
+            headers={**self.headers, **(headers or {})})
+
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
 
 
 def assert_problem(response, status: int, code: str) -> dict:
