@@ -65,7 +65,7 @@ def test_a_failed_ingestion_lists_its_reason_code(editor, kb_a):
     ingest(document_id)
     failed = listed(client, "?status=failed")["results"]
     assert [d["id"] for d in failed] == [document_id]
-    assert failed[0]["error"]["code"] == "empty" and failed[0]["error"]["detail"]
+    assert failed[0]["error"]["code"] == "empty" and failed[0]["error"]["message"]
 
 
 def test_the_list_filters_by_status_and_knowledge_base_and_paginates(editor, kb_a, kb_b):
@@ -75,10 +75,10 @@ def test_the_list_filters_by_status_and_knowledge_base_and_paginates(editor, kb_
     everything = listed(client)
     assert everything["count"] == 5  # handbook.md and minutes.md (indexed) and three notes
     queued = listed(client, "?status=queued&knowledge_base=it-handbook")
-    assert sorted(d["original_name"] for d in queued["results"]) == [
+    assert sorted(d["name"] for d in queued["results"]) == [
         "note-0.txt", "note-1.txt", "note-2.txt"]
     board = listed(client, "?knowledge_base=board")["results"]
-    assert [(d["original_name"], d["status"]) for d in board] == [("minutes.md", "indexed")]
+    assert [(d["name"], d["status"]) for d in board] == [("minutes.md", "indexed")]
     page = listed(client, "?limit=2&offset=2")
     assert page["count"] == 5 and len(page["results"]) == 2 and page["previous"]
     assert [d["id"] for d in page["results"]] == [d["id"] for d in everything["results"][2:4]]

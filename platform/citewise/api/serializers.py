@@ -171,16 +171,18 @@ class DocumentFilter(serializers.Serializer):
 class DocumentErrorOut(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, e.g. unsupported_type, too_large, "
                                            "parse_time_limit, ingestion_failed.")
-    detail = serializers.CharField()
+    message = serializers.CharField(help_text="What is wrong and what to do about it.")
 
 
 class DocumentOut(serializers.ModelSerializer):
     knowledge_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    name = serializers.CharField(source="original_name", read_only=True,
+                                 help_text="The uploaded file's name.")
     error = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
-        fields = ["id", "knowledge_base", "title", "original_name", "detected_type", "size",
+        fields = ["id", "knowledge_base", "title", "name", "detected_type", "size",
                   "version", "replaces", "status", "stage", "progress", "error", "page_count",
                   "created_at", "updated_at", "indexed_at"]
         extra_kwargs = {"size": {"help_text": "Bytes."},
@@ -193,7 +195,7 @@ class DocumentOut(serializers.ModelSerializer):
         """Why ingestion failed: null unless status is failed."""
         if not document.error:
             return None
-        return {"code": document.error_code or IngestionError.code, "detail": document.error}
+        return {"code": document.error_code or IngestionError.code, "message": document.error}
 
 
 class DocumentUploadOut(DocumentOut):
