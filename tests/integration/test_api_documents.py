@@ -129,6 +129,11 @@ def test_a_knowledge_base_the_owner_only_reads_is_read_only_for_the_key(owner, k
                              "knowledge_base_read_only")
     assert kb_a.name in refused["detail"]
     assert_problem(client.delete(f"{DOCS}/{handbook.pk}"), 403, "knowledge_base_read_only")
+    korean = ApiClient(new_key(owner, [kb_a], operations=DOCUMENTS), **{"Accept-Language": "ko"})
+    in_korean = assert_problem(korean.upload("faq.md", VPN_FAQ, "it-handbook"), 403,
+                               "knowledge_base_read_only")
+    assert in_korean["title"] == "이 키로는 지식 베이스를 읽기만 할 수 있습니다"
+    assert "편집자가 아닙니다" in in_korean["detail"]
     assert Document.objects.filter(knowledge_base=kb_a).count() == 1
 
 
@@ -163,9 +168,6 @@ def test_files_that_cannot_be_added_are_refused_with_a_reason(editor, kb_a, sett
     settings.MAX_UPLOAD_BYTES = 1024 * 1024
     big = client.upload("big.txt", b"words " * 200_000, "it-handbook")
     assert "1 MB" in assert_problem(big, 413, "too_large")["detail"]
-    korean = ApiClient(new_key(editor, [kb_a], operations=DOCUMENTS), **{"Accept-Language": "ko"})
-    assert assert_problem(korean.upload("big.txt", b"words " * 200_000, "it-handbook"), 413,
-                          "too_large")["title"] == "파일이 너무 큽니다"
     assert Document.objects.filter(knowledge_base=kb_a).count() == 1
 
 
