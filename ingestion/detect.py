@@ -8,6 +8,7 @@ import posixpath
 import re
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from defusedxml import ElementTree
 
@@ -165,19 +166,29 @@ def detect_type(data_head: bytes, filename: str) -> str:
 
 
 def detect_file_type(path: Path, filename: str) -> str:
-    """detect_type for a file on disk. For ZIP files it reads the central directory,
-    which a small head may not contain (entries written with data descriptors)."""
+    """detect_type for a file on disk (see detect_stream_type)."""
     with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    if head.startswith(_ZIP):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                kind = _office_kind(archive.namelist())
-        except zipfile.BadZipFile:
-            kind = None
-        if kind is not None:
-            return kind
-    return detect_type(head, filename)
+        return detect_stream_type(handle, filename)
+
+
+def detect_stream_type(stream: BinaryIO, filename: str) -> str:
+    """detect_type for an open, seekable file, e.g. an upload; leaves it at its start.
+    For ZIP files it reads the central directory, which a small head may not contain
+    (entries written with data descriptors)."""
+    head = stream.read(HEAD_BYTES)
+    try:
+        if head.startswith(_ZIP):
+            try:
+                stream.seek(0)
+                with zipfile.ZipFile(stream) as archive:
+                    kind = _office_kind(archive.namelist())
+            except zipfile.BadZipFile:
+                kind = None
+            if kind is not None:
+                return kind
+        return detect_type(head, filename)
+    finally:
+        stream.seek(0)
 
 
 _PACKAGE_RELS = "_rels/.rels"

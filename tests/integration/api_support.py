@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from citewise.accounts import keys
@@ -74,6 +75,18 @@ class ApiClient:
     def post(self, path: str, body: dict):
         return self.client.post(path, json.dumps(body), content_type="application/json",
                                 headers=self.headers)
+
+    def upload(self, name: str, content: bytes, knowledge_base: str, *,
+               headers: dict[str, str] | None = None, **fields: str):
+        """POST /api/v1/documents as multipart/form-data; `headers` adds e.g. an
+        Idempotency-Key, `fields` e.g. a title."""
+        return self.client.post(
+            "/api/v1/documents", {"file": SimpleUploadedFile(name, content),
+                                  "knowledge_base": knowledge_base, **fields},
+            headers={**self.headers, **(headers or {})})
+
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
 
 
 def assert_problem(response, status: int, code: str) -> dict:

@@ -44,7 +44,9 @@ def _run_example(line: int, code: str, namespace: dict, printed: io.StringIO) ->
                                  f"{code}") from error
 
 
-def test_every_python_example_of_the_api_guide_runs(server, owner, kb_a, kb_b, tmp_path):
+def test_every_python_example_of_the_api_guide_runs(server, celery_worker, owner, kb_a, kb_b,
+                                                    tmp_path):
+    kb_a.editor_users.add(owner)  # the upload example adds a document, the worker ingests it
     key = new_key(owner, [kb_a], operations=("ask", "search", "documents"))
     namespace = {"BASE": server, "KEY": key, "__name__": "api_docs_example"}
     printed = io.StringIO()

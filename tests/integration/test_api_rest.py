@@ -169,7 +169,11 @@ def test_schema_is_valid_openapi_3_and_docs_use_no_cdn():
     validate_schema(schema)  # against the OpenAPI 3 JSON Schema drf-spectacular ships
     assert schema["openapi"].startswith("3.")
     assert {"/api/v1/ask", "/api/v1/search", "/api/v1/knowledge-bases",
-            "/api/v1/knowledge-bases/{slug}"} <= set(schema["paths"])
+            "/api/v1/knowledge-bases/{slug}", "/api/v1/documents", "/api/v1/documents/{id}",
+            "/api/v1/conversations", "/api/v1/conversations/{id}",
+            "/api/v1/messages/{id}/feedback"} <= set(schema["paths"])
+    upload = schema["paths"]["/api/v1/documents"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["$ref"].endswith("/DocumentUpload")
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     page = client.get("/api/docs/").content.decode()
     assert "swagger-ui-bundle.js" in page and "cdn" not in page.lower()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from django.utils import translation
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from citewise.api import openai_shapes as shapes
 from citewise.api.authentication import KeyMayDo, actor_of
 from citewise.api.openai_errors import ModelNotFound, openai_error_handler
 from citewise.api.openai_render import Envelope, chunks, completion
+from citewise.api.schema import sse_response
 from citewise.chat.services import ask
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
@@ -80,9 +80,9 @@ class ChatCompletions(OpenAIView):
     @extend_schema(
         tags=TAGS, request=shapes.ChatCompletionRequest, responses={
             (200, "application/json"): shapes.ChatCompletionOut,
-            (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="With `stream: true`: `chat.completion.chunk` "
-                "events, the last one's delta with the Citewise fields, then `[DONE]`."),
+            (200, "text/event-stream"): sse_response(
+                "With `stream: true`: `chat.completion.chunk` events, the last one's delta "
+                "with the Citewise fields, then `[DONE]`."),
             400: OpenApiResponse(shapes.ErrorOut, description="invalid_value"),
             403: OpenApiResponse(shapes.ErrorOut, description="scope_missing"),
             503: OpenApiResponse(shapes.ErrorOut, description="llm_* codes"), **ERRORS},

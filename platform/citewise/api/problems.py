@@ -38,6 +38,11 @@ TITLES = {
     "unsupported_media_type": gettext_lazy("Unsupported media type"),
     "not_acceptable": gettext_lazy("Not acceptable"),
     "answer_unavailable": gettext_lazy("The answer service is unavailable"),
+    "knowledge_base_read_only": gettext_lazy("Knowledge base is read-only for this key"),
+    "idempotency_key_reused": gettext_lazy("Idempotency-Key already used"),
+    "too_large": gettext_lazy("File too large"),
+    "unsupported_type": gettext_lazy("Unsupported file type"),
+    "encrypted": gettext_lazy("Password-protected file"),
     "server_error": gettext_lazy("Internal error"),
 }
 
@@ -53,6 +58,43 @@ class ScopeMissing(exceptions.PermissionDenied):
 class KeyRefused(exceptions.AuthenticationFailed):
     def __init__(self, problem: KeyProblem) -> None:
         super().__init__(str(problem.label), code=problem.value)
+
+
+class ReadOnlyKnowledgeBase(exceptions.PermissionDenied):
+    """The key may read the knowledge base (and has the documents scope) but its owner
+    may not edit it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(_("This API key may read “%(name)s” but not change its documents: "
+                           "its owner is not an editor of it.") % {"name": name},
+                         code="knowledge_base_read_only")
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(_("This Idempotency-Key was sent before with a different request. "
+                           "Use a new key for a new upload."))
+
+
+class UploadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self, limit_mb: int) -> None:
+        super().__init__(_("The file is larger than the limit of %(mb)d MB. Split it, or ask "
+                           "an administrator to raise CITEWISE_MAX_UPLOAD_MB.")
+                         % {"mb": limit_mb})
+
+
+class UnreadableFile(exceptions.APIException):
+    """A file Citewise cannot read, known from its first bytes: code unsupported_type or
+    encrypted (ingestion.errors' codes)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unsupported_type"
 
 
 class AnswerUnavailable(exceptions.APIException):

@@ -6,35 +6,55 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+from django.db.models import prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import generics, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from citewise.accounts.models import Operation
+from citewise.api import idempotency
 from citewise.api import serializers as shapes
 from citewise.api.authentication import KeyMayDo, actor_of
-from citewise.api.problems import PROBLEM_CONTENT_TYPE, AnswerUnavailable
-from citewise.chat.conversations import conversation_of
+from citewise.api.problems import PROBLEM_CONTENT_TYPE, AnswerUnavailable, ReadOnlyKnowledgeBase
+from citewise.api.schema import sse_response
+from citewise.chat.conversations import (
+    conversation_of,
+    conversations_of,
+    feedback_by_message,
+    give_feedback,
+)
 from citewise.chat.events import AskEvent, AskFailed, AskResult, EventType
 from citewise.chat.services import ask, source_url
 from citewise.chat.streaming import HEARTBEAT, EventPump, sse
-from citewise.knowledge.models import KnowledgeBase
-from citewise.knowledge.permissions import Actor, readable_knowledge_bases
+from citewise.knowledge.models import Document, KnowledgeBase
+from citewise.knowledge.permissions import (
+    Actor,
+    can_edit,
+    readable_documents,
+    readable_knowledge_bases,
+)
 from citewise.knowledge.search import Passage, search
+from citewise.knowledge.services import add_document, delete_document
 
 
 def problem_responses(*codes: tuple[int, str]) -> dict:
     """Schema entries of problem details (application/problem+json): {(status, media
     type): response}, as drf-spectacular's extend_schema takes them."""
-    return {(status, PROBLEM_CONTENT_TYPE): OpenApiResponse(shapes.ProblemOut, description=text)
-            for status, text in codes}
+    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(shapes.ProblemOut, description=text)
+            for code, text in codes}
 
 
 PROBLEMS = problem_responses(
@@ -91,8 +111,9 @@ class AskView(KeyView):
 
     @extend_schema(request=shapes.AskRequest, responses={
         (200, "application/json"): shapes.AskResponse,
-        (200, "text/event-stream"): OpenApiResponse(
-            OpenApiTypes.STR, description="With `stream: true`: the events below."),
+        (200, "text/event-stream"): sse_response(
+            "With `stream: true`: the events below.",
+            ["delta", "notice", "citation", "not_found", "done", "error"]),
         **problem_responses((503, "llm_* codes")), **PROBLEMS},
         description="Answer a question from the knowledge bases, with verified citations. "
                     "With `stream: true` the answer comes as Server-Sent Events: `delta` "
@@ -215,3 +236,151 @@ class KnowledgeBaseDetail(KeyView, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return readable_knowledge_bases(actor_of(self.request))
+
+
+# --- Documents -------------------------------------------------------------------------
+
+def editable_knowledge_base(actor: Actor, slug: str) -> KnowledgeBase:
+    """The knowledge base to change: 404 unless the key may read it, 403
+    knowledge_base_read_only unless its owner may also edit it."""
+    kb = chosen_knowledge_bases(actor, [slug])[0]
+    if not can_edit(actor, kb):
+        raise ReadOnlyKnowledgeBase(kb.name)
+    return kb
+
+
+UPLOAD_RESPONSES = {
+    201: shapes.DocumentUploadOut,
+    200: OpenApiResponse(shapes.DocumentUploadOut, description="The same content is already "
+                         "in the knowledge base: that document, with duplicate true."),
+    **PROBLEMS,
+    **problem_responses((403, "scope_missing, knowledge_base_read_only"), (413, "too_large"),
+                        (422, "unsupported_type, encrypted, idempotency_key_reused")),
+}
+
+
+@extend_schema_view(
+    get=extend_schema(parameters=[shapes.DocumentFilter],
+                      responses={200: shapes.DocumentOut(many=True), **PROBLEMS},
+                      description="Documents of the knowledge bases this key may read, the "
+                                  "newest first, with their ingestion status."),
+    post=extend_schema(
+        request={"multipart/form-data": shapes.DocumentUpload}, responses=UPLOAD_RESPONSES,
+        parameters=[OpenApiParameter(
+            idempotency.HEADER, str, OpenApiParameter.HEADER,
+            description="Send the same key again (a retry) and get the first response back "
+                        "instead of a second document.")],
+        description="Upload a document; it is ingested in the background (poll its status). "
+                    "A file named like one already there becomes its next version."))
+class DocumentList(KeyView, generics.ListAPIView):
+    operation = Operation.DOCUMENTS
+    serializer_class = shapes.DocumentOut
+    pagination_class = Pages
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self):
+        form = shapes.DocumentFilter(data=self.request.query_params)
+        form.is_valid(raise_exception=True)
+        actor = actor_of(self.request)
+        documents = readable_documents(actor).order_by("-created_at", "-pk")
+        if "knowledge_base" in form.validated_data:
+            kb = chosen_knowledge_bases(actor, [form.validated_data["knowledge_base"]])[0]
+            documents = documents.filter(knowledge_base=kb)
+        if "status" in form.validated_data:
+            documents = documents.filter(status=form.validated_data["status"])
+        return documents
+
+    def post(self, request):
+        form = shapes.DocumentUpload(data=request.data)
+        form.is_valid(raise_exception=True)
+        actor = actor_of(request)
+        kb = editable_knowledge_base(actor, form.validated_data["knowledge_base"])
+        upload, title = form.validated_data["file"], form.validated_data.get("title")
+
+        def add() -> tuple[int, dict]:
+            result = add_document(actor, kb, upload, original_name=upload.name, title=title)
+            shown = shapes.DocumentUploadOut(result.document,
+                                             context={"duplicate": result.duplicate})
+            return (status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED,
+                    dict(shown.data))
+
+        outcome = idempotency.once(
+            request.auth, idempotency.key_of(request),
+            {"knowledge_base": kb.slug, "title": title or "", "name": upload.name}, upload, add)
+        response = Response(outcome.body, status=outcome.status)
+        response["Location"] = request.build_absolute_uri(
+            reverse("api:document", args=[outcome.body["id"]]))
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+@extend_schema_view(
+    get=extend_schema(responses={200: shapes.DocumentOut, **PROBLEMS},
+                      description="One document and its ingestion status."),
+    delete=extend_schema(responses={
+        204: None, **PROBLEMS,
+        **problem_responses((403, "scope_missing, knowledge_base_read_only"))},
+        description="Delete the document, its passages and its place in the indexes."))
+class DocumentDetail(KeyView, generics.RetrieveDestroyAPIView):
+    operation = Operation.DOCUMENTS
+    serializer_class = shapes.DocumentOut
+
+    def get_queryset(self):
+        return readable_documents(actor_of(self.request))
+
+    def perform_destroy(self, document: Document) -> None:
+        actor = actor_of(self.request)
+        if not can_edit(actor, document.knowledge_base):
+            raise ReadOnlyKnowledgeBase(document.knowledge_base.name)
+        delete_document(actor, document)
+
+
+# --- Conversations and feedback -----------------------------------------------------------
+
+def _readable_slugs(actor: Actor) -> dict[int, str]:
+    return dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
+
+
+@extend_schema_view(get=extend_schema(
+    responses={200: shapes.ConversationOut(many=True), **PROBLEMS},
+    description="This key's conversations (started by ask), the most recently used first."))
+class ConversationList(KeyView, generics.ListAPIView):
+    serializer_class = shapes.ConversationOut
+    pagination_class = Pages
+
+    def get_queryset(self):
+        return conversations_of(actor_of(self.request)).prefetch_related("knowledge_bases")
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(),
+                "readable": _readable_slugs(actor_of(self.request))}
+
+
+class ConversationDetail(KeyView):
+    @extend_schema(responses={200: shapes.ConversationDetailOut, **PROBLEMS},
+                   description="One of this key's conversations with its questions and "
+                               "answers (citations of knowledge bases the key still reads).")
+    def get(self, request, pk: int):
+        actor = actor_of(request)
+        conversation = conversation_of(actor, pk)
+        if conversation is None:
+            raise Http404(_("No such conversation."))
+        prefetch_related_objects([conversation], "knowledge_bases", "messages__citations")
+        context = {"request": request, "actor": actor, "readable": _readable_slugs(actor),
+                   "feedback": feedback_by_message(actor, conversation.messages.all())}
+        return Response(shapes.ConversationDetailOut(conversation, context=context).data)
+
+
+class FeedbackView(KeyView):
+    @extend_schema(request=shapes.FeedbackIn, responses={200: shapes.FeedbackOut, **PROBLEMS},
+                   description="Rate one of this key's answers (up or down, with an optional "
+                               "comment); rating it again replaces the earlier rating.")
+    def post(self, request, pk: int):
+        form = shapes.FeedbackIn(data=request.data)
+        form.is_valid(raise_exception=True)
+        given = give_feedback(actor_of(request), pk, form.validated_data["rating"],
+                              form.validated_data["comment"])
+        if given is None:
+            raise Http404(_("No such answer."))
+        return Response(shapes.FeedbackOut(given).data)

@@ -24,7 +24,7 @@ from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import (
     Actor,
     KeyActor,
-    readable_ids,
+    acting_user,
     readable_knowledge_bases,
 )
 from citewise.knowledge.search import allowed_knowledge_bases
@@ -171,16 +171,19 @@ def still_indexing(knowledge_bases: list[KnowledgeBase]) -> list[KnowledgeBase]:
 
 
 def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
-    """A stored answer's citations as the page shows them ({n: url, title, page,
-    heading_path, snippet, supported}), only those of knowledge bases the actor still
-    reads; a citation whose document was deleted keeps its words but loses its link."""
-    readable = readable_ids(actor)
+    """A stored answer's citations as the page shows them ({n: n, chunk_id,
+    knowledge_base (slug), document, title, page, heading_path, snippet, supported, url}),
+    only those of knowledge bases the actor still reads; a citation whose document was
+    deleted keeps its words but loses its link (url "", chunk_id None)."""
+    readable = dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
     shown = {}
     for citation in message.citations.all():
         if citation.knowledge_base_id is not None and citation.knowledge_base_id not in readable:
             continue
         shown[citation.n] = {
-            "n": citation.n, "title": citation.title, "document": citation.document_name,
+            "n": citation.n, "chunk_id": citation.chunk_id,
+            "knowledge_base": readable.get(citation.knowledge_base_id, ""),
+            "title": citation.title, "document": citation.document_name,
             "page": citation.page, "heading_path": citation.heading_path,
             "snippet": citation.snippet, "supported": citation.supported,
             "url": (source_url(citation.chunk_id, citation.page, citation.snippet)
@@ -208,16 +211,17 @@ def give_feedback(actor: Actor, message_id: int, rating: str,
         return None
     with transaction.atomic():
         feedback, _ = Feedback.objects.update_or_create(
-            message=message, user=actor,
+            message=message, user=acting_user(actor),
             defaults={"rating": rating, "comment": comment.strip()})
     return feedback
 
 
 def feedback_by_message(actor: Actor, messages: Iterable[Message]) -> dict[int, Feedback]:
-    if not getattr(actor, "is_authenticated", False):
+    user = acting_user(actor)
+    if user is None:
         return {}
     return {f.message_id: f for f in Feedback.objects.filter(
-        user=actor, message__in=[m.pk for m in messages])}
+        user=user, message__in=[m.pk for m in messages])}
 
 
 # --- Stopping an answer from another request --------------------------------------------

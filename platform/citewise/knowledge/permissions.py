@@ -143,8 +143,13 @@ def readable_chunk(actor: Actor, chunk_id: int):
                     document__status=DocumentStatus.INDEXED).first())
 
 
-def readable_document(actor: Actor, document_id: int):
+def readable_documents(actor: Actor):
+    """Every document (any status) of the knowledge bases the actor may read."""
     from citewise.knowledge.models import Document
 
     return (Document.objects.select_related("knowledge_base")
-            .filter(pk=document_id, knowledge_base__in=readable_knowledge_bases(actor)).first())
+            .filter(knowledge_base__in=readable_knowledge_bases(actor)))
+
+
+def readable_document(actor: Actor, document_id: int):
+    return readable_documents(actor).filter(pk=document_id).first()

@@ -20,7 +20,7 @@ from citewise.knowledge.models import (
     LanguageHint,
     Stage,
 )
-from citewise.knowledge.permissions import SYSTEM, Actor, can_edit
+from citewise.knowledge.permissions import SYSTEM, Actor, acting_user, can_edit
 from citewise.knowledge.storage import FileTooLarge, delete_document_rows, store_original
 from citewise.knowledge.tasks import ingest_document
 from citewise.knowledge.webhook_delivery import document_finished
@@ -65,7 +65,7 @@ def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_
     if not can_edit(actor, kb):
         raise PermissionDenied(f"you may not add documents to {kb.name}")
     name = sanitize_filename(original_name)
-    uploader = None if actor is SYSTEM else actor
+    uploader = acting_user(actor)  # a key's uploads are its owner's
     try:
         stored = store_original(source, max_bytes=settings.MAX_UPLOAD_BYTES)
     except FileTooLarge as error:
