@@ -7,7 +7,8 @@ commands act as SYSTEM, which may read and edit everything.
 Rules:
 - a superuser (an admin) reads and edits every knowledge base, creates and deletes them,
   decides who reads and edits each, and reads the audit log;
-- an editor (user, or member of an editor group) reads and edits it;
+- an editor (user, or member of an editor group) reads and edits it: its documents,
+  re-indexing, its description, instructions and answer examples (EDITOR_SETTINGS);
 - a reader (user, member of a reader group, or anyone signed in when readable_by_all)
   reads it;
 - an anonymous or inactive user reads nothing;
@@ -119,6 +120,24 @@ def may_use_console(actor: Actor) -> bool:
     if isinstance(actor, KeyActor) or not _is_active_user(actor):
         return False
     return is_admin(actor) or editable_knowledge_bases(actor).exists()
+
+
+# The settings of a knowledge base an editor may change (its answers' tone and examples);
+# an admin changes all of them. Whether the embedding model may still change is a fact
+# of the data (no documents yet), decided by knowledge/administration.py.
+EDITOR_SETTINGS: Final = frozenset({"description", "instructions", "examples"})
+ADMIN_SETTINGS: Final = EDITOR_SETTINGS | {"name", "language", "embedding_model",
+                                           "answer_backend"}
+
+
+def changeable_settings(actor: Actor, knowledge_base: KnowledgeBase) -> frozenset[str]:
+    """The names of the settings of `knowledge_base` this actor may change (none when
+    they may not edit it)."""
+    if is_admin(actor):
+        return ADMIN_SETTINGS
+    if not isinstance(actor, KeyActor) and can_edit(actor, knowledge_base):
+        return EDITOR_SETTINGS
+    return frozenset()
 
 
 def readable_ids(actor: Actor) -> set[int]:
