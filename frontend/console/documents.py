@@ -26,6 +26,7 @@ from citewise.knowledge.browse import (
     documents_of,
     languages_of,
     pending_ids,
+    status_counts,
     text_preview,
     watched,
 )
@@ -138,7 +139,7 @@ def document_list(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "frontend/console/documents/list.html", {
         "kb": kb, "form": form, "page": page, "rows": rows,
         "watch": pending_ids(documents), "filtered": any(form.filters().__dict__.values()),
-        "summary": progress_summary(rows) if any(r.pending for r in rows) else "",
+        "summary": progress_summary(kb),
         "back": request.GET.urlencode(),
     })
 
@@ -153,21 +154,37 @@ def document_rows(request: HttpRequest, slug: str) -> HttpResponse:
     ids = [int(value) for value in request.GET.get("ids", "").split(",")
            if value.isdigit()][:MAX_WATCHED]
     documents, gone = watched(kb, ids)
-    rows = [row(document) for document in documents]
+    summary = progress_summary(kb)
     return render(request, "frontend/console/documents/_poll.html", {
-        "kb": kb, "rows": rows, "gone": gone, "watch": pending_ids(documents),
-        "summary": progress_summary(rows), "back": request.GET.get("back", "")})
+        "kb": kb, "rows": [row(document) for document in documents], "gone": gone,
+        "watch": pending_ids(documents), "summary": summary,
+        "summary_changed": summary.key != request.GET.get("shown"),
+        "back": request.GET.get("back", "")})
 
 
-def progress_summary(rows: list[Row]) -> str:
-    """What the live region says about the watched documents."""
-    pending = sum(r.pending for r in rows)
+@dataclass(frozen=True)
+class Summary:
+    """What the live region says: the knowledge base's documents by status. `key` names
+    the counts, so a poll that finds them unchanged leaves the region (and a screen
+    reader) alone."""
+
+    text: str
+    key: str
+
+
+def progress_summary(kb: KnowledgeBase) -> Summary:
+    counts = status_counts(kb)
+    pending = counts[DocumentStatus.QUEUED] + counts[DocumentStatus.PROCESSING]
+    values = {"pending": pending, "indexed": counts[DocumentStatus.INDEXED],
+              "failed": counts[DocumentStatus.FAILED]}
+    key = "{pending}-{indexed}-{failed}".format(**values)
     if pending:
-        return ngettext("%(count)d document is being processed.",
-                        "%(count)d documents are being processed.", pending) % {"count": pending}
-    failed = sum(r.document.status == DocumentStatus.FAILED for r in rows)
-    return _("Processing finished: %(indexed)d indexed, %(failed)d failed.") % {
-        "indexed": len(rows) - failed, "failed": failed}
+        return Summary(ngettext("%(pending)d document being processed; %(indexed)d indexed, "
+                                "%(failed)d failed.",
+                                "%(pending)d documents being processed; %(indexed)d "
+                                "indexed, %(failed)d failed.", pending) % values, key)
+    return Summary(_("No document is being processed; %(indexed)d indexed, %(failed)d "
+                     "failed.") % values, key)
 
 
 @console_view
@@ -186,6 +203,8 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         outcomes.extend(add_upload(request.user, kb, uploaded, original_name=uploaded.name))
     context = {"kb": kb, "outcomes": [outcome_view(o) for o in outcomes]}
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        # The script shows the file's name above this: only an archive's members are named.
+        context["file_name"] = files[0].name
         return render(request, "frontend/console/documents/_uploaded.html", context)
     return render(request, "frontend/console/documents/uploaded.html", context)
 

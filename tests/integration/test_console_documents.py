@@ -72,8 +72,7 @@ def test_files_and_a_zip_become_queued_documents_with_their_progress(client_of, 
     for name, content in [("guide.md", GUIDE), ("leave.md", LEAVE), ("notes.txt", "Notes.")]:
         answer = upload(client_of, name, content.encode())
         assert answer.status_code == 200
-        assert f"{name}" in answer.content.decode()
-        assert "queued for indexing" in answer.content.decode()
+        assert text_of(answer.content.decode()) == "queued for indexing"
     archive = zipped({"policies/travel.md": b"# Travel\n\nBook trains two weeks ahead.\n",
                       "policies/remote.md": b"# Remote\n\nWork from home two days a week.\n",
                       "__MACOSX/policies/._travel.md": b"\x00\x05\x16\x07",
@@ -90,7 +89,17 @@ def test_files_and_a_zip_become_queued_documents_with_their_progress(client_of, 
     assert page.count("Waiting for a worker · 0%") == 5
     assert page.count('<progress max="100" value="0"') == 5
     assert 'hx-trigger="every 2s"' in page  # the list watches them
-    assert "5 documents are being processed." in page
+    assert "5 documents being processed; 0 indexed, 0 failed." in page
+
+
+def test_a_form_without_script_uploads_several_files_at_once(client_of, hr):
+    page = client_of.post("/console/hr/documents/upload", {"file": [
+        SimpleUploadedFile("guide.md", GUIDE.encode()),
+        SimpleUploadedFile("leave.md", LEAVE.encode())]}).content.decode()
+    assert "<h1>Uploaded</h1>" in page
+    assert "guide.md</span>:" in page and "leave.md</span>:" in page
+    assert Document.objects.count() == 2
+    assert client_of.post("/console/hr/documents/upload", **XHR).status_code == 400
 
 
 def test_korean_names_in_a_zip_from_windows_are_read(client_of, hr):
@@ -120,13 +129,15 @@ def test_the_polled_rows_follow_the_document_table_and_the_poll_stops(client_of,
     assert "Embedding passages · 45%" in polled
     assert f'<tr id="doc-{document.pk}" hx-swap-oob="true"' in polled
     assert 'hx-trigger="every 2s"' in polled  # polls again
-    assert "1 document is being processed." in polled
+    assert "1 document being processed; 0 indexed, 0 failed." in polled
+    # Counts unchanged since the page showed them: the live region is left alone.
+    assert "documents-progress" not in client_of.get(rows_url + "&shown=1-0-0").content.decode()
 
     ingest(document.pk)
     polled = client_of.get(rows_url).content.decode()
     assert ">Indexed<" in polled and "<progress" not in polled
     assert "hx-trigger" not in polled  # nothing left to watch: the poll ends
-    assert "Processing finished: 1 indexed, 0 failed." in polled
+    assert "No document is being processed; 1 indexed, 0 failed." in polled
 
     other = load_document(make_kb("it"), "other.md", LEAVE)
     polled = client_of.get(f"/console/hr/documents/rows?ids={other.pk},999999").content.decode()
@@ -284,7 +295,7 @@ def test_the_document_page_shows_what_parsing_made_of_it_and_who_asked(
     page = client_of.get(f"/console/hr/documents/{pdf.pk}/").content.decode()
     text = text_of(page)
     assert "handbook.pdf" in text and "PDF" in text and pdf.sha256 in text
-    assert "Pages 2" in text and "Version 1" in text and "Indexed" in text
+    assert "Page count 2" in text and "Version 1" in text and "Indexed" in text
     assert "Lost badges are reported to the security desk" in text  # a chunk
     assert "pages 1–2" in text
     assert f'src="/console/hr/documents/{pdf.pk}/pages/1.png"' in page

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from citewise.knowledge.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from citewise.knowledge.viewer import document_text
@@ -47,6 +47,14 @@ def documents_of(kb: KnowledgeBase, filters: DocumentFilters) -> QuerySet[Docume
     if filters.error_code:
         documents = documents.filter(error_code=filters.error_code)
     return documents
+
+
+def status_counts(kb: KnowledgeBase) -> dict[str, int]:
+    """How many of the knowledge base's documents are in each DocumentStatus (all four
+    keys), in one query."""
+    counts = dict.fromkeys(DocumentStatus.values, 0)
+    counts.update(kb.documents.order_by().values_list("status").annotate(n=Count("pk")))
+    return counts
 
 
 def pending_ids(documents: Iterable[Document]) -> list[int]:
