@@ -132,15 +132,14 @@ def reason_label(code: str) -> str:
 def document_list(request: HttpRequest, slug: str) -> HttpResponse:
     kb = editable_or_404(request, slug)
     form = DocumentFilterForm(request.GET)
-    paginator = Paginator(documents_of(kb, form.filters()), DOCUMENTS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
+    filters = form.filters()
+    page = Paginator(documents_of(kb, filters), DOCUMENTS_PER_PAGE).get_page(
+        request.GET.get("page"))
     documents = list(page.object_list)
-    rows = [row(d) for d in documents]
     return render(request, "frontend/console/documents/list.html", {
-        "kb": kb, "form": form, "page": page, "rows": rows,
-        "watch": pending_ids(documents), "filtered": any(form.filters().__dict__.values()),
-        "summary": progress_summary(kb),
-        "back": request.GET.urlencode(),
+        "kb": kb, "form": form, "page": page, "rows": [row(d) for d in documents],
+        "watch": pending_ids(documents), "filtered": filters != DocumentFilters(),
+        "summary": progress_summary(kb), "back": request.GET.urlencode(),
     })
 
 

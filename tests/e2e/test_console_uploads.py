@@ -11,7 +11,7 @@ import base64
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in, shoot
+from tests.e2e.conftest import shoot, sign_in
 from tests.e2e.site import pdf_bytes
 from tests.e2e.test_accessibility import serious_violations
 
