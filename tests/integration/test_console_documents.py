@@ -348,3 +348,20 @@ def test_only_editors_of_the_knowledge_base_and_admins_may_use_its_pages(client_
     assert admin.get(f"/console/it/documents/{theirs.pk}/").status_code == 200
     assert "ours.md" in admin.get("/console/hr/documents/").content.decode()
     assert ours.pk
+
+
+def test_the_pages_run_and_style_nothing_inline(client_of, hr):
+    from tests.integration.test_web_shell import PageScripts
+
+    failed = failed_upload(client_of)
+    guide = load_document(hr, "guide.md", GUIDE)
+    pages = {url: client_of.get(url) for url in (
+        "/console/hr/documents/", f"/console/hr/documents/{failed.pk}/",
+        f"/console/hr/documents/{guide.pk}/", f"/console/hr/documents/rows?ids={failed.pk}")}
+    pages["confirm"] = client_of.post("/console/hr/documents/delete", {"ids": [guide.pk]})
+    for url, response in pages.items():
+        assert response.status_code == 200, url
+        scripts = PageScripts()
+        scripts.feed(response.content.decode())
+        assert scripts.inline == [], url
+        assert all(src.startswith("/static/") for src in scripts.scripts), url
