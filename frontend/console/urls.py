@@ -1,8 +1,9 @@
 from django.urls import path
 
-from frontend.console import knowledge_bases
+from frontend.console import documents, knowledge_bases
 
 app_name = "console"
+# A knowledge base's slug may hold Hangul (allow_unicode), hence <str:>, not <slug:>.
 urlpatterns = [
     path("", knowledge_bases.index, name="index"),
     path("new/", knowledge_bases.create, name="kb_create"),
@@ -13,4 +14,17 @@ urlpatterns = [
     path("knowledge-bases/<str:slug>/delete/", knowledge_bases.delete, name="kb_delete"),
     path("knowledge-bases/<str:slug>/reindex/", knowledge_bases.reindex, name="kb_reindex"),
     path("knowledge-bases/<str:slug>/try/", knowledge_bases.try_question, name="kb_try"),
+    path("knowledge-bases/<str:slug>/documents/", documents.document_list, name="documents"),
+    path("knowledge-bases/<str:slug>/documents/rows", documents.document_rows,
+         name="document_rows"),
+    path("knowledge-bases/<str:slug>/documents/upload", documents.upload,
+         name="document_upload"),
+    path("knowledge-bases/<str:slug>/documents/delete", documents.delete_documents,
+         name="documents_delete"),
+    path("knowledge-bases/<str:slug>/documents/<int:document_id>/", documents.document_detail,
+         name="document"),
+    path("knowledge-bases/<str:slug>/documents/<int:document_id>/retry", documents.retry,
+         name="document_retry"),
+    path("knowledge-bases/<str:slug>/documents/<int:document_id>/pages/<int:page>.png",
+         documents.page_image, name="document_page_image"),
 ]

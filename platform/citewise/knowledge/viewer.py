@@ -171,6 +171,18 @@ def text_view(chunk: Chunk, quote_span: tuple[int, int] | None) -> TextView:
         after=_text_between(pieces, chunk.char_end, neighbours[-1].char_end))
 
 
+def document_text(document: Document, *, max_chars: int) -> str:
+    """The document's extracted text from its start up to `max_chars`, stitched from its
+    chunks (the sentences they share shown once): the preview of a file that is not a
+    PDF. Empty before the document is parsed."""
+    chunks = list(document.chunks.filter(char_start__lt=max_chars).order_by("ordinal")
+                  .only("ordinal", "text", "char_start", "char_end"))
+    if not chunks:
+        return ""
+    end = min(max_chars, max(chunk.char_end for chunk in chunks))
+    return _text_between(_covering_pieces(chunks), chunks[0].char_start, end)
+
+
 def _body(chunk: Chunk) -> str:
     """The chunk's text at its offsets: without the table header a continuing table
     chunk repeats in front (see ingestion.chunker's invariant)."""

@@ -23,8 +23,9 @@ from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, L
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.services import add_document, create_knowledge_base
+from citewise.knowledge.uploads import archive_members, member_path
+from ingestion.errors import ArchiveBomb
 
-MAX_ARCHIVE_ENTRIES = 10_000
 WORKER_WAIT_SECONDS = 60
 
 
@@ -52,12 +53,13 @@ def files_in(paths: list[str]) -> Iterator[tuple[str, AbstractContextManager[IO[
 
 def _archive_members(archive: Path) -> Iterator[tuple[str, AbstractContextManager[IO[bytes]]]]:
     with zipfile.ZipFile(archive) as bundle:
-        members = [m for m in bundle.infolist() if not m.is_dir()]
-        if len(members) > MAX_ARCHIVE_ENTRIES:
-            raise CommandError(f"{archive}: more than {MAX_ARCHIVE_ENTRIES} files in the archive")
+        try:
+            members = archive_members(bundle)
+        except ArchiveBomb as error:
+            raise CommandError(f"{archive}: {error}") from None
         for member in members:
             # Each member streams through the size limit of store_original.
-            yield f"{archive}!{member.filename}", bundle.open(member)
+            yield f"{archive}!{member_path(member)}", bundle.open(member)
 
 
 class Progress:
