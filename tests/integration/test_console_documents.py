@@ -26,6 +26,10 @@ from tests.factories import load_document, make_kb, make_user
 
 pytestmark = pytest.mark.django_db
 
+HR_DOCS = "/console/knowledge-bases/hr/documents"  # the documents pages of "hr"
+IT_DOCS = "/console/knowledge-bases/it/documents"
+NOWHERE_DOCS = "/console/knowledge-bases/nowhere/documents"
+
 GUIDE = "# Remote access\n\n## VPN\n\nOpen the WireGuard client and import the profile.\n"
 LEAVE = "# Leave\n\nEmployees get fifteen days of paid leave a year.\n"
 BROKEN_PDF = b"%PDF-1.4\n1 0 obj broken garbage\n"
@@ -85,7 +89,7 @@ def test_files_and_a_zip_become_queued_documents_with_their_progress(client_of, 
         "guide.md", "leave.md", "notes.txt", "remote.md", "travel.md"]
     assert set(documents.values_list("uploaded_by", flat=True)) == {editor.pk}
 
-    page = client_of.get("/console/knowledge-bases/hr/documents/").content.decode()
+    page = client_of.get(f"{HR_DOCS}/").content.decode()
     assert page.count("Waiting for a worker · 0%") == 5
     assert page.count('<progress max="100" value="0"') == 5
     assert 'hx-trigger="every 2s"' in page  # the list watches them
@@ -93,13 +97,13 @@ def test_files_and_a_zip_become_queued_documents_with_their_progress(client_of, 
 
 
 def test_a_form_without_script_uploads_several_files_at_once(client_of, hr):
-    page = client_of.post("/console/knowledge-bases/hr/documents/upload", {"file": [
+    page = client_of.post(f"{HR_DOCS}/upload", {"file": [
         SimpleUploadedFile("guide.md", GUIDE.encode()),
         SimpleUploadedFile("leave.md", LEAVE.encode())]}).content.decode()
     assert "<h1>Uploaded</h1>" in page
     assert "guide.md</span>:" in page and "leave.md</span>:" in page
     assert Document.objects.count() == 2
-    assert client_of.post("/console/knowledge-bases/hr/documents/upload", **XHR).status_code == 400
+    assert client_of.post(f"{HR_DOCS}/upload", **XHR).status_code == 400
 
 
 def test_korean_names_in_a_zip_from_windows_are_read(client_of, hr):
@@ -122,7 +126,7 @@ def test_a_zip_that_would_expand_too_much_is_refused_whole(client_of, hr, monkey
 def test_the_polled_rows_follow_the_document_table_and_the_poll_stops(client_of, hr):
     upload(client_of, "guide.md", GUIDE.encode())
     document = Document.objects.get()
-    rows_url = f"/console/knowledge-bases/hr/documents/rows?ids={document.pk}"
+    rows_url = f"{HR_DOCS}/rows?ids={document.pk}"
     Document.objects.filter(pk=document.pk).update(
         status=DocumentStatus.PROCESSING, stage=Stage.EMBEDDING, progress=0.45)
     polled = client_of.get(rows_url).content.decode()
@@ -140,7 +144,7 @@ def test_the_polled_rows_follow_the_document_table_and_the_poll_stops(client_of,
     assert "No document is being processed; 1 indexed, 0 failed." in polled
 
     other = load_document(make_kb("it"), "other.md", LEAVE)
-    polled = client_of.get(f"/console/knowledge-bases/hr/documents/rows?ids={other.pk},999999").content.decode()
+    polled = client_of.get(f"{HR_DOCS}/rows?ids={other.pk},999999").content.decode()
     # Another knowledge base's document is not shown; its row and a deleted one go.
     assert "other.md" not in polled
     assert f'<tr id="doc-{other.pk}" hx-swap-oob="delete">' in polled
@@ -152,15 +156,15 @@ def test_a_duplicate_links_to_the_existing_document_and_a_new_version_names_the_
     first = load_document(hr, "guide.md", GUIDE)
     answer = upload(client_of, "copy-of-guide.md", GUIDE.encode()).content.decode()
     assert "duplicate of" in answer
-    assert f'href="/console/knowledge-bases/hr/documents/{first.pk}/"' in answer
+    assert f'href="{HR_DOCS}/{first.pk}/"' in answer
     assert Document.objects.count() == 1
 
     answer = upload(client_of, "guide.md", (GUIDE + "\nUpdated in May.\n").encode())
     second = Document.objects.exclude(pk=first.pk).get()
     assert second.version == 2 and second.replaces == first
-    assert (f'queued as version 2, replacing <a href="/console/knowledge-bases/hr/documents/{first.pk}/">'
+    assert (f'queued as version 2, replacing <a href="{HR_DOCS}/{first.pk}/">'
             in answer.content.decode())
-    page = client_of.get("/console/knowledge-bases/hr/documents/").content.decode()
+    page = client_of.get(f"{HR_DOCS}/").content.decode()
     assert "replaces version 1" in page
     assert f"ids={second.pk},{first.pk}" in page  # watched: the old row goes at the swap
 
@@ -176,44 +180,44 @@ def failed_upload(client: Client) -> Document:
 
 def test_a_failure_shows_its_translated_reason_and_detail_with_retry(client_of, hr):
     failed = failed_upload(client_of)
-    english = client_of.get("/console/knowledge-bases/hr/documents/").content.decode()
+    english = client_of.get(f"{HR_DOCS}/").content.decode()
     assert "Damaged file" in english
     assert "could not be read; it seems damaged" in english  # the detailed sentence
     assert "Retry with a new file" in english
     # The same file would fail again: no plain Retry button for a damaged file.
     assert f'aria-label="Retry {failed.title}"' not in english
-    korean = client_of.get("/console/knowledge-bases/hr/documents/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    korean = client_of.get(f"{HR_DOCS}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "손상된 파일" in korean and "Damaged file" not in korean
     assert "새 파일로 다시 시도" in korean
-    assert "손상된 파일" in client_of.get(f"/console/knowledge-bases/hr/documents/{failed.pk}/",
+    assert "손상된 파일" in client_of.get(f"{HR_DOCS}/{failed.pk}/",
                                        HTTP_ACCEPT_LANGUAGE="ko").content.decode()
 
 
 def test_retry_queues_a_transient_failure_again_and_leaves_an_audit_event(
         client_of, hr, editor):
     failed = failed_upload(client_of)
-    refused = client_of.post(f"/console/knowledge-bases/hr/documents/{failed.pk}/retry", follow=True)
+    refused = client_of.post(f"{HR_DOCS}/{failed.pk}/retry", follow=True)
     assert "The same file would fail again" in refused.content.decode()
     Document.objects.filter(pk=failed.pk).update(error_code=FailureCode.PARSE_TIME_LIMIT)
-    page = client_of.get("/console/knowledge-bases/hr/documents/").content.decode()
+    page = client_of.get(f"{HR_DOCS}/").content.decode()
     assert "Reading took too long" in page and f"Retry {failed.title}" in page
 
-    answer = client_of.post(f"/console/knowledge-bases/hr/documents/{failed.pk}/retry",
+    answer = client_of.post(f"{HR_DOCS}/{failed.pk}/retry",
                             {"back": "status=failed"})
     assert answer.status_code == 302
-    assert answer["Location"] == "/console/knowledge-bases/hr/documents/?status=failed"
+    assert answer["Location"] == f"{HR_DOCS}/?status=failed"
     failed.refresh_from_db()
     assert (failed.status, failed.stage, failed.error_code) == ("queued", "queued", "")
     event = AuditEvent.objects.get(action=Action.DOCUMENT_RETRIED)
     assert (event.user, event.target_id, event.knowledge_base) == (editor, str(failed.pk), hr)
     assert event.before == {"error_code": "parse_time_limit"}
-    again = client_of.post(f"/console/knowledge-bases/hr/documents/{failed.pk}/retry", follow=True)
+    again = client_of.post(f"{HR_DOCS}/{failed.pk}/retry", follow=True)
     assert "Only a failed document can be retried." in again.content.decode()
 
 
 def test_retry_with_a_new_file_replaces_the_failed_document(client_of, hr):
     failed = failed_upload(client_of)
-    answer = client_of.post(f"/console/knowledge-bases/hr/documents/{failed.pk}/retry",
+    answer = client_of.post(f"{HR_DOCS}/{failed.pk}/retry",
                             {"file": SimpleUploadedFile("broken.pdf", LEAVE.encode())},
                             follow=True)
     replacement = Document.objects.get()
@@ -236,7 +240,7 @@ def test_search_filters_pages_and_bulk_delete(client_of, hr, django_assert_max_n
         for n in range(60))
 
     def listed(query: str = "") -> str:
-        return client_of.get(f"/console/knowledge-bases/hr/documents/?{query}").content.decode()
+        return client_of.get(f"{HR_DOCS}/?{query}").content.decode()
 
     with django_assert_max_num_queries(12):  # the same for 62 documents as for 2
         first_page = listed()
@@ -253,14 +257,14 @@ def test_search_filters_pages_and_bulk_delete(client_of, hr, django_assert_max_n
     assert "No document matches." in listed("reason=encrypted")
     assert "memo 59" in listed("type=nonsense")  # not a choice: no filter
 
-    confirm = client_of.post("/console/knowledge-bases/hr/documents/delete",
+    confirm = client_of.post(f"{HR_DOCS}/delete",
                              {"ids": [guide.pk, failed.pk], "back": "q=g"})
     page = confirm.content.decode()
     assert "Delete 2 documents?" in page and "guide.md" in page and "broken.pdf" in page
     assert Document.objects.filter(pk__in=[guide.pk, failed.pk]).count() == 2
-    done = client_of.post("/console/knowledge-bases/hr/documents/delete",
+    done = client_of.post(f"{HR_DOCS}/delete",
                           {"ids": [guide.pk, failed.pk], "confirm": "yes", "back": "q=g"})
-    assert done["Location"] == "/console/knowledge-bases/hr/documents/?q=g"
+    assert done["Location"] == f"{HR_DOCS}/?q=g"
     assert not Document.objects.filter(pk__in=[guide.pk, failed.pk]).exists()
     assert not Chunk.objects.filter(document_id=guide.pk).exists()
     assert "2 documents deleted." in client_of.get(done["Location"]).content.decode()
@@ -292,61 +296,61 @@ def test_the_document_page_shows_what_parsing_made_of_it_and_who_asked(
                                 knowledge_base=hr, document_name=pdf.original_name,
                                 title=pdf.title, page=2, snippet=chunk.text[:50])
 
-    page = client_of.get(f"/console/knowledge-bases/hr/documents/{pdf.pk}/").content.decode()
+    page = client_of.get(f"{HR_DOCS}/{pdf.pk}/").content.decode()
     text = text_of(page)
     assert "handbook.pdf" in text and "PDF" in text and pdf.sha256 in text
     assert "Page count 2" in text and "Version 1" in text and "Indexed" in text
     assert "Lost badges are reported to the security desk" in text  # a chunk
     assert "pages 1–2" in text
-    assert f'src="/console/knowledge-bases/hr/documents/{pdf.pk}/pages/1.png"' in page
+    assert f'src="{HR_DOCS}/{pdf.pk}/pages/1.png"' in page
     assert f'href="/documents/{pdf.pk}/original"' in page
     # The questions that cited it, most recent first.
     assert text.index("Who carries a badge?") < text.index("Where do I report a lost badge?")
 
-    image = client_of.get(f"/console/knowledge-bases/hr/documents/{pdf.pk}/pages/2.png")
+    image = client_of.get(f"{HR_DOCS}/{pdf.pk}/pages/2.png")
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     assert b"".join(image.streaming_content).startswith(b"\x89PNG")
-    assert client_of.get(f"/console/knowledge-bases/hr/documents/{pdf.pk}/pages/9.png").status_code == 404
+    assert client_of.get(f"{HR_DOCS}/{pdf.pk}/pages/9.png").status_code == 404
     assert "Page 2 of 2" in client_of.get(
-        f"/console/knowledge-bases/hr/documents/{pdf.pk}/?page=2").content.decode()
+        f"{HR_DOCS}/{pdf.pk}/?page=2").content.decode()
 
     guide = load_document(hr, "guide.md", GUIDE)
-    page = client_of.get(f"/console/knowledge-bases/hr/documents/{guide.pk}/").content.decode()
+    page = client_of.get(f"{HR_DOCS}/{guide.pk}/").content.decode()
     assert "Open the WireGuard client" in page and "Remote access › VPN" in page
     assert "No answer has cited this document yet." in page
-    assert f"/console/knowledge-bases/hr/documents/{guide.pk}/pages/" not in page
+    assert f"{HR_DOCS}/{guide.pk}/pages/" not in page
 
 
 def test_only_editors_of_the_knowledge_base_and_admins_may_use_its_pages(client_of, hr):
     it = make_kb("it")
     theirs = load_document(it, "theirs.md", LEAVE)
     ours = load_document(hr, "ours.md", GUIDE)
-    for url in ["/console/knowledge-bases/it/documents/", f"/console/knowledge-bases/it/documents/{theirs.pk}/",
-                f"/console/knowledge-bases/it/documents/rows?ids={theirs.pk}",
-                f"/console/knowledge-bases/hr/documents/{theirs.pk}/",  # B's document under A's slug
-                f"/console/knowledge-bases/hr/documents/{theirs.pk}/pages/1.png",
-                "/console/knowledge-bases/nowhere/documents/"]:
+    for url in [f"{IT_DOCS}/", f"{IT_DOCS}/{theirs.pk}/",
+                f"{IT_DOCS}/rows?ids={theirs.pk}",
+                f"{HR_DOCS}/{theirs.pk}/",  # B's document under A's slug
+                f"{HR_DOCS}/{theirs.pk}/pages/1.png",
+                f"{NOWHERE_DOCS}/"]:
         assert client_of.get(url).status_code == 404, url
-    for url in [f"/console/knowledge-bases/hr/documents/{theirs.pk}/retry", "/console/knowledge-bases/it/documents/upload"]:
+    for url in [f"{HR_DOCS}/{theirs.pk}/retry", f"{IT_DOCS}/upload"]:
         assert client_of.post(url).status_code == 404, url
     assert upload(client_of, "x.md", b"# X\n\ntext", slug="it").status_code == 404
-    client_of.post("/console/knowledge-bases/hr/documents/delete", {"ids": [theirs.pk], "confirm": "yes"})
+    client_of.post(f"{HR_DOCS}/delete", {"ids": [theirs.pk], "confirm": "yes"})
     assert Document.objects.filter(pk=theirs.pk).exists()
     assert "theirs.md" not in client_of.get(
-        f"/console/knowledge-bases/hr/documents/rows?ids={theirs.pk}").content.decode()
+        f"{HR_DOCS}/rows?ids={theirs.pk}").content.decode()
 
     reader = Client()
     reader_user = make_user("reader")
     hr.reader_users.add(reader_user)
     reader.force_login(reader_user)
-    assert reader.get("/console/knowledge-bases/hr/documents/").status_code == 403
-    assert reader.post("/console/knowledge-bases/hr/documents/upload").status_code == 403
-    assert Client().get("/console/knowledge-bases/hr/documents/").status_code == 302  # sign in first
+    assert reader.get(f"{HR_DOCS}/").status_code == 403
+    assert reader.post(f"{HR_DOCS}/upload").status_code == 403
+    assert Client().get(f"{HR_DOCS}/").status_code == 302  # sign in first
 
     admin = Client()
     admin.force_login(make_user("boss", superuser=True))
-    assert admin.get(f"/console/knowledge-bases/it/documents/{theirs.pk}/").status_code == 200
-    assert "ours.md" in admin.get("/console/knowledge-bases/hr/documents/").content.decode()
+    assert admin.get(f"{IT_DOCS}/{theirs.pk}/").status_code == 200
+    assert "ours.md" in admin.get(f"{HR_DOCS}/").content.decode()
     assert ours.pk
 
 
@@ -356,9 +360,9 @@ def test_the_pages_run_and_style_nothing_inline(client_of, hr):
     failed = failed_upload(client_of)
     guide = load_document(hr, "guide.md", GUIDE)
     pages = {url: client_of.get(url) for url in (
-        "/console/knowledge-bases/hr/documents/", f"/console/knowledge-bases/hr/documents/{failed.pk}/",
-        f"/console/knowledge-bases/hr/documents/{guide.pk}/", f"/console/knowledge-bases/hr/documents/rows?ids={failed.pk}")}
-    pages["confirm"] = client_of.post("/console/knowledge-bases/hr/documents/delete", {"ids": [guide.pk]})
+        f"{HR_DOCS}/", f"{HR_DOCS}/{failed.pk}/",
+        f"{HR_DOCS}/{guide.pk}/", f"{HR_DOCS}/rows?ids={failed.pk}")}
+    pages["confirm"] = client_of.post(f"{HR_DOCS}/delete", {"ids": [guide.pk]})
     for url, response in pages.items():
         assert response.status_code == 200, url
         scripts = PageScripts()
