@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.console import documents, knowledge_bases
+from frontend.console import audit, documents, knowledge_bases
 
 app_name = "console"
 # A knowledge base's slug may hold Hangul (allow_unicode), hence <str:>, not <slug:>.
@@ -27,4 +27,6 @@ urlpatterns = [
          name="document_retry"),
     path("knowledge-bases/<str:slug>/documents/<int:document_id>/pages/<int:page>.png",
          documents.page_image, name="document_page_image"),
+    path("audit/", audit.audit_log, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

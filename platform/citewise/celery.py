@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citewise.settings")
@@ -46,6 +47,15 @@ app.conf.update(
         "resume-stalled-ingestion": {
             "task": "citewise.knowledge.tasks.resume_stalled_ingestion",
             "schedule": 60.0,
+        },
+        # Retention (privacy rules): once a day, at a quiet hour (UTC).
+        "expire-audit-events": {
+            "task": "citewise.ops.tasks.expire_audit_events",
+            "schedule": crontab(hour=3, minute=10),
+        },
+        "expire-conversations": {
+            "task": "citewise.ops.tasks.expire_conversations",
+            "schedule": crontab(hour=3, minute=20),
         },
     },
 )

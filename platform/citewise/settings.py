@@ -321,6 +321,12 @@ BOOTSTRAP_ADMIN_USER = env_str("CITEWISE_ADMIN_USER", "admin")
 BOOTSTRAP_ADMIN_EMAIL = env_str("CITEWISE_ADMIN_EMAIL")
 BOOTSTRAP_ADMIN_PASSWORD = env_secret("CITEWISE_ADMIN_PASSWORD")
 
+# --- Retention (privacy rules) ---------------------------------------------------------
+# Days to keep audit events and conversations (0: forever); a daily task deletes what is
+# older (citewise/ops/retention.py). A conversation's age is that of its last message.
+AUDIT_RETENTION_DAYS = env_int("CITEWISE_AUDIT_RETENTION_DAYS", 365, minimum=0)
+CONVERSATION_RETENTION_DAYS = env_int("CITEWISE_CONVERSATION_RETENTION_DAYS", 0, minimum=0)
+
 # --- Operations -----------------------------------------------------------------------
 METRICS_ALLOWED_IPS = env_list("CITEWISE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 READY_WORKER_TIMEOUT = 2.0

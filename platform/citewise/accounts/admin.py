@@ -1,13 +1,18 @@
-"""API keys in the admin: create (the key is shown once, in a message), list, revoke."""
+"""API keys in the admin: create (the key is shown once, in a message), list, revoke.
+Users: Django's own pages, with role changes audited. Both record through the services
+(keys.py, roles.py), as the command and the console do."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from citewise.accounts import keys, roles
 from citewise.accounts.models import ApiKey
 
 # The library's own concrete key model is not used (ours adds owner and scopes); its admin
@@ -29,8 +34,44 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "last_used_at")
 
+    def save_model(self, request, obj, form, change):
+        # The form's m2m (knowledge bases) is saved after this: save_related records.
+        form.stored_scope = keys.scope_of(ApiKey.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.stored_scope is None:
+            keys.record_created(request.user, form.instance)
+        else:
+            keys.record_changes(request.user, form.instance, form.stored_scope)
+
     @admin.action(description=_("Revoke the selected API keys"))
     def revoke_keys(self, request, queryset):
-        count = queryset.filter(revoked=False).update(revoked=True)
+        prefixes = list(queryset.filter(revoked=False).values_list("prefix", flat=True))
+        for prefix in prefixes:
+            keys.revoke(prefix, actor=request.user)
+        count = len(prefixes)
         self.message_user(request, ngettext("%(count)d key revoked.", "%(count)d keys revoked.",
                                             count) % {"count": count}, messages.SUCCESS)
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    """Django's user pages; a change of someone's role (active, staff, superuser, groups)
+    is audited as ROLE_CHANGED."""
+
+    def save_model(self, request, obj, form, change):
+        # Groups are saved after this (save_related), so the comparison waits for it.
+        form.stored_role = roles.stored_role(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.stored_role is not None:
+            roles.record_role_change(request.user, form.instance, form.stored_role)

@@ -56,6 +56,15 @@ class ApiKey(AbstractAPIKey):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"  # the prefix tells two keys of one name apart
+
+    @property
+    def audit_id(self) -> str:
+        """The key's id in the audit log: its prefix (the primary key holds the secret's
+        hash, which has no business there)."""
+        return self.prefix
+
     def allows(self, operation: str) -> bool:
         return operation in self.operations
 

@@ -29,6 +29,14 @@ class Action(models.TextChoices):
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
 
 
+class Detail(models.TextChoices):
+    """Codes kept in AuditEvent.detail, shown translated; other details are plain text."""
+
+    DUPLICATE = "duplicate", _("Same content as this document: not added again")
+    NEW_VERSION = "new_version", _("New version of a document")
+    TOO_LARGE = "too_large", _("Too large: not stored")
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("audit events are append-only")

@@ -17,10 +17,13 @@ from citewise.knowledge import languages
 from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase, WebhookDelivery
 from citewise.knowledge.permissions import editable_knowledge_bases
 from citewise.knowledge.services import (
+    KnowledgeBaseState,
     add_document,
     default_embedding_model,
     delete_document,
     delete_knowledge_base,
+    record_changes,
+    record_created,
 )
 
 
@@ -74,7 +77,17 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                    change: bool) -> None:  # noqa: FBT001 - Django's signature
         if not obj.embedding_model:
             obj.embedding_model = default_embedding_model(obj.language)
+        # Access lists and examples are saved after this (save_related), which audits.
+        form.stored_state = KnowledgeBaseState.of(obj) if change else None
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any,
+                     change: bool) -> None:  # noqa: FBT001 - Django's signature
+        super().save_related(request, form, formsets, change)
+        if form.stored_state is None:
+            record_created(request.user, form.instance)
+        else:
+            record_changes(request.user, form.instance, form.stored_state)
 
     def get_readonly_fields(self, request: HttpRequest, obj: KnowledgeBase | None = None):
         # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change);

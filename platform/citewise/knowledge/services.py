@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from citewise.audit.models import Action, Detail
+from citewise.audit.services import changes, record
 from citewise.knowledge import indexing
 from citewise.knowledge.models import (
     Document,
@@ -46,12 +48,68 @@ def create_knowledge_base(actor: Actor, *, name: str, slug: str, description: st
                           readable_by_all: bool = False) -> KnowledgeBase:
     if not (actor is SYSTEM or getattr(actor, "is_superuser", False)):
         raise PermissionDenied("only administrators create knowledge bases")
-    return KnowledgeBase.objects.create(
-        name=name, slug=slug, description=description, language=language,
-        embedding_model=embedding_model or default_embedding_model(language),
-        readable_by_all=readable_by_all,
-        created_by=None if actor is SYSTEM else actor,
-    )
+    with transaction.atomic():
+        kb = KnowledgeBase.objects.create(
+            name=name, slug=slug, description=description, language=language,
+            embedding_model=embedding_model or default_embedding_model(language),
+            readable_by_all=readable_by_all,
+            created_by=None if actor is SYSTEM else actor,
+        )
+        record_created(actor, kb)
+    return kb
+
+
+# What the audit log keeps of a knowledge base: its settings, and who may read and edit it.
+SETTINGS_FIELDS = ("name", "slug", "description", "language", "embedding_model",
+                   "query_prefix", "passage_prefix", "answer_backend", "instructions",
+                   "webhook_url")
+ACCESS_LISTS = {"reader_users": "username", "reader_groups": "name",
+                "editor_users": "username", "editor_groups": "name"}
+
+
+def settings_of(kb: KnowledgeBase) -> dict:
+    """{field: value} of SETTINGS_FIELDS, and "answer_examples": the examples' questions."""
+    values = {name: getattr(kb, name) for name in SETTINGS_FIELDS}
+    values["answer_examples"] = [example.question[:80] for example in kb.answer_examples.all()]
+    return values
+
+
+def access_of(kb: KnowledgeBase) -> dict:
+    """{"readable_by_all": bool, "reader_users": [usernames], "reader_groups": [names],
+    "editor_users": [...], "editor_groups": [...]} (lists sorted)."""
+    values: dict = {"readable_by_all": kb.readable_by_all}
+    for relation, name in ACCESS_LISTS.items():
+        values[relation] = sorted(getattr(kb, relation).values_list(name, flat=True))
+    return values
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseState:
+    """A knowledge base's settings and access as stored, before a change."""
+
+    settings: dict
+    access: dict
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase) -> KnowledgeBaseState:
+        stored = KnowledgeBase.objects.get(pk=kb.pk)  # not the unsaved values on `kb`
+        return cls(settings_of(stored), access_of(stored))
+
+
+def record_created(actor: Actor, kb: KnowledgeBase) -> None:
+    """Audit a new knowledge base, with its settings and access."""
+    record(actor, Action.KNOWLEDGE_BASE_CREATED, kb, after=settings_of(kb) | access_of(kb))
+
+
+def record_changes(actor: Actor, kb: KnowledgeBase, before: KnowledgeBaseState) -> None:
+    """Audit what changed since `before` (the admin's edit form saves both at once): the
+    settings as KNOWLEDGE_BASE_CHANGED, who may read and edit as ACCESS_CHANGED; the
+    fields that did not change are left out."""
+    for action, old, new in ((Action.KNOWLEDGE_BASE_CHANGED, before.settings, settings_of(kb)),
+                             (Action.ACCESS_CHANGED, before.access, access_of(kb))):
+        old, new = changes(old, new)
+        if new:
+            record(actor, action, kb, before=old, after=new)
 
 
 def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_name: str,
@@ -75,12 +133,16 @@ def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_
             error_code=TooLarge.code, uploaded_by=uploader,
             error=f"{name}: {error}; split it or ask an administrator to raise "
                   "CITEWISE_MAX_UPLOAD_MB")
+        record(actor, Action.DOCUMENT_UPLOADED, failed, after={"file": name},
+               detail=Detail.TOO_LARGE)
         document_finished(failed)
         return AddResult(failed, duplicate=False)
     with transaction.atomic():
         same_content = (kb.documents.filter(sha256=stored.sha256)
                         .exclude(status=DocumentStatus.FAILED).first())
         if same_content is not None:
+            record(actor, Action.DOCUMENT_UPLOADED, same_content, after={"file": name},
+                   detail=Detail.DUPLICATE)
             return AddResult(same_content, duplicate=True)
         previous = (kb.documents.filter(original_name=name)
                     .exclude(status=DocumentStatus.FAILED).order_by("-version").first())
@@ -90,9 +152,19 @@ def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_
             version=previous.version + 1 if previous else 1, replaces=previous,
             uploaded_by=uploader,
         )
+        _record_upload(actor, document, previous)
         if enqueue:
             ingest_document.delay_on_commit(document.pk)
     return AddResult(document, duplicate=False)
+
+
+def _record_upload(actor: Actor, document: Document, previous: Document | None) -> None:
+    uploaded = {"file": document.original_name, "version": document.version}
+    if previous is None:
+        record(actor, Action.DOCUMENT_UPLOADED, document, after=uploaded)
+        return
+    record(actor, Action.DOCUMENT_UPLOADED, document, detail=Detail.NEW_VERSION,
+           after=uploaded | {"replaces": f"{previous.title} (v{previous.version})"})
 
 
 def delete_document(actor: Actor, document: Document) -> None:
@@ -101,6 +173,9 @@ def delete_document(actor: Actor, document: Document) -> None:
         raise PermissionDenied(f"you may not delete documents of {kb.name}")
     chunk_ids = list(document.chunks.values_list("pk", flat=True))
     with transaction.atomic():
+        # Recorded first, in the same transaction: the row still names the document.
+        record(actor, Action.DOCUMENT_DELETED, document,
+               before={"file": document.original_name, "version": document.version})
         delete_document_rows(document)
     indexing.unindex_chunks(kb, chunk_ids)
 
@@ -110,6 +185,8 @@ def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
         raise PermissionDenied("only administrators delete knowledge bases")
     index_key = kb.index_key  # the primary key is gone after delete()
     with transaction.atomic():
+        record(actor, Action.KNOWLEDGE_BASE_DELETED, kb,
+               before={"documents": kb.documents.count()} | access_of(kb))
         for document in kb.documents.all():
             delete_document_rows(document)
         kb.delete()

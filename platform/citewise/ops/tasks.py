@@ -27,3 +27,22 @@ def diagnose() -> dict[str, str]:
         "database": connection.vendor,
         "data_dir": str(settings.DATA_DIR),
     }
+
+
+@shared_task(name="citewise.ops.tasks.expire_audit_events")
+def expire_audit_events() -> dict:
+    """Delete the audit events older than CITEWISE_AUDIT_RETENTION_DAYS (daily, by beat)."""
+    from citewise.ops.retention import expire_audit_events as expire
+
+    return {"audit_events": expire().audit_events}
+
+
+@shared_task(name="citewise.ops.tasks.expire_conversations")
+def expire_conversations() -> dict:
+    """Delete conversations (with messages, citations, feedback) and unanswered questions
+    older than CITEWISE_CONVERSATION_RETENTION_DAYS (daily, by beat)."""
+    from citewise.ops.retention import expire_conversations as expire
+
+    expired = expire()
+    return {"conversations": expired.conversations, "messages": expired.messages,
+            "unanswered_questions": expired.unanswered_questions}

@@ -42,7 +42,8 @@ def worker_command(concurrency: int) -> list[str]:
         sys.executable, "-m", "celery", "-A", "citewise", "worker",
         "--queues", "default,ingest", "--concurrency", str(concurrency),
         "--loglevel", settings.LOG_LEVEL, "--without-gossip", "--without-mingle",
-        # Embedded beat runs the periodic sweep that resumes stalled ingestion.
+        # Embedded beat runs the periodic tasks (celery.py): the sweep that resumes stalled
+        # ingestion and the daily retention of audit events and conversations.
         "--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule"),
     ]
 
