@@ -165,10 +165,11 @@ class AccessForm(forms.Form):
 
 
 def access_initial(access: dict[str, Any]) -> dict[str, Any]:
-    """The form's values from administration.access_of()."""
+    """The form's values from services.access_of()."""
     groups = Group.objects.order_by("name")
     return {"readable_by_all": access["readable_by_all"],
-            "readers": ", ".join(access["readers"]), "editors": ", ".join(access["editors"]),
+            "readers": ", ".join(access["reader_users"]),
+            "editors": ", ".join(access["editor_users"]),
             "reader_groups": groups.filter(name__in=access["reader_groups"]),
             "editor_groups": groups.filter(name__in=access["editor_groups"])}
 

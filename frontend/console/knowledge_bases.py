@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from citewise.knowledge import administration
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import ADMIN_SETTINGS, changeable_settings, is_admin
+from citewise.knowledge.services import access_of
 from frontend import answers
 from frontend.chat_messages import error_sentence
 from frontend.console import knowledge_base_forms as kb_forms
@@ -73,7 +74,7 @@ def _page(request: HttpRequest, kb: KnowledgeBase, **context: Any) -> HttpRespon
     admin = is_admin(request.user)
     return render(request, "frontend/console/knowledge_bases/detail.html", {
         "kb": kb, "summary": administration.summary_of(kb), "is_admin": admin,
-        "access": administration.access_of(kb) if admin else None,
+        "access": access_of(kb) if admin else None,
         "examples": kb.answer_examples.count(), "try_form": kb_forms.TryForm(), **context})
 
 
@@ -131,7 +132,7 @@ def edit(request: HttpRequest, kb: KnowledgeBase) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def access(request: HttpRequest, kb: KnowledgeBase) -> HttpResponse:
     form = kb_forms.AccessForm(
-        request.POST or None, initial=kb_forms.access_initial(administration.access_of(kb)))
+        request.POST or None, initial=kb_forms.access_initial(access_of(kb)))
     if request.method == "POST" and form.is_valid():
         changed = administration.set_access(request.user, kb, **form.cleaned_data)
         messages.success(request, _("Access saved.") if changed else _("Nothing changed."))

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
@@ -26,7 +25,6 @@ from django.utils.translation import gettext_lazy as _
 from citewise.audit.models import Action
 from citewise.audit.services import changes, record
 from citewise.knowledge.models import (
-    AnswerExample,
     DocumentStatus,
     KnowledgeBase,
     LanguageHint,
@@ -40,9 +38,12 @@ from citewise.knowledge.permissions import (
     is_admin,
 )
 from citewise.knowledge.services import (
+    access_of,
     create_knowledge_base,
     default_embedding_model,
     delete_knowledge_base,
+    replace_examples,
+    settings_of,
 )
 from citewise.knowledge.tasks import reembed_knowledge_base
 
@@ -175,14 +176,6 @@ def deletion_summary(kb: KnowledgeBase) -> DeletionSummary:
         api_keys=ApiKey.objects.filter(knowledge_bases=kb).count())
 
 
-def settings_of(kb: KnowledgeBase) -> dict[str, Any]:
-    """The settings as audit events show them, examples in their order."""
-    values = {name: getattr(kb, name) for name in SETTINGS}
-    values["examples"] = [{"question": e.question, "answer": e.answer, "source": e.source}
-                          for e in kb.answer_examples.order_by("position", "pk")]
-    return values
-
-
 def embedding_models(kb: KnowledgeBase | None = None) -> list[str]:
     """The embedding models an admin may pick: the server's English and multilingual
     models (CITEWISE_EMBEDDING_MODEL, CITEWISE_EMBEDDING_MODEL_KO), and the knowledge
@@ -211,11 +204,9 @@ def create(actor: Actor, *, name: str, slug: str, description: str = "",
         raise PermissionDenied("only administrators create knowledge bases")
     with transaction.atomic():
         kb = create_knowledge_base(actor, name=name, slug=slug, description=description,
-                                   language=language, embedding_model=embedding_model or None)
-        kb.answer_backend, kb.instructions = answer_backend, instructions
-        kb.save(update_fields=["answer_backend", "instructions", "updated_at"])
-        _replace_examples(kb, examples)
-        record(actor, Action.KNOWLEDGE_BASE_CREATED, kb, after=settings_of(kb))
+                                   language=language, embedding_model=embedding_model or None,
+                                   answer_backend=answer_backend, instructions=instructions,
+                                   examples=examples)
     return kb
 
 
@@ -243,19 +234,12 @@ def change_settings(actor: Actor, kb: KnowledgeBase, values: Mapping[str, Any]) 
         for name in changed:
             setattr(kb, name, values[name])
         if "examples" in values:
-            _replace_examples(kb, values["examples"])
+            replace_examples(kb, values["examples"])
         old, new = changes(before, settings_of(kb))
         if new:
             kb.save(update_fields=[*changed, "updated_at"])
             record(actor, Action.KNOWLEDGE_BASE_CHANGED, kb, before=old, after=new)
     return bool(new)
-
-
-def _replace_examples(kb: KnowledgeBase, examples: Iterable[Example]) -> None:
-    kb.answer_examples.all().delete()
-    AnswerExample.objects.bulk_create(
-        AnswerExample(knowledge_base=kb, question=e.question, answer=e.answer,
-                      source=e.source, position=n) for n, e in enumerate(examples, start=1))
 
 
 def delete(actor: Actor, kb: KnowledgeBase) -> DeletionSummary:
@@ -266,11 +250,7 @@ def delete(actor: Actor, kb: KnowledgeBase) -> DeletionSummary:
     if not is_admin(actor):
         raise PermissionDenied("only administrators delete knowledge bases")
     removed = deletion_summary(kb)
-    with transaction.atomic():
-        record(actor, Action.KNOWLEDGE_BASE_DELETED, kb,
-               before={**settings_of(kb), "documents": removed.documents,
-                       "chunks": removed.chunks})
-        delete_knowledge_base(actor, kb)
+    delete_knowledge_base(actor, kb)  # which writes the audit event first
     return removed
 
 
@@ -300,18 +280,6 @@ def reindex(actor: Actor, kb: KnowledgeBase) -> str:
 
 
 # --- Access -----------------------------------------------------------------------------
-
-def access_of(kb: KnowledgeBase) -> dict[str, Any]:
-    """Who reads and edits the knowledge base, by user and group name, sorted."""
-    username = get_user_model().USERNAME_FIELD
-    return {
-        "readable_by_all": kb.readable_by_all,
-        "readers": sorted(kb.reader_users.values_list(username, flat=True)),
-        "reader_groups": sorted(kb.reader_groups.values_list("name", flat=True)),
-        "editors": sorted(kb.editor_users.values_list(username, flat=True)),
-        "editor_groups": sorted(kb.editor_groups.values_list("name", flat=True)),
-    }
-
 
 def set_access(actor: Actor, kb: KnowledgeBase, *, readers: Iterable[Any],
                reader_groups: Iterable[Group], editors: Iterable[Any],

@@ -5,10 +5,12 @@ Each function takes the actor first and asks the permission service before actin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -16,13 +18,14 @@ from citewise.audit.models import Action, Detail
 from citewise.audit.services import changes, record
 from citewise.knowledge import indexing
 from citewise.knowledge.models import (
+    AnswerExample,
     Document,
     DocumentStatus,
     KnowledgeBase,
     LanguageHint,
     Stage,
 )
-from citewise.knowledge.permissions import SYSTEM, Actor, acting_user, can_edit
+from citewise.knowledge.permissions import SYSTEM, Actor, acting_user, can_edit, is_admin
 from citewise.knowledge.storage import FileTooLarge, delete_document_rows, store_original
 from citewise.knowledge.tasks import ingest_document
 from citewise.knowledge.webhook_delivery import document_finished
@@ -45,18 +48,31 @@ def default_embedding_model(language: str) -> str:
 
 def create_knowledge_base(actor: Actor, *, name: str, slug: str, description: str = "",
                           embedding_model: str | None = None, language: str = "auto",
-                          readable_by_all: bool = False) -> KnowledgeBase:
-    if not (actor is SYSTEM or getattr(actor, "is_superuser", False)):
+                          readable_by_all: bool = False, answer_backend: str = "",
+                          instructions: str = "", examples: Iterable = ()) -> KnowledgeBase:
+    """A new knowledge base, audited; `examples`: few-shot examples (objects with
+    question, answer and source), in order. Admins only (PermissionDenied)."""
+    if not is_admin(actor):
         raise PermissionDenied("only administrators create knowledge bases")
     with transaction.atomic():
         kb = KnowledgeBase.objects.create(
             name=name, slug=slug, description=description, language=language,
             embedding_model=embedding_model or default_embedding_model(language),
-            readable_by_all=readable_by_all,
-            created_by=None if actor is SYSTEM else actor,
+            readable_by_all=readable_by_all, answer_backend=answer_backend,
+            instructions=instructions, created_by=None if actor is SYSTEM else actor,
         )
+        replace_examples(kb, examples)
         record_created(actor, kb)
     return kb
+
+
+def replace_examples(kb: KnowledgeBase, examples: Iterable) -> None:
+    """The knowledge base's few-shot examples become `examples` (objects with question,
+    answer and source), in their order."""
+    kb.answer_examples.all().delete()
+    AnswerExample.objects.bulk_create(
+        AnswerExample(knowledge_base=kb, question=e.question, answer=e.answer,
+                      source=e.source, position=n) for n, e in enumerate(examples, start=1))
 
 
 # What the audit log keeps of a knowledge base: its settings, and who may read and edit it.
@@ -68,9 +84,11 @@ ACCESS_LISTS = {"reader_users": "username", "reader_groups": "name",
 
 
 def settings_of(kb: KnowledgeBase) -> dict:
-    """{field: value} of SETTINGS_FIELDS, and "answer_examples": the examples' questions."""
+    """{field: value} of SETTINGS_FIELDS, and "answer_examples": each example as
+    "question → answer", in their order (so a changed answer shows as a change too)."""
     values = {name: getattr(kb, name) for name in SETTINGS_FIELDS}
-    values["answer_examples"] = [example.question[:80] for example in kb.answer_examples.all()]
+    values["answer_examples"] = [f"{e.question[:200]} → {e.answer[:200]}"
+                                 for e in kb.answer_examples.order_by("position", "pk")]
     return values
 
 
@@ -79,7 +97,8 @@ def access_of(kb: KnowledgeBase) -> dict:
     "editor_users": [...], "editor_groups": [...]} (lists sorted)."""
     values: dict = {"readable_by_all": kb.readable_by_all}
     for relation, name in ACCESS_LISTS.items():
-        values[relation] = sorted(getattr(kb, relation).values_list(name, flat=True))
+        field = get_user_model().USERNAME_FIELD if name == "username" else name
+        values[relation] = sorted(getattr(kb, relation).values_list(field, flat=True))
     return values
 
 
@@ -181,12 +200,15 @@ def delete_document(actor: Actor, document: Document) -> None:
 
 
 def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
-    if not (actor is SYSTEM or getattr(actor, "is_superuser", False)):
+    """Delete it with its documents and index files; the audit event is written first.
+    Admins only (PermissionDenied)."""
+    if not is_admin(actor):
         raise PermissionDenied("only administrators delete knowledge bases")
     index_key = kb.index_key  # the primary key is gone after delete()
     with transaction.atomic():
         record(actor, Action.KNOWLEDGE_BASE_DELETED, kb,
-               before={"documents": kb.documents.count()} | access_of(kb))
+               before=settings_of(kb) | access_of(kb) | {
+                   "documents": kb.documents.count(), "chunks": kb.chunks.count()})
         for document in kb.documents.all():
             delete_document_rows(document)
         kb.delete()
