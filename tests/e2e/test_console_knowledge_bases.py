@@ -13,8 +13,10 @@ from tests.e2e.test_accessibility import serious_violations
 pytestmark = pytest.mark.slow
 
 SENTENCE = "Train tickets are booked through the travel desk at extension 2200."
-MAKE_GROUP = ("from django.contrib.auth.models import Group; "
-              "Group.objects.get_or_create(name='travellers')")
+# bob joins the group that will read the new knowledge base; minji does not.
+MAKE_GROUP = ("from django.contrib.auth.models import Group, User; "
+              "User.objects.get(username='bob').groups.add("
+              "Group.objects.get_or_create(name='travellers')[0])")
 
 
 def test_an_admin_creates_a_knowledge_base_grants_a_group_and_tries_a_question(
@@ -47,7 +49,14 @@ def test_an_admin_creates_a_knowledge_base_grants_a_group_and_tries_a_question(
     expect(answer).to_contain_text("travel desk at extension 2200")
     answer.locator("a.cite").first.click()
     expect(page.locator("mark#cited")).to_contain_text("travel desk")
+    source_path = page.url.removeprefix(site.url)
     assert (errors.dialogs, errors.console, errors.outside) == ([], [], [])
+
+    page.goto(f"{site.url}/console/audit/")
+    log = page.locator("main")
+    for action in ("Knowledge base created", "Document uploaded", "Access changed"):
+        expect(log).to_contain_text(action)
+    member_and_stranger_see_what_they_may(site, new_page, source_path)
 
     # axe runs as an injected script, which the CSP refuses: a context without it.
     checker, _ = new_page(bypass_csp=True)
@@ -65,3 +74,19 @@ def test_an_admin_creates_a_knowledge_base_grants_a_group_and_tries_a_question(
     expect(checker.locator("#trial-answer a.cite").first).to_be_visible()
     found["answer"] = serious_violations(checker)
     assert {name: v for name, v in found.items() if v} == {}
+
+
+def member_and_stranger_see_what_they_may(site, new_page, source_path: str) -> None:
+    """bob (in the group) finds the knowledge base in the chat's picker and opens its
+    passage; minji (not in it) finds it nowhere: picker, console, the passage."""
+    member, _ = new_page()
+    sign_in(member, site, "bob")
+    member.goto(f"{site.url}/chat/")
+    expect(member.locator("details.picker")).to_contain_text("Travel policy")
+    assert member.goto(f"{site.url}{source_path}").status == 200
+    stranger, _ = new_page()
+    sign_in(stranger, site, "minji")
+    stranger.goto(f"{site.url}/chat/")
+    expect(stranger.locator("details.picker")).not_to_contain_text("Travel policy")
+    assert stranger.goto(f"{site.url}{source_path}").status == 404
+    assert stranger.goto(f"{site.url}/console/knowledge-bases/travel/").status in (403, 404)
