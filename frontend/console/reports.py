@@ -215,15 +215,14 @@ class Section:
 
 # --- The reports ------------------------------------------------------------------------
 
-Builder = Callable[[reports.Scope, QueryDict, "int | None", "str | None"], list[Section]]
+Builder = Callable[[reports.Scope, QueryDict, "int | None"], list[Section]]
 
 
 def _day_column() -> Column:
     return Column(_("Day"), "day")
 
 
-def _questions(scope: reports.Scope, params: QueryDict, limit: int | None,
-               wanted: str | None) -> list[Section]:
+def _questions(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
     days = reports.questions_per_day(scope)
     table = Table("days", _("Questions per day"), [_day_column(), Column(_("Questions"), "number")],
                   [(d.day, d.questions) for d in days])
@@ -232,8 +231,7 @@ def _questions(scope: reports.Scope, params: QueryDict, limit: int | None,
     return [Section(_("Questions per day"), table, chart)]
 
 
-def _answers(scope: reports.Scope, params: QueryDict, limit: int | None,
-             wanted: str | None) -> list[Section]:
+def _answers(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
     days = reports.questions_per_day(scope)
     table = Table("days", _("Answered and not found, per day"),
                   [_day_column(), Column(_("Answered"), "number"),
@@ -250,34 +248,28 @@ def _answers(scope: reports.Scope, params: QueryDict, limit: int | None,
                       "said so. The content gaps report groups these questions."))]
 
 
-def _feedback(scope: reports.Scope, params: QueryDict, limit: int | None,
-              wanted: str | None) -> list[Section]:
-    sections = []
-    if wanted in (None, "days"):
-        days = reports.feedback_per_day(scope)
-        table = Table("days", _("Feedback per day"),
-                      [_day_column(), Column(_("Helpful"), "number"),
-                       Column(_("Not helpful"), "number")],
-                      [(d.day, d.up, d.down) for d in days])
-        chart = day_bars([d.day for d in days], [Series(_("Helpful"), [d.up for d in days]),
-                                                 Series(_("Not helpful"), [d.down for d in days])],
-                         title=_("Feedback per day"), y_label=_("Answers rated"))
-        sections.append(Section(_("Feedback per day"), table, chart))
-    if wanted in (None, "comments"):
-        total, comments = reports.feedback_comments(scope, limit=limit)
-        table = Table("comments", _("Comments"),
-                      [Column(_("Given"), "time"), Column(_("Rating"), "rating"),
-                       Column(_("Comment")), Column(_("Question")), Column(_("Answer")),
-                       Column(_("User"))],
-                      [(c.given_at, c.rating, c.comment, c.question, _excerpt(c.answer), c.user)
-                       for c in comments], total, wide=True)
-        sections.append(Section(_("Comments"), table, intro=_(
-            "What people wrote with their rating, the most recent first.")))
-    return sections
+def _feedback(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
+    days = reports.feedback_per_day(scope)
+    table = Table("days", _("Feedback per day"),
+                  [_day_column(), Column(_("Helpful"), "number"),
+                   Column(_("Not helpful"), "number")],
+                  [(d.day, d.up, d.down) for d in days])
+    chart = day_bars([d.day for d in days], [Series(_("Helpful"), [d.up for d in days]),
+                                             Series(_("Not helpful"), [d.down for d in days])],
+                     title=_("Feedback per day"), y_label=_("Answers rated"))
+    total, comments = reports.feedback_comments(scope, limit=limit)
+    listed = Table("comments", _("Comments"),
+                   [Column(_("Given"), "time"), Column(_("Rating"), "rating"),
+                    Column(_("Comment")), Column(_("Question")), Column(_("Answer")),
+                    Column(_("User"))],
+                   [(c.given_at, c.rating, c.comment, c.question, _excerpt(c.answer), c.user)
+                    for c in comments], total, wide=True)
+    return [Section(_("Feedback per day"), table, chart),
+            Section(_("Comments"), listed, intro=_(
+                "What people wrote with their rating, the most recent first."))]
 
 
-def _gaps(scope: reports.Scope, params: QueryDict, limit: int | None,
-          wanted: str | None) -> list[Section]:
+def _gaps(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
     gaps = reports.content_gaps(scope)
     names = [_topic_name(topic) for topic in gaps.topics]
     rows = [(n, names[n - 1], topic.count, q.question, q.asked_at, q.knowledge_bases, q.closest)
@@ -328,38 +320,33 @@ def _topic_name(topic: reports.Topic) -> str:
     return " · ".join(topic.terms) or _excerpt(topic.questions[0].question, 40)
 
 
-def _documents(scope: reports.Scope, params: QueryDict, limit: int | None,
-               wanted: str | None) -> list[Section]:
-    sections = []
-    if wanted in (None, "cited"):
-        cited = reports.most_cited_documents(scope, limit=limit)
-        table = Table("cited", _("Most cited documents"),
-                      [Column(_("Document")), Column(_("Knowledge base")),
-                       Column(_("Citations"), "number"), Column(_("Answers citing it"), "number")],
-                      [(d.title, d.knowledge_base, d.citations, d.answers) for d in cited])
-        chart = ranked_bars([d.title for d in cited[:CHART_ROWS]],
-                            [d.citations for d in cited[:CHART_ROWS]],
-                            title=_("Most cited documents"), x_label=_("Citations"))
-        sections.append(Section(_("Most cited documents"), table, chart))
-    if wanted in (None, "uncited"):
-        per_kb, uncited = reports.uncited_documents(scope, limit=limit)
-        total = sum(n for _, n in per_kb)
-        table = Table("uncited", _("Documents never cited"),
-                      [Column(_("Document")), Column(_("Knowledge base")),
-                       Column(_("Indexed"), "time")],
-                      [(d.title, d.knowledge_base, d.indexed_at) for d in uncited], total)
-        chart = ranked_bars([name for name, _ in per_kb[:CHART_ROWS]],
-                            [n for _, n in per_kb[:CHART_ROWS]],
-                            title=_("Documents never cited, per knowledge base"),
-                            x_label=_("Documents"))
-        sections.append(Section(_("Documents never cited"), table, chart, _(
-            "Indexed documents that no answer in this period cited: %(count)s.")
-            % {"count": number(total)}))
-    return sections
+def _documents(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
+    found = reports.documents_report(scope, limit=limit)
+    cited = Table("cited", _("Most cited documents"),
+                  [Column(_("Document")), Column(_("Knowledge base")),
+                   Column(_("Citations"), "number"), Column(_("Answers citing it"), "number")],
+                  [(d.title, d.knowledge_base, d.citations, d.answers) for d in found.cited],
+                  found.cited_count)
+    cited_chart = ranked_bars([d.title for d in found.cited[:CHART_ROWS]],
+                              [d.citations for d in found.cited[:CHART_ROWS]],
+                              title=_("Most cited documents"), x_label=_("Citations"))
+    per_kb = found.uncited_per_knowledge_base
+    total = sum(n for _name, n in per_kb)
+    uncited = Table("uncited", _("Documents never cited"),
+                    [Column(_("Document")), Column(_("Knowledge base")),
+                     Column(_("Indexed"), "time")],
+                    [(d.title, d.knowledge_base, d.indexed_at) for d in found.uncited], total)
+    uncited_chart = ranked_bars([name for name, _n in per_kb[:CHART_ROWS]],
+                                [n for _name, n in per_kb[:CHART_ROWS]],
+                                title=_("Documents never cited, per knowledge base"),
+                                x_label=_("Documents"))
+    return [Section(_("Most cited documents"), cited, cited_chart),
+            Section(_("Documents never cited"), uncited, uncited_chart, _(
+                "Indexed documents that no answer in this period cited: %(count)s.")
+                % {"count": number(total)})]
 
 
-def _usage(scope: reports.Scope, params: QueryDict, limit: int | None,
-           wanted: str | None) -> list[Section]:
+def _usage(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:
     by = _usage_group(params)
     usage = reports.token_usage(scope, by)
     group_label = dict(_usage_groups())[by]
@@ -441,7 +428,7 @@ def _report(slug: str) -> Report:
 def report_page(request: HttpRequest, report: str = "questions") -> HttpResponse:
     chosen = _report(report)
     filters = _filters(request)
-    sections = chosen.build(filters.scope(), request.GET, PAGE_ROWS, None)
+    sections = chosen.build(filters.scope(), request.GET, PAGE_ROWS)
     for section in sections:
         if section.table.total is None and len(section.table.rows) > PAGE_ROWS:
             section.table.total = len(section.table.rows)
@@ -461,7 +448,7 @@ def report_csv(request: HttpRequest, report: str) -> HttpResponse:
     chosen = _report(report)
     filters = _filters(request)
     wanted = request.GET.get("table", "")
-    table = next((s.table for s in chosen.build(filters.scope(), request.GET, None, wanted)
+    table = next((s.table for s in chosen.build(filters.scope(), request.GET, None)
                   if s.table.name == wanted), None)
     if table is None:
         raise Http404("No such table")

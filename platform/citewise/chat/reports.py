@@ -433,40 +433,44 @@ def _citations(scope: Scope) -> QuerySet[Citation]:
         message__role=Role.ASSISTANT, document__isnull=False).order_by()
 
 
-def most_cited_documents(scope: Scope, *, limit: int | None = None) -> list[CitedDocument]:
-    """The documents cited in the period, the most cited first. Two queries: the counts
-    per document, then the titles of those listed."""
-    counts = (_citations(scope).values("document_id")
-              .annotate(citations=Count("id"), answers=Count("message_id", distinct=True))
-              .order_by("-citations", "-answers", "document_id"))
-    if limit is not None:
-        counts = counts[:limit]
-    counts = list(counts)
-    documents = Document.objects.select_related("knowledge_base").only(
-        "title", "knowledge_base__name").in_bulk([row["document_id"] for row in counts])
-    return [CitedDocument(row["document_id"], documents[row["document_id"]].title,
-                          documents[row["document_id"]].knowledge_base.name, row["citations"],
-                          row["answers"]) for row in counts if row["document_id"] in documents]
+@dataclass(frozen=True)
+class DocumentsReport:
+    cited: list[CitedDocument]  # the first `limit`, the most cited first
+    cited_count: int  # documents cited in the period
+    uncited_per_knowledge_base: list[tuple[str, int]]  # (name, count), the most first
+    uncited: list[UncitedDocument]  # the first `limit`, by knowledge base and title
 
 
-def uncited_documents(scope: Scope, *, limit: int | None = None,
-                      ) -> tuple[list[tuple[str, int]], list[UncitedDocument]]:
-    """The indexed documents of the scope that no answer of the period cited: how many per
-    knowledge base ([(name, count)], the most first), and the first `limit` of them by
-    knowledge base and title. Two queries: the documents not in the period's cited ids
-    (gathered once: NOT IN, not NOT EXISTS per document, as documents may be many more
-    than the period's citations), then when the listed ones were indexed."""
-    rows = (Document.objects.filter(scope.within("knowledge_base_id"),
-                                    status=DocumentStatus.INDEXED)
-            .exclude(pk__in=_citations(scope).values("document_id"))
-            .values_list("knowledge_base__name", "pk", "title")
-            .order_by("knowledge_base__name", "title", "pk"))
-    per_kb = Counter(name for name, _, _ in rows)
-    listed = rows if limit is None else rows[:limit]
-    indexed = dict(Document.objects.filter(pk__in=[pk for _, pk, _ in listed]).values_list(
-        "pk", "indexed_at")) if listed else {}
-    return (sorted(per_kb.items(), key=lambda item: (-item[1], item[0])),
-            [UncitedDocument(pk, title, name, indexed.get(pk)) for name, pk, title in listed])
+def documents_report(scope: Scope, *, limit: int | None = None) -> DocumentsReport:
+    """The documents the period's answers cited, the most cited first, and the indexed
+    documents of the scope that none cited. Four queries: citations counted per document
+    (read once for both lists), the titles of the cited ones listed, the scope's indexed
+    documents (compared with the cited ids here), when the uncited ones listed were
+    indexed. (Left to the database, NOT EXISTS per document took over a minute on SQLite,
+    and PostgreSQL re-runs a NOT IN subquery per document unless it expects the ids to fit
+    in work_mem: 5 s for 1,000 documents before its statistics were gathered; measured on
+    benchmarks/console_reports.py's data.)"""
+    counts = list(_citations(scope).values_list("document_id").annotate(
+        citations=Count("id"), answers=Count("message_id", distinct=True)).order_by(
+        "-citations", "-answers", "document_id"))
+    top = counts if limit is None else counts[:limit]
+    # in_bulk splits a long list of ids into queries the database accepts.
+    titles = Document.objects.select_related("knowledge_base").only(
+        "title", "knowledge_base__name").in_bulk([pk for pk, _, _ in top])
+    cited = [CitedDocument(pk, titles[pk].title, titles[pk].knowledge_base.name, n, answers)
+             for pk, n, answers in top if pk in titles]
+    cited_ids = {pk for pk, _, _ in counts}
+    uncited = [row for row in Document.objects.filter(
+        scope.within("knowledge_base_id"), status=DocumentStatus.INDEXED).values_list(
+        "knowledge_base__name", "pk", "title").order_by("knowledge_base__name", "title", "pk")
+        if row[1] not in cited_ids]
+    per_kb = Counter(name for name, _, _ in uncited)
+    listed = uncited if limit is None else uncited[:limit]
+    indexed = Document.objects.only("indexed_at").in_bulk([pk for _, pk, _ in listed])
+    return DocumentsReport(
+        cited, len(counts), sorted(per_kb.items(), key=lambda item: (-item[1], item[0])),
+        [UncitedDocument(pk, title, name, getattr(indexed.get(pk), "indexed_at", None))
+         for name, pk, title in listed])
 
 
 # --- Token usage ------------------------------------------------------------------------
