@@ -228,6 +228,15 @@ def test_most_cited_and_never_cited_documents(admin, hr, it):
     assert unused.title in client.get("/console/reports/documents/").content.decode()
 
 
+def test_a_document_title_is_text_in_the_chart_and_the_table(admin, hr):
+    hostile = document(hr, '<script>alert("x")</script>')
+    exchange(make_user("asker"), [hr], "a", days_ago=1, cites=[hostile])
+    page = signed_in(admin).get("/console/reports/documents/").content.decode()
+    assert "<script>" not in page
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert page.count(escaped) >= 3  # the bar's label, its tooltip, the row
+
+
 def test_token_usage_by_user_knowledge_base_and_api_key(admin, hr, it):
     alice, bob = make_user("alice"), make_user("bob")
     key, _ = ApiKey.objects.create_key(owner=bob, name="helpdesk")
@@ -309,3 +318,24 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(admin, hr, it, report
     rows(30)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(f"/console/reports/{report}/").status_code == 200
+
+
+@pytest.mark.parametrize(("zone", "day"), [
+    ("Asia/Seoul", datetime(2026, 3, 10).date()),  # one offset all period: SQLite's date()
+    ("Europe/Berlin", datetime(2026, 3, 30).date()),  # clocks went forward the night before
+])
+def test_questions_count_on_the_local_day(hr, zone, day):
+    """Half an hour after local midnight is the new day, whatever UTC says, on a
+    daylight-saving change too."""
+    from citewise.chat.reports import Period, Scope, questions_per_day
+
+    asker = make_user("asker")
+    with timezone.override(zone):
+        local = timezone.get_current_timezone()
+        for when in (datetime.combine(day, time(0, 30), local),
+                     datetime.combine(day - timedelta(days=1), time(23, 30), local)):
+            answer = exchange(asker, [hr], "When?")
+            Message.objects.filter(pk=answer.pk).update(created_at=when)
+        counted = questions_per_day(Scope.of([hr], Period(day - timedelta(days=2), day)))
+    assert [(d.day, d.questions) for d in counted] == [
+        (day - timedelta(days=2), 0), (day - timedelta(days=1), 1), (day, 1)]
