@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.console import audit, documents, knowledge_bases
+from frontend.console import audit, documents, knowledge_bases, reports
 
 app_name = "console"
 # A knowledge base's slug may hold Hangul (allow_unicode), hence <str:>, not <slug:>.
@@ -27,6 +27,9 @@ urlpatterns = [
          name="document_retry"),
     path("knowledge-bases/<str:slug>/documents/<int:document_id>/pages/<int:page>.png",
          documents.page_image, name="document_page_image"),
+    path("reports/", reports.report_page, name="reports"),
+    path("reports/<slug:report>/", reports.report_page, name="report"),
+    path("reports/<slug:report>/csv/", reports.report_csv, name="report_csv"),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

@@ -1,6 +1,7 @@
 """Admin pages for what the answers tell administrators: the questions the documents did
 not answer (the gap report) and the tokens answers used (the usage report). Read-only;
-staff see only the knowledge bases they edit."""
+staff see only the knowledge bases they edit. The console's reports (/console/reports/)
+chart and group the same rows; both scope them with citewise.chat.reports."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from citewise.chat.models import Answer, Message, Role, UnansweredQuestion
+from citewise.chat.reports import conversation_asked, unanswered_asked
 from citewise.knowledge.permissions import editable_knowledge_bases
+
+
+def _editable_ids(request: HttpRequest) -> list[int]:
+    return list(editable_knowledge_bases(request.user).values_list("pk", flat=True))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,8 +39,7 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
         rows = super().get_queryset(request).prefetch_related("knowledge_bases")
         if request.user.is_superuser:
             return rows
-        return rows.filter(
-            knowledge_bases__in=editable_knowledge_bases(request.user)).distinct()
+        return rows.filter(unanswered_asked(_editable_ids(request)))
 
     @admin.display(description="Knowledge bases")
     def asked_of(self, row: UnansweredQuestion) -> str:
@@ -63,5 +68,4 @@ class UsageAdmin(ReadOnlyAdmin):
         rows = super().get_queryset(request).filter(role=Role.ASSISTANT)
         if request.user.is_superuser:
             return rows
-        return rows.filter(conversation__knowledge_bases__in=editable_knowledge_bases(
-            request.user)).distinct()
+        return rows.filter(conversation_asked(_editable_ids(request)))

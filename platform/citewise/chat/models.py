@@ -62,6 +62,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["conversation", "created_at", "pk"]
+        # The reports count answers by day over a period (citewise.chat.reports).
+        indexes = [models.Index(fields=["role", "created_at"], name="message_role_created")]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:60]}"
@@ -116,6 +118,7 @@ class Feedback(models.Model):
         ordering = ["-updated_at"]
         constraints = [models.UniqueConstraint(fields=["message", "user"],
                                                name="feedback_one_per_person")]
+        indexes = [models.Index(fields=["updated_at"], name="feedback_updated")]
 
     def __str__(self) -> str:
         return f"{self.rating}: {self.comment[:60]}"
@@ -141,6 +144,7 @@ class UnansweredQuestion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="unanswered_created")]
 
     def __str__(self) -> str:
         return self.question[:80]
