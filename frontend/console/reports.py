@@ -334,7 +334,7 @@ def _documents(scope: reports.Scope, params: QueryDict, limit: int | None) -> li
     total = sum(n for _name, n in per_kb)
     uncited = Table("uncited", _("Documents never cited"),
                     [Column(_("Document")), Column(_("Knowledge base")),
-                     Column(_("Indexed"), "time")],
+                     Column(_("Indexed at"), "time")],
                     [(d.title, d.knowledge_base, d.indexed_at) for d in found.uncited], total)
     uncited_chart = ranked_bars([name for name, _n in per_kb[:CHART_ROWS]],
                                 [n for _name, n in per_kb[:CHART_ROWS]],

@@ -146,7 +146,7 @@ def test_the_csv_is_for_excel_in_korean_too(admin):
     assert response["Content-Disposition"] == (
         f'attachment; filename="citewise-documents-uncited-{start}-{end}.csv"')
     rows = csv_rows(response)
-    assert rows[0] == ["문서", "지식 베이스", "색인 일시"]
+    assert rows[0] == ["문서", "지식 베이스", "색인된 시각"]
     assert rows[1][:2] == ["휴가 규정", "인사 규정"]
 
 
