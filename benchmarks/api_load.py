@@ -144,15 +144,15 @@ async def _first_token(client, question: str) -> float:
     """Send to the first content delta of a streamed /v1/chat/completions answer."""
     began = time.perf_counter()
     body = {"model": DEMO, "stream": True, "messages": [{"role": "user", "content": question}]}
+    first = None
     async with client.stream("POST", "/v1/chat/completions", json=body) as response:
         response.raise_for_status()
-        async for line in response.aiter_lines():
-            if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get(
-                    "content"):
+        async for line in response.aiter_lines():  # read to the end, as a client does
+            if first is None and line.startswith("data: {") and json.loads(line[6:])[
+                    "choices"][0]["delta"].get("content"):
                 first = time.perf_counter() - began
-                async for _rest in response.aiter_lines():
-                    pass
-                return first
+    if first is not None:
+        return first
     raise RuntimeError("the stream ended without content")
 
 

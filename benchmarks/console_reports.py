@@ -1,5 +1,7 @@
-"""The console's reports at scale: server time and query count of each report page on a
-database of 10,000 documents and 100,000 questions (target: under 300 ms each).
+"""The console at scale: server time and query count of each report page, and of the
+other console pages (knowledge bases, a knowledge base's documents, a document, the audit
+log), on a database of 10,000 documents, 100,000 questions and 100,000 audit events
+(target: under 300 ms each).
 
     .venv/bin/python benchmarks/console_reports.py [--documents 10000]
         [--questions 100000] [--repeat 5] [--no-write]
@@ -174,9 +176,46 @@ def fill(*, documents: int, questions: int, seed: int = 7) -> dict:
             [gap_through(unansweredquestion_id=row.pk, knowledgebase_id=kb.pk)
              for row, (_, chosen) in zip(rows, gaps, strict=True) for kb in chosen],
             batch_size=5000)
+    events = _audit_events(rng, users, kbs, docs, now)
     return {"documents": len(docs), "questions": len(answers), "citations": len(citations),
+            "audit_events": events,
             "feedback": len(feedback), "unanswered": len(rows), "knowledge_bases": len(kbs),
             "users": len(users), "api_keys": len(keys)}
+
+
+def _audit_events(rng: random.Random, users, kbs, docs, now, count: int = 100_000) -> int:
+    """A year of sign-ins, uploads and changes, as record() writes them."""
+    from citewise.audit.models import Action, AuditEvent
+
+    actions = [Action.SIGN_IN, Action.SIGN_IN, Action.DOCUMENT_UPLOADED, Action.ACCESS_CHANGED,
+               Action.KNOWLEDGE_BASE_CHANGED, Action.SIGN_IN_FAILED]
+    events = []
+    for n in range(count):
+        user, action, doc = rng.choice(users), rng.choice(actions), rng.choice(docs)
+        events.append(AuditEvent(
+            action=action, user=user, actor=user.username, address="10.0.0.7",
+            target_type="document", target_id=str(doc.pk), target=doc.title,
+            knowledge_base_id=doc.knowledge_base_id,
+            before={"reader_users": []} if action == Action.ACCESS_CHANGED else None,
+            after={"reader_users": [user.username]} if action == Action.ACCESS_CHANGED else None,
+            created_at=now - timedelta(seconds=n * 300)))
+    with _timestamps_as_given(AuditEvent):
+        AuditEvent.objects.bulk_create(events, batch_size=5000)
+    return count
+
+
+def console_pages() -> list[tuple[str, str]]:
+    """(what, URL) of the console's other pages: no period to choose."""
+    from citewise.knowledge.models import Document
+
+    document = Document.objects.filter(knowledge_base__slug="it").order_by("pk").first()
+    return [("knowledge bases", "/console/"),
+            ("documents of one knowledge base", "/console/knowledge-bases/it/documents/"),
+            ("documents, searched by name",
+             "/console/knowledge-bases/it/documents/?q=Document+0001"),
+            ("a document's page", f"/console/knowledge-bases/it/documents/{document.pk}/"),
+            ("audit log", "/console/audit/"),
+            ("audit log, one person", "/console/audit/?person=user7")]
 
 
 class _timestamps_as_given:
@@ -247,6 +286,10 @@ def run(repeat: int) -> list[dict]:
             log(f"{what}: {period}")
             results.append({"page": what, "period": period, "url": full,
                             **measure(client, full, repeat)})
+    for what, url in console_pages():
+        log(what)
+        results.append({"page": what, "period": "", "url": url,
+                        **measure(client, url, repeat)})
     # The gap report caches each question's terms; a page of new questions tokenizes them.
     from citewise.chat.reports import _terms
 
