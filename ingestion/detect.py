@@ -62,10 +62,12 @@ _MD_SIGNALS = re.compile(r"^(?:#{1,6} \S|```|\s*[-*+] \S|\d+\. \S|\|.*\|\s*$|>\s
                          re.MULTILINE)
 
 
-def unsupported(what: str) -> UnsupportedType:
+def unsupported(what: str, remedy: str = "") -> UnsupportedType:
+    """`what` the file is; `remedy`: what the person can do, said after the sentence
+    that Citewise cannot read it (so it is never read as part of that sentence)."""
     return UnsupportedType(
         f"This file looks like {what}, which Citewise cannot read. "
-        f"Supported types: {SUPPORTED_LIST}."
+        f"{remedy}{' ' if remedy else ''}Supported types: {SUPPORTED_LIST}."
     )
 
 
@@ -151,8 +153,8 @@ def detect_type(data_head: bytes, filename: str) -> str:
                 "This Office file is password-protected. Remove the password in Office "
                 "(File > Info > Protect) and upload it again."
             )
-        raise unsupported("a legacy Microsoft Office file (.doc, .xls or .ppt); save it in "
-                          "the newer .docx, .xlsx or .pptx format")
+        raise unsupported("a legacy Microsoft Office file (.doc, .xls or .ppt)",
+                          "Save it in the newer .docx, .xlsx or .pptx format and upload that.")
     if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
         raise unsupported("a WebP image")
     if head[4:8] == b"ftyp":

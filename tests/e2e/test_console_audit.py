@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 # console link, page, person filter, filter button, the action's label
 LABELS = {"en-US": ("Console", "Audit log", "Person (user name)", "Filter", "Signed in"),
-          "ko-KR": ("관리 콘솔", "감사 로그", "사용자(아이디)", "필터", "로그인")}
+          "ko-KR": ("콘솔", "감사 로그", "사용자(아이디)", "필터", "로그인")}
 
 
 @pytest.mark.parametrize("locale", ["en-US", "ko-KR"])

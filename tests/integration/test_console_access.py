@@ -50,3 +50,17 @@ def test_audit_events_are_append_only(client):
     with pytest.raises(TypeError):
         AuditEvent.objects.update(detail="x")
     assert AuditEvent.objects.get().detail == ""
+
+
+def test_refusals_are_pages_of_the_site_in_the_persons_language():
+    """A reader who opens the console, and anyone at an address with nothing there, get
+    a page with the site's header and a way back, in their language; not a bare line."""
+    reader = signed_in(make_user("reader"))
+    refused = reader.get("/console/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "콘솔은 관리자와 지식 베이스 편집자를 위한 곳입니다" in page
+    assert 'class="topbar"' in page and 'href="/"' in page
+    missing = reader.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    assert missing.status_code == 404
+    assert "There is nothing at this address" in missing.content.decode()

@@ -73,6 +73,14 @@ def test_unsupported_binary_names_what_it_is(tmp_path: Path):
         parse_document(archive, "plain.docx")
 
 
+def test_a_legacy_office_file_is_told_what_to_do_after_what_cannot_be_read():
+    """The remedy once read as "save it as .docx, which Citewise cannot read"."""
+    with pytest.raises(UnsupportedType) as refused:
+        detect_type(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "old.doc")
+    message = str(refused.value)
+    assert "(.doc, .xls or .ppt), which Citewise cannot read. Save it in the newer" in message
+
+
 def test_empty_file(tmp_path: Path):
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
