@@ -3,6 +3,7 @@ key, or none, gets 401 as problem details; the admin shows a new key once."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -109,9 +110,15 @@ def test_the_admin_shows_a_new_key_once_and_revokes(owner, kb_a):
     admin = make_user("root", superuser=True)
     client = Client()
     client.force_login(admin)
+    form = client.get("/admin/accounts/apikey/add/").content.decode()
+    # Operations are checkboxes (ask and search ticked), the owner is the admin by
+    # default, and a new key has no "revoked" box.
+    assert re.search(r'name="operations" value="ask"[^>]*checked', form)
+    assert not re.search(r'name="operations" value="documents"[^>]*checked', form)
+    assert f'<option value="{admin.pk}" selected>' in form and 'name="revoked"' not in form
     response = client.post("/admin/accounts/apikey/add/", {
         "name": "portal", "owner": owner.pk, "knowledge_bases": [kb_a.pk],
-        "operations": '["ask"]', "rate_limit": 30}, follow=True)
+        "operations": ["ask"], "rate_limit": 30}, follow=True)
     key = ApiKey.objects.get()
     shown = [str(m) for m in response.context["messages"]]
     plaintext = next(word.rstrip(".") for m in shown for word in m.split()

@@ -175,6 +175,17 @@ def test_role_changes_in_the_admin_are_recorded():
         "May open Django's admin: before: No → after: Yes Groups: added + hr-editors")
 
 
+def test_an_account_created_in_the_admin_is_recorded():
+    admin = signed_in(make_user("boss", superuser=True))
+    response = admin.post("/admin/auth/user/add/", {
+        "username": "carol", "password1": "Carol-pw-12345", "password2": "Carol-pw-12345",
+        "usable_password": "true", "_save": "Save"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    created = AuditEvent.objects.get(action=Action.ACCOUNT_CREATED)
+    assert (created.target, created.actor, created.address) == ("carol", "boss", ADDRESS)
+    assert created.after["groups"] == [] and created.after["is_superuser"] is False
+
+
 def test_api_keys_created_and_revoked_by_the_command_are_recorded_as_system(capsys):
     make_kb("hr")
     make_user("boss", superuser=True)
@@ -196,7 +207,7 @@ def test_keys_created_rescoped_and_revoked_in_the_admin_name_the_admin():
     owner = make_user("bot-owner")
     admin = signed_in(make_user("boss", superuser=True))
     form = {"name": "portal", "owner": owner.pk, "knowledge_bases": [hr.pk],
-            "operations": '["ask"]', "rate_limit": 30}
+            "operations": ["ask"], "rate_limit": 30}
     assert admin.post("/admin/accounts/apikey/add/", form).status_code == 302
     key = ApiKey.objects.get()
     response = admin.post(f"/admin/accounts/apikey/{key.pk}/change/",

@@ -4,6 +4,7 @@ Users: Django's own pages, with role changes audited. Both record through the se
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -13,7 +14,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from citewise.accounts import keys, roles
-from citewise.accounts.models import ApiKey
+from citewise.accounts.models import ApiKey, Operation, default_operations
 
 # The library's own concrete key model is not used (ours adds owner and scopes); its admin
 # page would only confuse.
@@ -21,8 +22,23 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
+class ApiKeyForm(forms.ModelForm):
+    """Operations as checkboxes (the model keeps them as a JSON list)."""
+
+    operations = forms.MultipleChoiceField(
+        choices=Operation.choices, widget=forms.CheckboxSelectMultiple,
+        initial=default_operations, label=_("Operations"),
+        help_text=_("What the key may do."))
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "owner", "knowledge_bases", "operations", "rate_limit", "expiry_date",
+                  "revoked")
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
+    form = ApiKeyForm
     list_display = ("prefix", "name", "owner", "operations", "rate_limit", "created",
                     "expiry_date", "_has_expired", "last_used_at", "revoked")
     list_filter = ("revoked", "created")
@@ -33,6 +49,13 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "last_used_at")
+
+    def get_exclude(self, request, obj=None):
+        # A new key is not revoked: revoking is the list's action, once it exists.
+        return ("revoked",) if obj is None else super().get_exclude(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        return {**super().get_changeform_initial_data(request), "owner": request.user.pk}
 
     def save_model(self, request, obj, form, change):
         # The form's m2m (knowledge bases) is saved after this: save_related records.
@@ -63,8 +86,8 @@ if admin.site.is_registered(User):
 
 @admin.register(User)
 class AuditedUserAdmin(UserAdmin):
-    """Django's user pages; a change of someone's role (active, staff, superuser, groups)
-    is audited as ROLE_CHANGED."""
+    """Django's user pages; a new account is audited as ACCOUNT_CREATED, a change of
+    someone's role (active, staff, superuser, groups) as ROLE_CHANGED."""
 
     def save_model(self, request, obj, form, change):
         # Groups are saved after this (save_related), so the comparison waits for it.
@@ -73,5 +96,7 @@ class AuditedUserAdmin(UserAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        if form.stored_role is not None:
+        if form.stored_role is None:
+            roles.record_account_created(request.user, form.instance)
+        else:
             roles.record_role_change(request.user, form.instance, form.stored_role)

@@ -29,3 +29,8 @@ def record_role_change(actor: Actor, user: AbstractBaseUser, before: dict) -> No
     old, new = changes(before, role_of(user))
     if new:
         record(actor, Action.ROLE_CHANGED, user, before=old, after=new)
+
+
+def record_account_created(actor: Actor, user: AbstractBaseUser) -> None:
+    """Audit a new account with the role it starts with, as ACCOUNT_CREATED."""
+    record(actor, Action.ACCOUNT_CREATED, user, after=role_of(user))

@@ -24,6 +24,7 @@ class Action(models.TextChoices):
     DOCUMENT_DELETED = "document_deleted", _("Document deleted")
     DOCUMENT_RETRIED = "document_retried", _("Document ingestion retried")
     REINDEXED = "reindexed", _("Re-indexing started")
+    ACCOUNT_CREATED = "account_created", _("Account created")
     ROLE_CHANGED = "role_changed", _("Role changed")
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
