@@ -7,15 +7,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import PASSWORD, sign_in
 from tests.e2e.test_accessibility import serious_violations
 
 pytestmark = pytest.mark.slow
 
 SENTENCE = "Train tickets are booked through the travel desk at extension 2200."
-# bob joins the group that will read the new knowledge base; minji does not.
+# tess, a new person (the site's other users serve other tests), joins the group that
+# will read the new knowledge base; minji does not.
 MAKE_GROUP = ("from django.contrib.auth.models import Group, User; "
-              "User.objects.get(username='bob').groups.add("
+              f"User.objects.create_user('tess', password='{PASSWORD}').groups.add("
               "Group.objects.get_or_create(name='travellers')[0])")
 
 
@@ -77,10 +78,10 @@ def test_an_admin_creates_a_knowledge_base_grants_a_group_and_tries_a_question(
 
 
 def member_and_stranger_see_what_they_may(site, new_page, source_path: str) -> None:
-    """bob (in the group) finds the knowledge base in the chat's picker and opens its
+    """tess (in the group) finds the knowledge base in the chat's picker and opens its
     passage; minji (not in it) finds it nowhere: picker, console, the passage."""
     member, _ = new_page()
-    sign_in(member, site, "bob")
+    sign_in(member, site, "tess")
     member.goto(f"{site.url}/chat/")
     expect(member.locator("details.picker")).to_contain_text("Travel policy")
     assert member.goto(f"{site.url}{source_path}").status == 200

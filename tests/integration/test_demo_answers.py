@@ -35,7 +35,7 @@ NEWCOMER = {
     "How do I rebiuld the indexs?": ("admin-guide.md", "Rebuilding indexes", "rebuild"),
     "Where do I see the questions the documents could not answer?": (
         "admin-guide.md", "What the documents are missing, and what answers cost",
-        "Unanswered questions"),
+        "Content gaps"),
 }
 KNOWN_WRONG = {
     "What does /readyz report?": (
