@@ -10,25 +10,16 @@ from django.http import HttpRequest
 
 from citewise.audit.models import AuditEvent
 from citewise.knowledge.permissions import is_admin
+from citewise.ops.readonly_admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "api_key_prefix", "address", "action", "target",
                     "knowledge_base")
     list_filter = ("action", "created_at")
     search_fields = ("actor", "target", "address")
     list_select_related = ("knowledge_base",)
-    actions = None  # no "delete selected"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_admin(request.user)

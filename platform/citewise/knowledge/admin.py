@@ -25,6 +25,7 @@ from citewise.knowledge.services import (
     record_changes,
     record_created,
 )
+from citewise.ops.readonly_admin import ReadOnlyAdmin
 
 
 class AnswerExampleInline(admin.StackedInline):
@@ -196,7 +197,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log, read-only: what was sent where, and why it failed."""
 
     list_display = ("created_at", "knowledge_base", "event", "document_name", "state",
@@ -212,12 +213,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Document")
     def document_name(self, delivery: WebhookDelivery) -> str:
         return delivery.payload.get("document", {}).get("name", "")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
