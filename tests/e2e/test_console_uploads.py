@@ -78,7 +78,7 @@ def test_dropped_files_show_progress_and_end_indexed_or_failed_then_retry(
     broken.get_by_label("New file for broken.pdf").set_input_files(
         files=[{"name": "broken.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}])
     broken.get_by_role("button", name="Retry", exact=True).click()
-    expect(page.locator(".notices")).to_contain_text("is queued in place of broken.pdf")
+    expect(page.locator(".flash")).to_contain_text("is queued in place of broken.pdf")
     replaced = row_of(page, "broken.pdf")
     expect(replaced.locator(".badge")).to_have_text("Indexed", timeout=INDEXED_WITHIN_MS)
     expect(page.locator("#documents-list tbody tr")).to_have_count(3)
