@@ -15,6 +15,7 @@ from rest_framework_api_key.models import APIKey
 
 from citewise.accounts import keys, roles
 from citewise.accounts.models import ApiKey, Operation, default_operations
+from citewise.audit.admin_saves import AuditedSaves
 
 # The library's own concrete key model is not used (ours adds owner and scopes); its admin
 # page would only confuse.
@@ -37,7 +38,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(APIKeyModelAdmin):
+class ApiKeyAdmin(AuditedSaves, APIKeyModelAdmin):
     form = ApiKeyForm
     list_display = ("prefix", "name", "owner", "operations", "rate_limit", "created",
                     "expiry_date", "_has_expired", "last_used_at", "revoked")
@@ -57,17 +58,14 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def get_changeform_initial_data(self, request):
         return {**super().get_changeform_initial_data(request), "owner": request.user.pk}
 
-    def save_model(self, request, obj, form, change):
-        # The form's m2m (knowledge bases) is saved after this: save_related records.
-        form.stored_scope = keys.scope_of(ApiKey.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
+    def stored_state(self, obj):
+        return keys.scope_of(ApiKey.objects.get(pk=obj.pk))
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if form.stored_scope is None:
-            keys.record_created(request.user, form.instance)
-        else:
-            keys.record_changes(request.user, form.instance, form.stored_scope)
+    def record_created(self, actor, obj):
+        keys.record_created(actor, obj)
+
+    def record_changes(self, actor, obj, before):
+        keys.record_changes(actor, obj, before)
 
     @admin.action(description=_("Revoke the selected API keys"))
     def revoke_keys(self, request, queryset):
@@ -85,18 +83,15 @@ if admin.site.is_registered(User):
 
 
 @admin.register(User)
-class AuditedUserAdmin(UserAdmin):
+class AuditedUserAdmin(AuditedSaves, UserAdmin):
     """Django's user pages; a new account is audited as ACCOUNT_CREATED, a change of
     someone's role (active, staff, superuser, groups) as ROLE_CHANGED."""
 
-    def save_model(self, request, obj, form, change):
-        # Groups are saved after this (save_related), so the comparison waits for it.
-        form.stored_role = roles.stored_role(obj) if change else None
-        super().save_model(request, obj, form, change)
+    def stored_state(self, obj):
+        return roles.stored_role(obj)
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if form.stored_role is None:
-            roles.record_account_created(request.user, form.instance)
-        else:
-            roles.record_role_change(request.user, form.instance, form.stored_role)
+    def record_created(self, actor, obj):
+        roles.record_account_created(actor, obj)
+
+    def record_changes(self, actor, obj, before):
+        roles.record_role_change(actor, obj, before)

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from citewise.audit.admin_saves import AuditedSaves
 from citewise.knowledge import languages
 from citewise.knowledge.models import AnswerExample, Document, KnowledgeBase, WebhookDelivery
 from citewise.knowledge.permissions import editable_knowledge_bases
@@ -36,7 +37,7 @@ class AnswerExampleInline(admin.StackedInline):
 
 
 @admin.register(KnowledgeBase)
-class KnowledgeBaseAdmin(admin.ModelAdmin):
+class KnowledgeBaseAdmin(AuditedSaves, admin.ModelAdmin):
     list_display = ("name", "slug", "language_decision", "embedding_model", "readable_by_all",
                     "document_count")
     search_fields = ("name", "slug", "description")
@@ -78,17 +79,16 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                    change: bool) -> None:  # noqa: FBT001 - Django's signature
         if not obj.embedding_model:
             obj.embedding_model = default_embedding_model(obj.language)
-        # Access lists and examples are saved after this (save_related), which audits.
-        form.stored_state = KnowledgeBaseState.of(obj) if change else None
-        super().save_model(request, obj, form, change)
+        super().save_model(request, obj, form, change)  # AuditedSaves: access and examples
 
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any,
-                     change: bool) -> None:  # noqa: FBT001 - Django's signature
-        super().save_related(request, form, formsets, change)
-        if form.stored_state is None:
-            record_created(request.user, form.instance)
-        else:
-            record_changes(request.user, form.instance, form.stored_state)
+    def stored_state(self, obj: KnowledgeBase) -> KnowledgeBaseState:
+        return KnowledgeBaseState.of(obj)
+
+    def record_created(self, actor, obj: KnowledgeBase) -> None:
+        record_created(actor, obj)
+
+    def record_changes(self, actor, obj: KnowledgeBase, before: KnowledgeBaseState) -> None:
+        record_changes(actor, obj, before)
 
     def get_readonly_fields(self, request: HttpRequest, obj: KnowledgeBase | None = None):
         # The embedding model is fixed once vectors exist (see DESIGN: re-embed to change);
