@@ -64,3 +64,10 @@ def test_refusals_are_pages_of_the_site_in_the_persons_language():
     missing = reader.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
     assert missing.status_code == 404
     assert "There is nothing at this address" in missing.content.decode()
+
+
+def test_korean_headers_tell_the_console_from_djangos_admin():
+    """Both were "관리…" (Django's own catalogue translates "Administration")."""
+    page = signed_in(make_user("boss", superuser=True)).get(
+        "/console/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert '>콘솔</a>' in page and '>Django 관리자</a>' in page
