@@ -93,6 +93,12 @@ def match_tokens(text: str) -> list[str]:
     return tokenize(text, _MATCHING)
 
 
+def word_count(text: str) -> int:
+    """Words as a reader counts them, stop words included ("Alcohol is not reimbursed." has
+    four): how long a fragment is, whatever its content words."""
+    return len(_WORD.findall(text))
+
+
 def approx_tokens(text: str) -> int:
     """A conservative LLM token estimate when no tokenizer is given: one per CJK/Hangul
     character, one per ~4 characters of other words, one per punctuation mark."""

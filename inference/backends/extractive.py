@@ -25,7 +25,7 @@ from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace
 from textproc.sentences import sentence_spans
-from textproc.tokens import approx_tokens, light_stem, match_tokens
+from textproc.tokens import approx_tokens, light_stem, match_tokens, word_count
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
 EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -100,7 +100,9 @@ class ExtractiveConfig:
     # 0.3 measured best of 0.2-1.0 (benchmarks/RESULTS.md, "Answer step").
     coverage_weight: float = 0.3
     min_score: float = 0.05  # below this, nothing answers: a "not found" reply
-    min_tokens: int = 3  # shorter fragments (headings, list bullets) are not quoted
+    # Shorter fragments (headings, list bullets) are not quoted. Counted in words, stop
+    # words included: "Alcohol is not reimbursed." has two content words and is an answer.
+    min_words: int = 3
     max_sentence_chars: int = 600
     cache_size: int = 32
 
@@ -178,7 +180,7 @@ class ExtractiveBackend:
         for index, span in enumerate(sentence_spans(source.text)):
             text = strip_heading(collapse_whitespace(span.text), [*headings, source.title])
             tokens = word_forms(text)
-            if (text == heading or len(tokens) < cfg.min_tokens
+            if (text == heading or word_count(text) < cfg.min_words or not tokens
                     or len(text) > cfg.max_sentence_chars):
                 continue
             candidates.append(_Candidate(source.n, index, text, tokens,

@@ -310,3 +310,14 @@ def test_context_comes_from_the_best_sentences_own_section():
     backend = ExtractiveBackend(config=ExtractiveConfig(relative_cutoff=0.0))
     assert [s.text[:6] for s in backend.select(question, [joined])] == ["Employ", "A comm"]
     assert [s.text[:6] for s in backend.select(question, [sectioned])] == ["A comm"]
+
+
+def test_a_short_sentence_made_mostly_of_stop_words_is_still_an_answer():
+    """"Alcohol is not reimbursed." has two content words; counted by content words it was
+    too short to quote, and the answer listed what IS reimbursed instead."""
+    text = ("Hotel costs are reimbursed up to 150 euros per night. Meals are reimbursed up to "
+            "40 euros per day. Alcohol is not reimbursed. Taxis are reimbursed when no public "
+            "transport is available.")
+    answer = collect(ExtractiveBackend().stream(
+        AnswerRequest(question="Is alcohol reimbursed?", sources=[source(1, text)])))
+    assert "Alcohol is not reimbursed. [1]" in answer.text
