@@ -112,20 +112,23 @@ def profile_of(texts: Iterable[str]) -> LanguageProfile:
 
 
 def _windows(texts: Iterable[str]) -> Iterator[tuple[str, int]]:
-    """(text, letters) runs of a block's lines holding WINDOW_LETTERS letters or the
-    rest of the block: one line is often one word, too little to identify, but a block
-    (a paragraph, a table row) is the largest unit known to be in one language."""
+    """(text, letters) runs of lines holding WINDOW_LETTERS letters: one line is often one
+    word, too little to identify. A block (a paragraph, a table row) is one language, so a
+    window never spans two blocks unless the first is too short to identify alone: a lone
+    heading ("Pension plan", "Canteen") joins the block after it, which it introduces.
+    Read alone, such headings were French and Dutch, and a short English handbook became
+    "mixed"."""
+    lines: list[str] = []
+    letters = 0
     for text in texts:
-        lines: list[str] = []
-        letters = 0
         for line in text.splitlines():
             lines.append(line)
             letters += letter_count(line)
             if letters >= WINDOW_LETTERS:
                 yield "\n".join(lines), letters
                 lines, letters = [], 0
-        if letters:
-            yield "\n".join(lines), letters
+    if letters:
+        yield "\n".join(lines), letters
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,11 @@ def test_a_long_document_is_sampled_from_start_to_end_in_bounded_time():
     assert time.perf_counter() - began < 5
     assert profile.identified <= SAMPLE_LETTERS * 1.1
     assert decide(profile).language == "ko"
+
+
+def test_short_english_headings_do_not_make_a_short_handbook_mixed():
+    """Read alone, "Pension plan" is French and "Canteen" Dutch to the identifier; a
+    heading joins the block it introduces instead."""
+    blocks = ["Pension plan", "The company pays five percent.", "Canteen", "Lunch is free.",
+              "Versions", "See the list."]
+    assert decide(profile_of(blocks)).language == "en"
