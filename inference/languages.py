@@ -12,6 +12,10 @@ _NOT_FOUND = {
     "en": "I couldn't find the answer to that in {kb}.",
     "ko": "{kb}에서 해당 질문에 대한 답을 찾을 수 없습니다.",
 }
+_ASK_IN = {
+    ("en", "ko"): "Its documents are written in Korean: asking in Korean may find the answer.",
+    ("ko", "en"): "이 문서들은 영어로 작성되어 있어 영어로 질문하면 답을 찾을 수도 있습니다.",
+}
 _THE_DOCUMENTS = {"en": "the documents", "ko": "문서"}
 _CLOSEST = {"en": "The closest documents are:", "ko": "가장 가까운 문서:"}
 _UNAVAILABLE_NOTICE = {
@@ -36,6 +40,13 @@ def not_found_message(language: str, knowledge_base: str | None = None) -> str:
     lang = _lang(language)
     kb = knowledge_base or _THE_DOCUMENTS[lang]
     return _NOT_FOUND[lang].format(kb=kb)
+
+
+def other_language_hint(question_language: str, documents_language: str) -> str:
+    """A sentence for a "not found" reply when the question and the documents are in
+    different languages (answers are matched on the documents' words, so a Korean question
+    rarely finds an English passage); "" when they agree or either is not en/ko."""
+    return _ASK_IN.get((question_language, documents_language), "")
 
 
 def closest_documents_heading(language: str) -> str:

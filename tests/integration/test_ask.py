@@ -132,6 +132,18 @@ def test_korean_questions_get_korean_answers():
     assert refused.not_found and "찾을 수 없습니다" in refused.answer
 
 
+def test_a_question_in_another_language_than_the_documents_is_told_so(it_kb):
+    """A Korean question matches no word of English documents: the refusal says in which
+    language to ask, in the asker's language; an English refusal there says nothing of it."""
+    it_kb.refresh_from_db()
+    assert it_kb.documents_language == "en"
+    text, result = answer(SYSTEM, "VPN 프로필은 누가 보내나요?")
+    assert result.not_found
+    assert "영어로 작성되어" in text
+    english, _ = answer(SYSTEM, "What is the capital city of Peru?")
+    assert "Korean" not in english
+
+
 def test_a_korean_knowledge_base_answers_with_the_korean_embedding_model():
     kb = create_knowledge_base(SYSTEM, name="인사 규정", slug="hr-ko", language="ko")
     assert kb.embedding_model == "universal-sentence-encoder-multilingual-3"

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from citewise.api.problems import UnreadableFile, UploadTooLarge
 from citewise.chat.conversations import visible_citations, visible_closest_documents
 from citewise.chat.models import Conversation, Feedback, Message, Rating
-from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from ingestion.detect import SUPPORTED_LIST, detect_stream_type
 from ingestion.errors import EncryptedDocument, IngestionError
 
@@ -121,7 +121,7 @@ class KnowledgeBaseOut(serializers.ModelSerializer):
     def get_language(self, kb: KnowledgeBase) -> str:
         """The language set by an admin, else the one detected from the documents ("" until
         a document had text)."""
-        return kb.detected_language if kb.language == LanguageHint.AUTO else kb.language
+        return kb.documents_language
 
 
 class ProblemOut(serializers.Serializer):

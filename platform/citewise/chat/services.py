@@ -66,6 +66,7 @@ from inference.languages import (
     fallback_notice,
     is_not_found,
     not_found_message,
+    other_language_hint,
 )
 from inference.sources import Source
 from inference.spelling import correct_typos
@@ -267,6 +268,8 @@ class _Answer:
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
         closest = _closest_documents(passages)
         message = not_found_message(self.language, self.kb_names)
+        hint = other_language_hint(self.language, self._documents_language())
+        message = f"{message} {hint}" if hint else message
         text = message + (_closest_listing(self.language, closest) if closest else "")
         self._record_gap(closest, passages)
         yield AskNotFound(message=message, text=text,
@@ -276,6 +279,11 @@ class _Answer:
                           cited=[], supported={}, snippets={}, grounded=False,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
                           not_found=True, closest=closest)
+
+    def _documents_language(self) -> str:
+        """The language all the asked knowledge bases are written in ("" when they differ)."""
+        languages = {kb.documents_language for kb in self.kbs}
+        return languages.pop() if len(languages) == 1 else ""
 
     def _record_gap(self, closest: list[dict], passages: list[Passage]) -> None:
         """The question goes to the admins' report of what the documents do not answer,

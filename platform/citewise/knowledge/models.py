@@ -88,6 +88,12 @@ class KnowledgeBase(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def documents_language(self) -> str:
+        """The language set by an admin, else the one detected from the documents ("en",
+        "ko", "mixed", another ISO 639-1 code; "" until a document had text)."""
+        return self.detected_language if self.language == LanguageHint.AUTO else self.language
+
+    @property
     def index_key(self) -> str:
         """The folder name of this knowledge base's index files (ids never change)."""
         return f"kb-{self.pk}"
