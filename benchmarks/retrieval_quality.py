@@ -222,9 +222,10 @@ def _row(label: str, s: Scores) -> str:
 
 def compare_tokenizers(bench: Bench) -> None:
     """BM25 alone with each tokenizer: quality, index build time (tokenizing every passage
-    and writing the index) and per-query time (tokenizing the question and scoring)."""
+    and writing the index) and per-query time (tokenizing the question and scoring); with
+    dense vectors, also the hybrid's Recall@1 / Recall@5 with that tokenizer."""
     print("| BM25 tokenizer | Recall@1 | Recall@5 | nDCG@10 | MRR | index s "
-          "| query p50/p95 ms |\n|---|---|---|---|---|---|---|")
+          "| query p50/p95 ms | hybrid R@1 / R@5 |\n|---|---|---|---|---|---|---|---|")
     for tokenizer in (TokenizerConfig(korean="bigram"),
                       TokenizerConfig(korean="bigram", stem=True),
                       TokenizerConfig(korean="kiwi"),
@@ -242,9 +243,12 @@ def compare_tokenizers(bench: Bench) -> None:
             bench.lexical.search("kb", q, 10)
             latencies.append(time.perf_counter() - t0)
         result = bench.run(use_dense=False, use_lexical=True)
+        hybrid = bench.run(use_dense=True, use_lexical=True) if bench.dense else None
         print(f"{_row(tokenizer.name, result)} {index_s:.1f} "
               f"| {np.percentile(latencies, 50) * 1000:.2f} / "
-              f"{np.percentile(latencies, 95) * 1000:.2f} |", flush=True)
+              f"{np.percentile(latencies, 95) * 1000:.2f} | "
+              f"{f'{hybrid.recall_at_1:.3f} / {hybrid.recall_at_5:.3f}' if hybrid else '-'} |",
+              flush=True)
     bench.set_tokenizer(TokenizerConfig())
 
 

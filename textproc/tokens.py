@@ -2,8 +2,8 @@
 verifier's and the extractive backend's comparison words, and the model-token estimate.
 
 Every text is NFKC-normalised (full-width letters, compatibility jamo and ligatures fold
-to one form) and case-folded. Words in Latin script lose English stop words and, when
-asked, a light suffix stemmer merges plural/verb forms. Korean glues particles and endings
+to one form) and case-folded. Words in Latin script lose English stop words and, in the
+lexical index, a light suffix stemmer merges plural/verb forms. Korean glues particles and endings
 to words (서울이고, 서울에서), so Korean needs either
 - "bigram": each Hangul run plus its character bigrams (서울이고 -> 서울이고 서울 울이 이고):
   no dictionary, robust to unknown names; or
@@ -51,11 +51,13 @@ STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    """korean: one of KOREAN_MODES; stem: English light stemming; stop_words: drop
-    English stop words. Raises ValueError for an unknown Korean mode."""
+    """korean: one of KOREAN_MODES; stem: English light stemming (on for the lexical
+    index: "password" meets "passwords"; python-faq hybrid Recall@1 0.877 -> 0.887,
+    benchmarks/RESULTS.md); stop_words: drop English stop words. Raises ValueError for an
+    unknown Korean mode."""
 
     korean: str = "kiwi"
-    stem: bool = False
+    stem: bool = True
     stop_words: bool = True
 
     def __post_init__(self) -> None:
@@ -68,7 +70,7 @@ class TokenizerConfig:
         return f"v1;korean={self.korean};stem={int(self.stem)};stop={int(self.stop_words)}"
 
 
-_MATCHING = TokenizerConfig(korean="bigram")
+_MATCHING = TokenizerConfig(korean="bigram", stem=False)
 
 
 def tokenize(text: str, config: TokenizerConfig | None = None) -> list[str]:

@@ -64,7 +64,15 @@ def test_match_tokens_are_words_and_hangul_bigrams_without_a_model():
 def test_one_stop_word_list_for_the_index_and_the_answer_step():
     # "How do I" and "the" carry no topic for BM25 nor for the verifier's overlap.
     question = "How do I rebuild the indexes?"
-    assert tokenize(question) == match_tokens(question) == ["rebuild", "indexes"]
+    unstemmed = TokenizerConfig(stem=False)
+    assert tokenize(question, unstemmed) == match_tokens(question) == ["rebuild", "indexes"]
+
+
+def test_the_index_merges_singular_and_plural():
+    """"What is the minimum password length?" found no lexical match in a handbook that
+    says "Passwords must be ..." and was refused."""
+    assert tokenize("password") == tokenize("passwords") == ["password"]
+    assert tokenize("How do I rebuild the indexes?") == ["rebuild", "index"]
 
 
 def test_approx_tokens_is_conservative():
