@@ -57,9 +57,9 @@ class Prepared:
         self.sources = [services._source(n, p) for n, p in enumerate(self.passages, 1)]
         self.extractive = extractive_backend(kb)
         sentences = self.extractive.score_sentences(self.query, self.sources)
-        features = evidence(self.query, sources=self.sources, sentences=sentences,
-                            results=[services._scores(p) for p in self.passages])
-        self.answerable = decide(features, services.answerability_config()).answerable
+        self.features = evidence(self.query, sources=self.sources, sentences=sentences,
+                                 results=[services._scores(p) for p in self.passages])
+        self.answerable = decide(self.features, services.answerability_config()).answerable
         chunks = Chunk.objects.filter(pk__in=[p.chunk_id for p in self.passages])
         self.texts = {c.pk: (c.document.original_name, c.text)
                       for c in chunks.select_related("document")}
@@ -104,6 +104,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--rows", required=True, type=Path)
+    parser.add_argument("--features", type=Path,
+                        help="also write each question's answerability features (JSON lines)")
     args = parser.parse_args()
     setup(args.data_dir)
     rows = {row["id"]: row for row in json.loads(args.rows.read_text())}
@@ -118,6 +120,19 @@ def main() -> None:
                   f"{c['refused_unanswerable'] / max(1, c['unanswerable']):.3f} | "
                   f"{c['lost']}/{c['first']} = {c['lost'] / max(1, c['first']):.3f} |",
                   flush=True)
+        if args.features:
+            write_features(args.features, language, rows, prepared)
+
+
+def write_features(path: Path, language: str, rows: dict, prepared: dict) -> None:
+    """One JSON line per question: kind, search rank of its evidence, the features."""
+    from benchmarks.debian_docs import hand_written
+
+    with path.open("a", encoding="utf-8") as out:
+        for item in hand_written(language):
+            out.write(json.dumps({"id": item.id, "language": language, "kind": item.kind,
+                                  "rank": rows[item.id]["rank"],
+                                  "features": prepared[item.id].features}) + "\n")
 
 
 if __name__ == "__main__":

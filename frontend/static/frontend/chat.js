@@ -9,24 +9,13 @@
   const strings = JSON.parse(root.dataset.strings || "{}");
   const form = document.getElementById("composer");
   const messages = document.getElementById("messages");
-  const announcer = document.getElementById("announcer");
+  const announce = window.citewise.dom.announcer(document.getElementById("announcer"));
+  const element = window.citewise.dom.element;
   let current = null; // the answer streaming now: {controller, streamId, article, stopTimer}
 
   function csrfToken() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
-  }
-
-  function announce(text) {
-    announcer.textContent = "";
-    window.setTimeout(function () { announcer.textContent = text; }, 50);
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text) node.textContent = text;
-    return node;
   }
 
   function fromHtml(html) {

@@ -8,7 +8,8 @@
   if (!form) return;
   const input = document.getElementById("upload-files");
   const list = document.getElementById("upload-list");
-  const announcer = document.getElementById("upload-announcer");
+  const announce = window.citewise.dom.announcer(document.getElementById("upload-announcer"));
+  const element = window.citewise.dom.element;
   const strings = form.dataset;
   // Parallel transfers: enough to fill the line, few enough not to starve the server.
   const PARALLEL = 3;
@@ -22,18 +23,6 @@
 
   function csrfToken() {
     return form.querySelector("input[name=csrfmiddlewaretoken]").value;
-  }
-
-  function announce(text) {
-    announcer.textContent = "";
-    window.setTimeout(function () { announcer.textContent = text; }, 50);
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text) node.textContent = text;
-    return node;
   }
 
   function add(files) {
