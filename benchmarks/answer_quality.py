@@ -315,6 +315,7 @@ class Row:
     rank1_holds: bool = False
     rank1_lost: bool = False
     rank1_not_cited: bool = False
+    features: dict = field(default_factory=dict)  # inference.answerability's evidence
 
 
 def ask_one(question: Question, kb, *, answerable: bool) -> Row:
@@ -347,7 +348,7 @@ def ask_one(question: Question, kb, *, answerable: bool) -> Row:
     gate_refused = result.not_found and not declined
     row = Row(question.set, question.id, kb.slug, answerable, refused, result.not_found,
               round(value, 6), gate_open != gate_refused, latency, answer=result.answer,
-              declined=declined)
+              declined=declined, features=features)
     if not answerable:
         return row
     texts = dict(Chunk.objects.filter(pk__in=[c.chunk_id for c in result.citations])
