@@ -24,7 +24,7 @@ HOSTILE_NAMES = (
     "../../etc/passwd.txt",
     "/etc/cron.d/evil.txt",
     "..\\..\\Windows\\win.ini.txt",
-    "C:\\Users\\Public\\evil.txt",
+    "C:\\Users\\Public\\memo.txt",
     "invoice\u202etxt.exe.txt",
     unicodedata.normalize("NFD", "보고서 초안.txt"),
     "pass\u200bword\ufeff\u200d.txt",
@@ -241,17 +241,18 @@ def spelled(number: int) -> str:
     return " ".join(_DIGITS[int(digit)] for digit in str(number))
 
 
-def many_page_pdf(pages: int = 10_000) -> bytes:
+def many_page_pdf(pages: int = 10_000, *, every: int = 1) -> bytes:
     """A valid PDF of `pages` pages, written directly (one shared font, one content
     stream per page, a correct cross-reference table). Each page has a running header
-    and footer and, between them, a line of its own: "Entry 9999 ships nine nine nine
-    nine crates."."""
+    and footer; every `every`th page also has, between them, a line of its own: "Entry
+    9999 ships nine nine nine nine crates."."""
     objects: list[bytes] = [b"", b""]  # 1: catalog, 2: page tree, filled in below
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")  # 3
     kids = []
     for number in range(1, pages + 1):
-        stream = (f"BT /F1 10 Tf 72 760 Td (Shipment ledger) Tj ET "
-                  f"BT /F1 12 Tf 72 500 Td (Entry {number} ships {spelled(number)} crates.) Tj ET "
+        entry = (f"BT /F1 12 Tf 72 500 Td (Entry {number} ships {spelled(number)} crates.) Tj ET "
+                 if number % every == 0 else "")
+        stream = (f"BT /F1 10 Tf 72 760 Td (Shipment ledger) Tj ET {entry}"
                   f"BT /F1 10 Tf 72 40 Td (Page {number}) Tj ET").encode()
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
         content = len(objects)
