@@ -296,8 +296,10 @@ MAGIC = {
             b"opendocument.text", ".odt"),
     "html": (b"<!DOCTYPE html><html><body><p>", ".html"),
 }
-# What random bytes behind each magic number may end as. HTML decodes whatever follows,
-# so it is indexed or empty; binaries are damaged, empty of text, or (images) need OCR.
+# What random bytes behind each magic number may end as. HTML with text after it is
+# indexed or empty, with binary noise after it is not a web page (unsupported); binaries
+# are damaged, empty of text, or (images) need OCR; a ZIP that is no Office package is
+# unsupported. Never a code that blames Citewise (reader_fault, parser_crashed).
 RANDOM_CODES = {
     "pdf": frozenset({"corrupt", "empty", "ocr_unavailable"}),
     "png": frozenset({"corrupt", "empty", "ocr_unavailable"}),
