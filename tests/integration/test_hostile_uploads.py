@@ -6,6 +6,9 @@ members climb out of their folder. Each file ends indexed or failed with its cod
 reason, alone; the worker and its pool process live on unchanged (parsing happens in a
 child of its own, see ingestion/bounded.py); no original lands outside the data
 directory; no external entity is ever read. `ingest --sync` gives the same verdicts.
+The guarantee when a parse dies anyway (SIGKILL, as from the OOM killer): that file fails
+as parser_crashed, the files behind it are indexed, and the worker's pool process is the
+same one.
 
 Embedding dominates the batch's time, so the worker's files carry little text: its
 single line is 32 KB and its 10,000-page PDF has text on every 100th page (all pages
@@ -16,6 +19,8 @@ of an hour); benchmarks/hostile_uploads.py measures both at full size."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import unicodedata
 from io import BytesIO, StringIO
 from pathlib import Path
@@ -143,6 +148,45 @@ def test_a_batch_of_hostile_uploads_each_ends_alone_and_the_worker_lives_on(own_
     # The same worker, with the same pool process: nothing it ran died.
     assert worker.process.poll() is None
     assert pool_processes(worker) == pool_before
+
+
+def parser_process(parent: int) -> int | None:
+    """The pid of the bounded parse child (`python -m ingestion.bounded`) of `parent`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        # The parent pid is the second field after the parenthesised command name.
+        if int(stat.rpartition(")")[2].split()[1]) == parent and b"ingestion.bounded" in command:
+            return int(entry.name)
+    return None
+
+
+def test_a_parser_killed_mid_file_fails_that_file_alone(own_worker):
+    """What the OOM killer or a crashing library does to a parse: the file fails as
+    parser_crashed, the file queued behind it is indexed, the worker's pool process is
+    the one it was."""
+    worker = own_worker("crash")
+    (pool,) = pool_processes(worker)
+    kb = make_kb("crash")
+    ledger = add_upload(SYSTEM, kb, BytesIO(hostile.many_page_pdf(every=100)),
+                        original_name="ledger.pdf")[0].result.document
+    hours = add_upload(SYSTEM, kb, BytesIO(b"# Hours\n\nThe office opens at 8:00 on weekdays.\n"),
+                       original_name="hours.md")[0].result.document
+    os.kill(wait_for(lambda: parser_process(pool), interval=0.05), signal.SIGKILL)
+    wait_for(lambda: not kb.documents.filter(
+        status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING]).exists())
+    ledger.refresh_from_db()
+    assert (ledger.status, ledger.error_code) == (DocumentStatus.FAILED, "parser_crashed")
+    assert "stopped unexpectedly" in ledger.error
+    hours.refresh_from_db()
+    assert hours.status == DocumentStatus.INDEXED
+    assert worker.process.poll() is None
+    assert pool_processes(worker) == [pool]
 
 
 SYNC_LABELS = ("zip-bomb-docx", "lying-zip-bomb-docx", "billion-laughs-docx", "xxe-docx",
