@@ -13,6 +13,7 @@ from typing import BinaryIO
 from defusedxml import ElementTree
 
 from ingestion.errors import EncryptedDocument, UnsupportedType
+from ingestion.safety import XML_PART_NAMES
 from textproc.encoding import decode_bytes
 
 SUPPORTED_TYPES = ("pdf", "docx", "pptx", "xlsx", "csv", "html", "markdown", "text", "png", "jpeg")
@@ -195,7 +196,6 @@ def detect_stream_type(stream: BinaryIO, filename: str) -> str:
 
 _PACKAGE_RELS = "_rels/.rels"
 _OFFICE_DOCUMENT = "/officeDocument"
-_XML_PARTS = (".xml", ".rels", ".vml")
 
 
 def _main_part(archive: zipfile.ZipFile) -> str | None:
@@ -233,6 +233,6 @@ def office_package_intact(path: Path) -> bool:
             if _main_part(archive) not in names:
                 return False
             return all(_well_formed(archive, info) for info in archive.infolist()
-                       if info.filename.lower().endswith(_XML_PARTS))
+                       if info.filename.lower().endswith(XML_PART_NAMES))
     except (zipfile.BadZipFile, ElementTree.ParseError, OSError, ValueError, EOFError):
         return False

@@ -21,6 +21,7 @@ MAX_ZIP_ENTRIES = 10_000
 # The XML prolog (declaration, comments, DOCTYPE) precedes the root element; no real
 # Office part has a prolog this long.
 _MAX_PROLOG_BYTES = 64 * 1024
+XML_PART_NAMES = (".xml", ".rels", ".vml")
 
 
 def _megabytes(size: int) -> str:
@@ -103,22 +104,31 @@ def _prolog_has_doctype(head: bytes) -> bool | None:
     return None if len(head) >= _MAX_PROLOG_BYTES else False
 
 
+def _looks_like_xml(head: bytes) -> bool:
+    """Whether a part's first bytes start XML (any encoding Office or libxml2 reads)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+
+
 def check_office_xml(path: Path) -> None:
     """Office Open XML never uses DTDs. A part that declares one is crafted (the
     'billion laughs' entity expansion, or external entities reading local files), so it
-    is rejected before any XML parser sees it."""
+    is rejected before any XML parser sees it. Every part that starts like XML is
+    checked, whatever its name: [Content_Types].xml may declare any part name XML."""
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                continue
             with archive.open(info) as part:
                 head = part.read(_MAX_PROLOG_BYTES)
+            if not (info.filename.lower().endswith(XML_PART_NAMES) or _looks_like_xml(head)):
+                continue
             verdict = _prolog_has_doctype(head)
             if verdict is None or verdict:
                 raise CorruptDocument(
                     f"The file contains an XML part ({info.filename}) with a document type "
                     "declaration, which Office files never use; it may be crafted to exhaust "
-                    "memory. Open it in Office, save a clean copy, and upload that."
+                    "memory or to read files on the server. Open it in Office, save a clean "
+                    "copy, and upload that."
                 )
 
 

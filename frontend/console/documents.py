@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import get_language_info, gettext_lazy, ngettext
+from django.utils.translation import get_language, get_language_info, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,7 +30,7 @@ from citewise.knowledge.browse import (
     text_preview,
     watched,
 )
-from citewise.knowledge.choices import FailureCode
+from citewise.knowledge.choices import FAILURE_ADVICE, FailureCode
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, Stage
 from citewise.knowledge.services import delete_document
 from citewise.knowledge.uploads import (
@@ -105,6 +105,7 @@ class Row:
     stage_label: str
     type_label: str
     reason_label: str  # the failure's translated code; "" unless failed
+    advice: str  # what to do, in the reader's language; "" unless failed and not English
     percent: int  # ingestion progress, 0-100
     pending: bool
     may_requeue: bool
@@ -117,6 +118,8 @@ def row(document: Document) -> Row:
                type_label=TYPE_LABELS.get(document.detected_type, document.detected_type),
                reason_label=reason_label(document.error_code)
                if document.status == DocumentStatus.FAILED else "",
+               advice=advice(document.error_code)
+               if document.status == DocumentStatus.FAILED else "",
                percent=round(100 * document.progress),
                pending=document.status in PENDING,
                may_requeue=may_requeue(document))
@@ -125,6 +128,14 @@ def row(document: Document) -> Row:
 def reason_label(code: str) -> str:
     """A failure code in the reader's language (an unknown or empty code: "Failed")."""
     return str(FailureCode(code).label) if code in FailureCode.values else _("Failed")
+
+
+def advice(code: str) -> str:
+    """What to do about a failure, translated; "" in English, where the stored reason
+    (always English, with the file's own details) already says it."""
+    if code not in FailureCode.values or (get_language() or "en").startswith("en"):
+        return ""
+    return str(FAILURE_ADVICE[FailureCode(code)])
 
 
 @console_view

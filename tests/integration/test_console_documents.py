@@ -186,11 +186,14 @@ def test_a_failure_shows_its_translated_reason_and_detail_with_retry(client_of, 
     assert "Retry with a new file" in english
     # The same file would fail again: no plain Retry button for a damaged file.
     assert f'aria-label="Retry {failed.title}"' not in english
+    advice = "파일을 만든 프로그램에서 열어 새로 저장한 뒤"  # what to do, in Korean
+    assert advice not in english
     korean = client_of.get(f"{HR_DOCS}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "손상된 파일" in korean and "Damaged file" not in korean
+    assert advice in korean
     assert "새 파일로 다시 시도" in korean
-    assert "손상된 파일" in client_of.get(f"{HR_DOCS}/{failed.pk}/",
-                                       HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    detail = client_of.get(f"{HR_DOCS}/{failed.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "손상된 파일" in detail and advice in detail
 
 
 def test_retry_queues_a_transient_failure_again_and_leaves_an_audit_event(

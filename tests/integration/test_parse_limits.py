@@ -17,8 +17,9 @@ from tests.factories import make_kb
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# About 40 MB of text: reading it needs more than 256 MB, the lowest memory limit.
-EXPORT = ("Each line of this log repeats the same words again. " * 20 + "\n\n") * 40_000
+# About 80 MB of text (under the 100 MB upload limit): reading it needs more than 256 MB,
+# the lowest memory limit.
+EXPORT = ("Each line of this log repeats the same words again. " * 20 + "\n\n") * 80_000
 HOURS = "# Hours\n\nThe office opens at 8:00 on weekdays.\n"
 
 

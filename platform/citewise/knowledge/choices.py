@@ -36,6 +36,51 @@ class FailureCode(TextChoices):
     INTERNAL = "internal", _("Internal error")
 
 
+# What a person can do about each failure, in the reader's language. The stored reason
+# (ingestion's English sentence, with the file's own numbers and part names) says what
+# went wrong; this sentence beside it is what a Korean reader acts on.
+FAILURE_ADVICE = {
+    FailureCode.UNSUPPORTED_TYPE: _(
+        "Citewise cannot read this kind of file. Save it as PDF, Word, Excel, PowerPoint, "
+        "CSV, HTML, Markdown or plain text, or unpack it if it is an archive, and upload "
+        "that."),
+    FailureCode.TOO_LARGE: _(
+        "The file is over a size or depth limit. Split it into smaller files, or ask an "
+        "administrator to raise the limit."),
+    FailureCode.ENCRYPTED: _("The file is password-protected. Remove the password and "
+                             "upload it again."),
+    FailureCode.CORRUPT: _(
+        "The file is damaged, or built to attack the programs that read it. Open it in "
+        "the program that made it, save a new copy and upload that."),
+    FailureCode.ARCHIVE_BOMB: _(
+        "The file would expand to far more data than real documents do (a \"zip bomb\"), "
+        "so it was not opened. If it is a real document, split it into smaller files."),
+    FailureCode.EMPTY: _(
+        "No text was found. Check that it is the right file; for scans, ask an "
+        "administrator to turn on text recognition (OCR)."),
+    FailureCode.OCR_UNAVAILABLE: _(
+        "The pages are pictures of text and text recognition (OCR) is not installed. Ask "
+        "an administrator to install it, then retry."),
+    FailureCode.PARSE_TIME_LIMIT: _(
+        "Reading the file took longer than the limit per document. Split or simplify it, "
+        "or ask an administrator to raise the limit, then retry."),
+    FailureCode.PARSE_MEMORY_LIMIT: _(
+        "Reading the file needed more memory than the limit per document. Split it, or "
+        "ask an administrator to raise the limit, then retry."),
+    FailureCode.PARSER_CRASHED: _(
+        "The program reading the file stopped unexpectedly; other files are not "
+        "affected. Retry once; if it fails again, tell an administrator."),
+    FailureCode.READER_FAULT: _(
+        "Citewise could not read this intact file because of an internal error. "
+        "Uploading it again will not help: tell an administrator."),
+    FailureCode.INGESTION_FAILED: _("The file could not be ingested. Tell an "
+                                    "administrator."),
+    FailureCode.INTERNAL: _(
+        "Citewise failed with an error of its own. Retry; if it fails again, tell an "
+        "administrator."),
+}
+
+
 def failure_code(error: BaseException) -> FailureCode:
     """The code of an ingestion error; INTERNAL for any other exception."""
     if isinstance(error, IngestionError):

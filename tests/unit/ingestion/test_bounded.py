@@ -34,7 +34,7 @@ def test_bad_input_fails_with_the_parsers_reason_and_code(tmp_path: Path):
 def test_a_file_needing_more_memory_than_the_limit_fails_alone(tmp_path: Path):
     big = tmp_path / "big.txt"
     big.write_text(("Each line of this log repeats the same words again. " * 20 + "\n\n")
-                   * 40_000)
+                   * 80_000)  # 80 MB
     with pytest.raises(ParseMemoryLimit) as failed:
         parse_bounded(big, big.name, limits=ParseLimits(memory_bytes=256 * MB))
     assert failed.value.code == "parse_memory_limit"

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
 import unicodedata
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textproc import normalize
 from textproc.encoding import decode_bytes
-from textproc.normalize import clean_inline, fold, normalize_text
+from textproc.normalize import clean_inline, collapse_whitespace, fold, normalize_text
 
 KOREAN = "한국어 문서입니다. 검색이 잘 되어야 합니다."
 
@@ -48,3 +53,16 @@ def test_folded_form_matches_width_and_case_variants():
     # Full-width letters come from CJK input methods; the stored form keeps them.
     assert fold("ＰＹＴＨＯＮ  3.12\n설치") == fold("python 3.12 설치") == "python 3.12 설치"
     assert normalize_text("ＰＹＴＨＯＮ") == "ＰＹＴＨＯＮ"
+
+
+_SPACE_CHARS = " \t\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab가\n\r\x0b\x0c" + _SPACE_CHARS)), max_size=80))
+def test_runs_of_space_become_one_plain_space_and_a_lone_space_stays(text):
+    """The patterns skip lone plain spaces (for memory); the result is what replacing
+    every run would give."""
+    assert normalize._SPACES.sub(" ", text) == re.sub(f"[{_SPACE_CHARS}\u2000-\u200a]+", " ",
+                                                       text)
+    assert collapse_whitespace(text) == re.sub(r"\s+", " ", text).strip()
