@@ -65,10 +65,15 @@ class Prepared:
                       for c in chunks.select_related("document")}
 
     def cited(self, overrides: dict) -> list[int] | None:
-        """The chunk ids the variant quotes; None for a refusal."""
+        """The chunk ids the variant quotes; None for a refusal. An "answerability" entry
+        of `overrides` (an AnswerabilityConfig) replaces the service's decision."""
+        from inference.answerability import decide
         from inference.backends.extractive import ExtractiveBackend
 
-        if not self.answerable:
+        overrides = dict(overrides)
+        gate = overrides.pop("answerability", None)
+        answerable = self.answerable if gate is None else decide(self.features, gate).answerable
+        if not answerable:
             return None
         ex = self.extractive
         backend = ExtractiveBackend(embed_query=ex.embed_query, embed_passages=ex.embed_passages,
