@@ -59,7 +59,9 @@ class WorkerProcess:
 
 def start_worker(label: str, **env_overrides: str) -> WorkerProcess:
     hostname = f"pytest-{label}-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), **env_overrides}
+    # The checkout's own code, even where an installed copy of Citewise is on the path.
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+           "PYTHONPATH": f"{REPO_ROOT / 'platform'}{os.pathsep}{REPO_ROOT}", **env_overrides}
     log_path = Path(settings.DATA_DIR) / f"worker-{hostname.split('@')[0]}.log"
     # Leftover messages from an earlier run would reference rows that no longer exist.
     celery_app.control.purge()
