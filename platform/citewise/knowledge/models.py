@@ -168,6 +168,14 @@ class Document(models.Model):
         ordering = ["knowledge_base", "title"]
         indexes = [models.Index(fields=["knowledge_base", "sha256"]),
                    models.Index(fields=["status", "updated_at"])]
+        constraints = [
+            # One live document per content in a knowledge base, whatever door the file
+            # came through and however close together (services.add_document). A failed
+            # one may be uploaded again; a file never stored (too large) has no hash.
+            models.UniqueConstraint(
+                fields=["knowledge_base", "sha256"], name="document_content_unique",
+                condition=~models.Q(status=DocumentStatus.FAILED) & ~models.Q(sha256="")),
+        ]
 
     def __str__(self) -> str:
         return self.title

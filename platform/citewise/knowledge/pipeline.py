@@ -55,6 +55,10 @@ INTERNAL_ERROR_MESSAGE = ("Citewise failed while reading this file: an error of 
                           "it fails again, report it with the file.")
 
 
+# What ingest() returns for a document deleted while it was being ingested.
+DELETED = "deleted"
+
+
 class DocumentBusy(Exception):
     """Another worker holds the document's lease."""
 
@@ -106,8 +110,13 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
             _embed_pending(document)
         with timed(timings, "index"):
             report(document, Stage.INDEXING, PROGRESS_AFTER[Stage.EMBEDDING])
-            indexing.index_chunks(document.knowledge_base, document.chunks.all())
-            _publish(document)
+            chunks = list(document.chunks.all())
+            indexing.index_chunks(document.knowledge_base, chunks)
+            if not _publish(document):
+                # Deleted while it was being ingested: what was just indexed goes too,
+                # or the index would keep passages of a document that is gone.
+                indexing.unindex_chunks(document.knowledge_base, [c.pk for c in chunks])
+                return DELETED
     except IngestionError as error:
         _fail(document, error)
         attempt.error = str(error)
@@ -124,9 +133,9 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
         attempt.error = f"{type(error).__name__}: {error}"
         _fail(document, error)
     finally:
-        attempt.finished_at = timezone.now()
-        attempt.stage_seconds = timings
-        attempt.save(update_fields=["finished_at", "stage_seconds", "error"])
+        # An update, not save(): the attempt is gone with its document if that was deleted.
+        IngestionAttempt.objects.filter(pk=attempt.pk).update(
+            finished_at=timezone.now(), stage_seconds=timings, error=attempt.error)
     return document.status
 
 
@@ -185,15 +194,19 @@ def _embed_pending(document: Document) -> None:
         report(document, Stage.EMBEDDING, start + span * done / total)
 
 
-def _publish(document: Document) -> None:
-    """Make the new chunks searchable and the replaced version's chunks not, at once."""
-    replaced = document.replaces
+def _publish(document: Document) -> bool:
+    """Make the new chunks searchable and the replaced versions' chunks not, at once.
+    False when the document was deleted meanwhile (nothing published)."""
+    replaced = _versions_replaced(document)
     old_chunk_ids: list[int] = []
     with transaction.atomic():
-        if replaced is not None:
-            old_chunk_ids = list(replaced.chunks.values_list("pk", flat=True))
-            delete_document_rows(replaced)
-            document.replaces = None
+        # Locked: a deletion of the document waits for this, or this sees it gone.
+        if not Document.objects.select_for_update().filter(pk=document.pk).exists():
+            return False
+        for older in replaced:
+            old_chunk_ids += older.chunks.values_list("pk", flat=True)
+            delete_document_rows(older)
+        document.replaces = None
         document.status = DocumentStatus.INDEXED
         document.stage = Stage.INDEXED
         document.progress = 1.0
@@ -205,6 +218,18 @@ def _publish(document: Document) -> None:
     # the document indexed and would never tell the webhook.
     document_finished(document)
     indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
+    return True
+
+
+def _versions_replaced(document: Document) -> list[Document]:
+    """The versions before this one, newest first: all go when it is indexed, even one
+    whose own indexing has not finished (two versions uploaded close together)."""
+    chain: list[Document] = []
+    older = document.replaces
+    while older is not None and older not in chain:
+        chain.append(older)
+        older = older.replaces
+    return chain
 
 
 def _fail(document: Document, error: Exception) -> None:
@@ -214,6 +239,9 @@ def _fail(document: Document, error: Exception) -> None:
     document.error = str(error) if code != FailureCode.INTERNAL else INTERNAL_ERROR_MESSAGE
     document.error_code = code
     document.lease_expires_at = None
-    document.save(update_fields=["status", "stage", "error", "error_code", "lease_expires_at"])
+    if not Document.objects.filter(pk=document.pk).update(
+            status=document.status, stage=document.stage, error=document.error,
+            error_code=code, lease_expires_at=None):
+        return  # deleted meanwhile: nobody to tell
     logger.info("document %s failed (%s): %s", document.pk, code, error)
     document_finished(document)

@@ -24,7 +24,7 @@ from citewise.knowledge import indexing
 from citewise.knowledge.choices import FailureCode
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, Stage
 from citewise.knowledge.permissions import Actor, can_edit
-from citewise.knowledge.services import AddResult, add_document
+from citewise.knowledge.services import AddResult, add_document, same_content_as
 from citewise.knowledge.storage import delete_document_rows
 from citewise.knowledge.tasks import ingest_document
 from ingestion.errors import ArchiveBomb, CorruptDocument, IngestionError
@@ -61,8 +61,9 @@ class Uploaded:
 
 
 class CannotRetry(Exception):
-    """The document cannot be queued again: `code` is "not_failed" (nothing to retry) or
-    "needs_new_file" (the failure is the file's own; retry with a replacement)."""
+    """The document cannot be queued again: `code` is "not_failed" (nothing to retry),
+    "needs_new_file" (the failure is the file's own; retry with a replacement) or
+    "duplicate" (the same content was added again since, and is there)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -178,6 +179,9 @@ def retry_document(actor: Actor, document: Document, *, replacement: BinaryIO | 
         raise CannotRetry("needs_new_file", "this failure is the file's own: upload a new "
                                             "file for it")
     with transaction.atomic():
+        if same_content_as(kb, document.sha256) is not None:
+            raise CannotRetry("duplicate", "a document with the same content is already in "
+                                           "the knowledge base")
         # Compare and swap: two clicks on Retry queue one ingestion.
         requeued = Document.objects.filter(pk=document.pk, status=DocumentStatus.FAILED).update(
             status=DocumentStatus.QUEUED, stage=Stage.QUEUED, progress=0.0, error="",
