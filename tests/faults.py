@@ -129,3 +129,23 @@ class PrivateRedis:
     def restart_empty(self) -> None:
         self.stop()
         self.start()
+
+
+@contextlib.contextmanager
+def celery_broker(url: str):
+    """This process publishes tasks (and pings workers) through the broker at `url`
+    until the block ends; Celery keeps its connection pools, so they are dropped."""
+    from citewise.celery import app
+
+    def reset_pools() -> None:
+        app._pool = None  # rebuilt from broker_url on next use
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url
+    app.conf.broker_url = url
+    reset_pools()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = saved
+        reset_pools()

@@ -34,6 +34,10 @@ class KnowledgeBase(models.Model):
     language_reason = models.CharField(max_length=500, blank=True)
     # Set while a re-embedding into this model runs; the old index serves until the swap.
     pending_embedding_model = models.CharField(max_length=300, blank=True)
+    # The re-embedding task that owns it (empty: queued, not yet taken) until the lease
+    # ends; it renews the lease as it goes. Past it, the reconciler queues it again.
+    reembed_task_id = models.CharField(max_length=255, blank=True, editable=False)
+    reembed_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Fixed at creation: vectors from two models cannot share an index. Changing it
     # means re-embedding into a new index (see the reindex command).
     embedding_model = models.CharField(max_length=300, default="all-MiniLM-L6-v2")
@@ -274,3 +278,20 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"
+
+
+class IndexRemoval(models.Model):
+    """Chunks to take out of a knowledge base's index files (or, with chunk_ids null, the
+    whole index of a deleted knowledge base). Written in the transaction that deletes the
+    rows and removed once the index files are changed: a process that dies in between
+    leaves this row, and the reconciler finishes the work (indexing.apply_removals)."""
+
+    index_key = models.CharField(max_length=100)
+    chunk_ids = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.index_key}: {'all' if self.chunk_ids is None else len(self.chunk_ids)}"

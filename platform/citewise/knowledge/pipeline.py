@@ -7,7 +7,8 @@ killed, finishes the work without duplicates:
 2. Chunks are written in one transaction; a rerun that finds them skips parsing.
 3. Embeddings are saved batch by batch; a rerun embeds only chunks still without one.
 4. Indexing upserts by chunk id.
-5. The switch to `indexed` (and the deletion of the version it replaces) is one
+5. The switch to `indexed` (and the deletion of the versions it replaces, with a
+   record of their chunks to take out of the index: indexing.forget_chunks) is one
    transaction, which is what searches filter on.
 6. Only then is the knowledge base's webhook told (webhook_delivery.py): a claim never
    succeeds on an indexed or failed document, so a rerun does not tell it twice.
@@ -115,7 +116,7 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
             if not _publish(document):
                 # Deleted while it was being ingested: what was just indexed goes too,
                 # or the index would keep passages of a document that is gone.
-                indexing.unindex_chunks(document.knowledge_base, [c.pk for c in chunks])
+                indexing.forget_chunks(document.knowledge_base, [c.pk for c in chunks])
                 return DELETED
     except IngestionError as error:
         _fail(document, error)
@@ -198,13 +199,13 @@ def _publish(document: Document) -> bool:
     """Make the new chunks searchable and the replaced versions' chunks not, at once.
     False when the document was deleted meanwhile (nothing published)."""
     replaced = _versions_replaced(document)
-    old_chunk_ids: list[int] = []
     with transaction.atomic():
         # Locked: a deletion of the document waits for this, or this sees it gone.
         if not Document.objects.select_for_update().filter(pk=document.pk).exists():
             return False
         for older in replaced:
-            old_chunk_ids += older.chunks.values_list("pk", flat=True)
+            indexing.forget_chunks(document.knowledge_base,
+                                   list(older.chunks.values_list("pk", flat=True)))
             delete_document_rows(older)
         document.replaces = None
         document.status = DocumentStatus.INDEXED
@@ -214,10 +215,7 @@ def _publish(document: Document) -> bool:
         document.lease_expires_at = None
         document.save(update_fields=["status", "stage", "progress", "indexed_at",
                                      "lease_expires_at", "replaces"])
-    # Told before the old chunks leave the index: should that fail, the task's retry finds
-    # the document indexed and would never tell the webhook.
     document_finished(document)
-    indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
     return True
 
 

@@ -209,13 +209,14 @@ def delete_document(actor: Actor, document: Document) -> None:
     kb = document.knowledge_base
     if not can_edit(actor, kb):
         raise PermissionDenied(f"you may not delete documents of {kb.name}")
-    chunk_ids = list(document.chunks.values_list("pk", flat=True))
     with transaction.atomic():
+        # Locked: an ingestion publishing it waits, or has published (pipeline._publish).
+        Document.objects.select_for_update().filter(pk=document.pk).exists()
         # Recorded first, in the same transaction: the row still names the document.
         record(actor, Action.DOCUMENT_DELETED, document,
                before={"file": document.original_name, "version": document.version})
+        indexing.forget_chunks(kb, list(document.chunks.values_list("pk", flat=True)))
         delete_document_rows(document)
-    indexing.unindex_chunks(kb, chunk_ids)
 
 
 def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
@@ -231,4 +232,4 @@ def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
         for document in kb.documents.all():
             delete_document_rows(document)
         kb.delete()
-    indexing.delete_indexes(index_key)
+        indexing.forget_indexes(index_key)

@@ -198,13 +198,12 @@ def retry_document(actor: Actor, document: Document, *, replacement: BinaryIO | 
 def _replace(actor: Actor, failed: Document, replacement: BinaryIO, name: str) -> AddResult:
     kb = failed.knowledge_base
     result = add_document(actor, kb, replacement, original_name=name)
-    # A document that failed while indexing may have left some of its chunks in the index.
-    chunk_ids = list(failed.chunks.values_list("pk", flat=True))
     with transaction.atomic():
         record(actor, Action.DOCUMENT_RETRIED, failed,
                before={"error_code": failed.error_code},
                after={"document": result.document.pk, "duplicate": result.duplicate},
                detail=f"replaced by {result.document.original_name}")
+        # A document that failed while indexing may have left some chunks in the index.
+        indexing.forget_chunks(kb, list(failed.chunks.values_list("pk", flat=True)))
         delete_document_rows(failed)
-    indexing.unindex_chunks(kb, chunk_ids)
     return result
