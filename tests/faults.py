@@ -5,12 +5,15 @@ that can be restarted empty, a small filesystem that fills up."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 
 class TcpProxy:
@@ -149,3 +152,28 @@ def celery_broker(url: str):
     finally:
         app.conf.broker_url = saved
         reset_pools()
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, megabytes: int):
+    """A tmpfs of `megabytes` mounted at `folder` (root only: the test skips without)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
+                              str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path, *, leave_bytes: int) -> Path:
+    """Fill the filesystem of `folder` until only about `leave_bytes` are free; returns
+    the filler file (delete it to give the space back)."""
+    stat = os.statvfs(folder)
+    free = stat.f_bavail * stat.f_frsize
+    filler = folder / "filler"
+    with filler.open("ab") as handle:
+        handle.write(b"\0" * max(0, free - leave_bytes))
+    return filler

@@ -54,6 +54,14 @@ PROGRESS_AFTER = {Stage.PARSING: 0.10, Stage.CHUNKING: 0.20, Stage.EMBEDDING: 0.
 INTERNAL_ERROR_MESSAGE = ("Citewise failed while reading this file: an error of its own, "
                           "written to the log for the administrator. Retry the upload; if "
                           "it fails again, report it with the file.")
+# Failures of Citewise or its machine: a sentence for people instead of the exception's
+# (which may name paths). The document is retried as it is once the cause is gone.
+OWN_FAILURE_MESSAGES = {
+    FailureCode.INTERNAL: INTERNAL_ERROR_MESSAGE,
+    FailureCode.STORAGE_FULL: "The server's disk was full while this document was being "
+                              "indexed; nothing of it is searchable yet. Once an "
+                              "administrator has freed space, retry it.",
+}
 
 
 # What ingest() returns for a document deleted while it was being ingested.
@@ -130,7 +138,8 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
     except Exception as error:
         # A fault of Citewise's own: retrying would fail the same way, and leaving the
         # document processing would queue it again forever. It fails as `internal`.
-        logger.exception("document %s: internal error while ingesting", document.pk)
+        logger.exception("document %s: error of Citewise or its machine while ingesting",
+                         document.pk)
         attempt.error = f"{type(error).__name__}: {error}"
         _fail(document, error)
     finally:
@@ -234,7 +243,7 @@ def _fail(document: Document, error: Exception) -> None:
     code = failure_code(error)
     document.status = DocumentStatus.FAILED
     document.stage = Stage.FAILED
-    document.error = str(error) if code != FailureCode.INTERNAL else INTERNAL_ERROR_MESSAGE
+    document.error = OWN_FAILURE_MESSAGES.get(code, str(error))
     document.error_code = code
     document.lease_expires_at = None
     if not Document.objects.filter(pk=document.pk).update(

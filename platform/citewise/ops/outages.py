@@ -73,8 +73,13 @@ def outage_response(request: HttpRequest, outage: Outage) -> HttpResponse:
     session, the language from the request's cookie or Accept-Language."""
     language = translation.get_language_from_request(request)
     with translation.override(language):
-        if request.path.startswith(API_PREFIXES):
-            response: HttpResponse = JsonResponse(
+        if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+            # The console's upload script shows a short plain text as the file's error.
+            response: HttpResponse = HttpResponse(
+                f"{outage.title}. {outage.detail} ({outage.code})", status=outage.status,
+                content_type="text/plain; charset=utf-8")
+        elif request.path.startswith(API_PREFIXES):
+            response = JsonResponse(
                 problem_body(outage), status=outage.status,
                 content_type="application/problem+json")
         else:
