@@ -23,9 +23,9 @@ def own_worker(django_db_setup, django_db_blocker):
     """Start extra workers a test may kill; all are stopped when the test ends."""
     started: list[WorkerProcess] = []
 
-    def start(label: str = "own", **env: str) -> WorkerProcess:
+    def start(label: str = "own", *, beat: bool = False, **env: str) -> WorkerProcess:
         with django_db_blocker.unblock():
-            worker = start_worker(label, **env)
+            worker = start_worker(label, beat=beat, **env)
         started.append(worker)
         return worker
 

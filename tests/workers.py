@@ -57,9 +57,13 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(label: str, **env_overrides: str) -> WorkerProcess:
+def start_worker(label: str, *, beat: bool = False, **env_overrides: str) -> WorkerProcess:
+    """A worker on the test database; with `beat`, it also runs the periodic tasks (the
+    reconciler every CITEWISE_RECONCILE_SECONDS)."""
     hostname = f"pytest-{label}-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), **env_overrides}
+    # The checkout's own code, even where an installed copy of Citewise is on the path.
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+           "PYTHONPATH": f"{REPO_ROOT / 'platform'}{os.pathsep}{REPO_ROOT}", **env_overrides}
     log_path = Path(settings.DATA_DIR) / f"worker-{hostname.split('@')[0]}.log"
     # Leftover messages from an earlier run would reference rows that no longer exist.
     celery_app.control.purge()
@@ -67,7 +71,8 @@ def start_worker(label: str, **env_overrides: str) -> WorkerProcess:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "citewise", "worker",
              "--queues", "default,ingest", "--concurrency", "1", "--hostname", hostname,
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+             *(["--beat", "--schedule", str(log_path.with_suffix(".beat"))] if beat else [])],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -266,6 +266,8 @@ RETRY_REFUSALS = {
     "not_failed": gettext_lazy("Only a failed document can be retried."),
     "needs_new_file": gettext_lazy("The same file would fail again: choose a new file "
                                    "for it."),
+    "duplicate": gettext_lazy("A document with the same content is already in this "
+                              "knowledge base: delete this failed one."),
 }
 
 

@@ -20,6 +20,8 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu import Queue
 
+from citewise.env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citewise.settings")
 
 DEFAULT_QUEUE = "default"
@@ -44,9 +46,11 @@ app.conf.update(
     worker_hijack_root_logger=False,
     worker_max_tasks_per_child=200,
     beat_schedule={
-        "resume-stalled-ingestion": {
-            "task": "citewise.knowledge.tasks.resume_stalled_ingestion",
-            "schedule": 60.0,
+        # Queues again what a dead worker, an emptied broker or a dead web process left
+        # (knowledge/reconcile.py).
+        "reconcile": {
+            "task": "citewise.knowledge.tasks.reconcile",
+            "schedule": float(env_int("CITEWISE_RECONCILE_SECONDS", 60, minimum=1)),
         },
         # Retention (privacy rules): once a day, at a quiet hour (UTC).
         "expire-audit-events": {

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "citewise.ops.middleware.RequestLogMiddleware",
     "citewise.audit.middleware.AuditContextMiddleware",
+    "citewise.ops.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +138,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+DB_CONNECT_TIMEOUT = env_int("CITEWISE_DB_CONNECT_TIMEOUT", 5, minimum=1)  # PostgreSQL
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'citewise.sqlite3'}"),
@@ -153,6 +155,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+else:
+    # While the database is unreachable a request fails within this many seconds with a
+    # 503 page (ops/outages.py) instead of hanging; each request after it comes back
+    # reconnects (conn_health_checks), so no process needs a restart.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,3 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("frontend.urls")),
 ]
+
+# An outage (database down, disk full) raised outside a view still gets its own page.
+handler500 = "citewise.ops.views.server_error"

@@ -3,6 +3,8 @@ class without a code the console can translate fails here."""
 
 from __future__ import annotations
 
+import errno
+
 from django.utils import translation
 
 from citewise.knowledge.choices import FAILURE_ADVICE, FailureCode, failure_code
@@ -18,12 +20,14 @@ def error_classes(base: type = errors.IngestionError) -> set[type]:
 
 def test_every_ingestion_error_has_a_failure_code_and_back():
     codes = {cls.code for cls in error_classes()}
-    assert codes == set(FailureCode.values) - {FailureCode.INTERNAL}
+    assert codes == set(FailureCode.values) - {FailureCode.INTERNAL, FailureCode.STORAGE_FULL}
 
 
 def test_an_error_that_is_not_an_ingestion_error_is_internal():
     assert failure_code(errors.TooLarge("big")) == FailureCode.TOO_LARGE
     assert failure_code(KeyError("x")) == FailureCode.INTERNAL
+    assert failure_code(OSError(errno.ENOSPC, "No space left on device")) == (
+        FailureCode.STORAGE_FULL)
 
 
 def test_every_failure_code_says_what_to_do_in_english_and_korean():

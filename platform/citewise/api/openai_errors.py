@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from citewise.accounts.keys import KeyProblem
+from citewise.ops.outages import RETRY_AFTER_SECONDS, outage_of
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ def openai_error_handler(exc: Exception, context: dict):
     from rest_framework.views import exception_handler  # see problems.problem_handler
 
     response = exception_handler(exc, context)
+    if response is None and (outage := outage_of(exc)) is not None:
+        return JsonResponse(error_object(str(outage.detail), type_="server_error",
+                                         code=outage.code),
+                            status=outage.status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if response is None:
         logger.exception("OpenAI-compatible request failed", exc_info=exc)
         return JsonResponse(server_error(), status=500)

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from citewise.accounts.keys import KeyProblem
+from citewise.ops.outages import outage_of, outage_response
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ TITLES = {
     "unsupported_type": gettext_lazy("Unsupported file type"),
     "encrypted": gettext_lazy("Password-protected file"),
     "server_error": gettext_lazy("Internal error"),
+    # database_unavailable and storage_full: citewise/ops/outages.py, for every door.
 }
 
 
@@ -128,6 +130,8 @@ def problem_handler(exc: Exception, context: dict):
     from rest_framework.views import exception_handler
 
     response = exception_handler(exc, context)  # Http404 and PermissionDenied become DRF's
+    if response is None and (outage := outage_of(exc)) is not None:
+        return outage_response(context["request"], outage)
     if response is None:
         logger.exception("API request failed", exc_info=exc)
         return JsonResponse(problem(500, "server_error", _("Something went wrong on our side.")),

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from citewise.audit.models import Action
 from citewise.audit.services import changes, record
+from citewise.knowledge.languages import queue_reembedding
 from citewise.knowledge.models import (
     DocumentStatus,
     KnowledgeBase,
@@ -45,7 +46,6 @@ from citewise.knowledge.services import (
     replace_examples,
     settings_of,
 )
-from citewise.knowledge.tasks import reembed_knowledge_base
 
 # The settings an audit event shows before and after a change, besides "examples".
 SETTINGS = ("name", "description", "language", "embedding_model", "answer_backend",
@@ -271,7 +271,7 @@ def reindex(actor: Actor, kb: KnowledgeBase) -> str:
         if not resumed:
             locked.pending_embedding_model = locked.embedding_model
             locked.save(update_fields=["pending_embedding_model"])
-        reembed_knowledge_base.delay_on_commit(locked.pk)
+        queue_reembedding(locked)
         record(actor, Action.REINDEXED, locked,
                after={"embedding_model": locked.pending_embedding_model},
                detail="resumed the re-embedding under way" if resumed else "")

@@ -19,7 +19,7 @@ class FailureCode(TextChoices):
     """Why a document failed, for machines: the console and the API translate it, filter
     by it, and /metrics counts it. Each value is the `code` of an ingestion.errors class
     (failure_code() maps them; a test keeps the two lists equal), plus INTERNAL for an
-    error of Citewise's own."""
+    error of Citewise's own and STORAGE_FULL for a full disk."""
 
     UNSUPPORTED_TYPE = "unsupported_type", _("Unsupported file type")
     TOO_LARGE = "too_large", _("File too large")
@@ -34,6 +34,8 @@ class FailureCode(TextChoices):
     READER_FAULT = "reader_fault", _("Could not read this format")
     INGESTION_FAILED = "ingestion_failed", _("Could not be ingested")
     INTERNAL = "internal", _("Internal error")
+    # The machine's, not the file's: the data directory had no space left.
+    STORAGE_FULL = "storage_full", _("The server's disk was full")
 
 
 # What a person can do about each failure, in the reader's language. The stored reason
@@ -78,11 +80,19 @@ FAILURE_ADVICE = {
     FailureCode.INTERNAL: _(
         "Citewise failed with an error of its own. Retry; if it fails again, tell an "
         "administrator."),
+    FailureCode.STORAGE_FULL: _(
+        "The server ran out of disk space while storing the file; nothing of it was kept. "
+        "Retry once an administrator has freed space."),
 }
 
 
 def failure_code(error: BaseException) -> FailureCode:
-    """The code of an ingestion error; INTERNAL for any other exception."""
+    """The code of an ingestion error; STORAGE_FULL for a full disk; INTERNAL for any
+    other exception."""
+    from citewise.ops.outages import is_disk_full  # here: this module loads at settings
+
     if isinstance(error, IngestionError):
         return FailureCode(error.code)
+    if is_disk_full(error):
+        return FailureCode.STORAGE_FULL
     return FailureCode.INTERNAL

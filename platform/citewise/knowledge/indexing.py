@@ -13,9 +13,10 @@ from functools import cache
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 
-from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
+from citewise.knowledge.models import Chunk, DocumentStatus, IndexRemoval, KnowledgeBase
 from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
 from retrieval.errors import IndexUnavailable
 from retrieval.lexical import LexicalStore
@@ -97,18 +98,46 @@ def index_chunks(kb: KnowledgeBase, chunks: Iterable[Chunk]) -> None:
                            source=text_source(kb))
 
 
-def unindex_chunks(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
-    if not chunk_ids:
-        return
-    for store in (vector_store(), lexical_store()):
-        # No usable index: nothing to remove, and a rebuild reads only live chunks.
-        with contextlib.suppress(IndexUnavailable):
-            store.remove(kb.index_key, chunk_ids)
+def forget_chunks(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
+    """Take these chunks out of the knowledge base's indexes once the caller's
+    transaction (which deletes their rows) commits; call it inside that transaction."""
+    if chunk_ids:
+        _remove_on_commit(IndexRemoval.objects.create(index_key=kb.index_key,
+                                                      chunk_ids=list(chunk_ids)))
 
 
-def delete_indexes(index_key: str) -> None:
-    vector_store().delete(index_key)
-    lexical_store().delete(index_key)
+def forget_indexes(index_key: str) -> None:
+    """Delete a knowledge base's index files once the caller's transaction (which deletes
+    the knowledge base) commits; call it inside that transaction."""
+    _remove_on_commit(IndexRemoval.objects.create(index_key=index_key, chunk_ids=None))
+
+
+def _remove_on_commit(removal: IndexRemoval) -> None:
+    # robust: a failure (a held lock) is logged, not raised into a deletion that has
+    # committed; the row stays and the reconciler applies it later.
+    transaction.on_commit(lambda: apply_removal(removal), robust=True)
+
+
+def apply_removal(removal: IndexRemoval) -> None:
+    """Change the index files as `removal` says, then drop it. Safe to repeat."""
+    if removal.chunk_ids is None:
+        vector_store().delete(removal.index_key)
+        lexical_store().delete(removal.index_key)
+    else:
+        for store in (vector_store(), lexical_store()):
+            # No usable index: nothing to remove, and a rebuild reads only live chunks.
+            with contextlib.suppress(IndexUnavailable):
+                store.remove(removal.index_key, removal.chunk_ids)
+    IndexRemoval.objects.filter(pk=removal.pk).delete()
+
+
+def apply_removals() -> int:
+    """Apply the removals a process left when it died after its deletion committed;
+    returns how many."""
+    removals = list(IndexRemoval.objects.all())
+    for removal in removals:
+        apply_removal(removal)
+    return len(removals)
 
 
 def rebuild_indexes(kb: KnowledgeBase) -> int:
@@ -120,9 +149,11 @@ def rebuild_indexes(kb: KnowledgeBase) -> int:
     return len(ids)
 
 
-def embed_next(kb: KnowledgeBase, model: str) -> int:
+def embed_next(kb: KnowledgeBase, model: str, *,
+               heartbeat: Callable[[], None] | None = None) -> int:
     """Embed every chunk still without a `next_embedding` with `model`, batch by batch
-    (a rerun resumes); returns how many it embedded. The served index is untouched."""
+    (a rerun resumes), calling `heartbeat` after each batch; returns how many it
+    embedded. The served index is untouched."""
     embedder = embedder_for(kb, model)
     done = 0
     while batch := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
@@ -132,6 +163,8 @@ def embed_next(kb: KnowledgeBase, model: str) -> int:
             chunk.next_embedding = np.asarray(vector, dtype=np.float32).tobytes()
         Chunk.objects.bulk_update(batch, ["next_embedding"])
         done += len(batch)
+        if heartbeat is not None:
+            heartbeat()
     return done
 
 

@@ -18,9 +18,12 @@ its model; its decision is still recorded.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from citewise.knowledge import indexing
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
@@ -108,10 +111,45 @@ def _model_is_ours(kb: KnowledgeBase) -> bool:
 
 
 def _start_reembedding(kb: KnowledgeBase) -> None:
+    logger.info("knowledge base %s: re-embedding into %s", kb.pk, kb.pending_embedding_model)
+    queue_reembedding(kb)
+
+
+def queue_reembedding(kb: KnowledgeBase) -> None:
+    """Queue the knowledge base's pending re-embedding when its transaction commits. A
+    re-embedding no task holds gets a lease of its own while queued, so the reconciler
+    does not queue it again meanwhile; one under way keeps its owner (the new task finds
+    it held and leaves)."""
     from citewise.knowledge.tasks import reembed_knowledge_base
 
-    logger.info("knowledge base %s: re-embedding into %s", kb.pk, kb.pending_embedding_model)
+    now = timezone.now()
+    KnowledgeBase.objects.filter(
+        Q(reembed_lease_expires_at__isnull=True) | Q(reembed_lease_expires_at__lt=now),
+        pk=kb.pk,
+    ).update(reembed_task_id="", reembed_lease_expires_at=_lease_end())
     reembed_knowledge_base.delay_on_commit(kb.pk)
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+
+
+def claim_reembedding(kb_id: int, task_id: str) -> bool:
+    """Take the knowledge base's pending re-embedding for task `task_id` (compare and
+    swap): True when it is free, queued (no owner), expired, or already this task's (a
+    retry); False when there is none or another task holds it."""
+    now = timezone.now()
+    free = (Q(reembed_lease_expires_at__isnull=True) | Q(reembed_lease_expires_at__lt=now)
+            | Q(reembed_task_id="") | Q(reembed_task_id=task_id))
+    return KnowledgeBase.objects.filter(free, pk=kb_id).exclude(
+        pending_embedding_model="").update(reembed_task_id=task_id,
+                                           reembed_lease_expires_at=_lease_end()) == 1
+
+
+def renew_reembedding(kb_id: int, task_id: str) -> None:
+    """The task is alive: push its lease forward."""
+    KnowledgeBase.objects.filter(pk=kb_id, reembed_task_id=task_id).update(
+        reembed_lease_expires_at=_lease_end())
 
 
 def explain(kb: KnowledgeBase, decision: Decision) -> None:
@@ -137,19 +175,29 @@ def summary(kb: KnowledgeBase) -> str:
                                   f"then {kb.embedding_model}")
 
 
-def reembed(kb_id: int) -> dict:
-    """Run (or resume) the knowledge base's pending re-embedding: embed every chunk with
-    the new model beside the old vectors, swap both at once, rebuild the index.
-    Raises KnowledgeBaseBusy while documents are being ingested (the caller retries)."""
-    kb = KnowledgeBase.objects.filter(pk=kb_id).first()
-    if kb is None or not kb.pending_embedding_model:
-        return {"knowledge_base": kb_id, "status": "nothing to do"}
+def reembed(kb_id: int, *, task_id: str = "") -> dict:
+    """Run (or resume) the knowledge base's pending re-embedding for task `task_id`:
+    embed every chunk with the new model beside the old vectors, swap both at once,
+    rebuild the index. Returns at once when another live task holds it. Raises
+    KnowledgeBaseBusy while documents are being ingested (the caller retries with the
+    same task id, which keeps the lease)."""
+    if not claim_reembedding(kb_id, task_id):
+        pending = KnowledgeBase.objects.filter(pk=kb_id).exclude(pending_embedding_model="")
+        return {"knowledge_base": kb_id,
+                "status": "held by another task" if pending.exists() else "nothing to do"}
+    kb = KnowledgeBase.objects.get(pk=kb_id)
     model = kb.pending_embedding_model
-    indexing.embed_next(kb, model)
+
+    def alive() -> None:
+        renew_reembedding(kb_id, task_id)
+
+    indexing.embed_next(kb, model, heartbeat=alive)
     while not _swapped(kb_id, model):
-        indexing.embed_next(kb, model)  # chunks of a document indexed meanwhile
+        indexing.embed_next(kb, model, heartbeat=alive)  # chunks indexed meanwhile
     kb.refresh_from_db()
     count = indexing.rebuild_indexes(kb)
+    KnowledgeBase.objects.filter(pk=kb_id, reembed_task_id=task_id).update(
+        reembed_task_id="", reembed_lease_expires_at=None)
     decision = decide(knowledge_base_profile(kb))
     if decision is not None:
         explain(kb, decision)

@@ -34,6 +34,10 @@ class KnowledgeBase(models.Model):
     language_reason = models.CharField(max_length=500, blank=True)
     # Set while a re-embedding into this model runs; the old index serves until the swap.
     pending_embedding_model = models.CharField(max_length=300, blank=True)
+    # The re-embedding task that owns it (empty: queued, not yet taken) until the lease
+    # ends; it renews the lease as it goes. Past it, the reconciler queues it again.
+    reembed_task_id = models.CharField(max_length=255, blank=True, editable=False)
+    reembed_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Fixed at creation: vectors from two models cannot share an index. Changing it
     # means re-embedding into a new index (see the reindex command).
     embedding_model = models.CharField(max_length=300, default="all-MiniLM-L6-v2")
@@ -174,6 +178,14 @@ class Document(models.Model):
         ordering = ["knowledge_base", "title"]
         indexes = [models.Index(fields=["knowledge_base", "sha256"]),
                    models.Index(fields=["status", "updated_at"])]
+        constraints = [
+            # One live document per content in a knowledge base, whatever door the file
+            # came through and however close together (services.add_document). A failed
+            # one may be uploaded again; a file never stored (too large) has no hash.
+            models.UniqueConstraint(
+                fields=["knowledge_base", "sha256"], name="document_content_unique",
+                condition=~models.Q(status=DocumentStatus.FAILED) & ~models.Q(sha256="")),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -272,3 +284,20 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"
+
+
+class IndexRemoval(models.Model):
+    """Chunks to take out of a knowledge base's index files (or, with chunk_ids null, the
+    whole index of a deleted knowledge base). Written in the transaction that deletes the
+    rows and removed once the index files are changed: a process that dies in between
+    leaves this row, and the reconciler finishes the work (indexing.apply_removals)."""
+
+    index_key = models.CharField(max_length=100)
+    chunk_ids = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.index_key}: {'all' if self.chunk_ids is None else len(self.chunk_ids)}"

@@ -7,7 +7,8 @@ killed, finishes the work without duplicates:
 2. Chunks are written in one transaction; a rerun that finds them skips parsing.
 3. Embeddings are saved batch by batch; a rerun embeds only chunks still without one.
 4. Indexing upserts by chunk id.
-5. The switch to `indexed` (and the deletion of the version it replaces) is one
+5. The switch to `indexed` (and the deletion of the versions it replaces, with a
+   record of their chunks to take out of the index: indexing.forget_chunks) is one
    transaction, which is what searches filter on.
 6. Only then is the knowledge base's webhook told (webhook_delivery.py): a claim never
    succeeds on an indexed or failed document, so a rerun does not tell it twice.
@@ -53,6 +54,18 @@ PROGRESS_AFTER = {Stage.PARSING: 0.10, Stage.CHUNKING: 0.20, Stage.EMBEDDING: 0.
 INTERNAL_ERROR_MESSAGE = ("Citewise failed while reading this file: an error of its own, "
                           "written to the log for the administrator. Retry the upload; if "
                           "it fails again, report it with the file.")
+# Failures of Citewise or its machine: a sentence for people instead of the exception's
+# (which may name paths). The document is retried as it is once the cause is gone.
+OWN_FAILURE_MESSAGES = {
+    FailureCode.INTERNAL: INTERNAL_ERROR_MESSAGE,
+    FailureCode.STORAGE_FULL: "The server's disk was full while this document was being "
+                              "indexed; nothing of it is searchable yet. Once an "
+                              "administrator has freed space, retry it.",
+}
+
+
+# What ingest() returns for a document deleted while it was being ingested.
+DELETED = "deleted"
 
 
 class DocumentBusy(Exception):
@@ -106,8 +119,13 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
             _embed_pending(document)
         with timed(timings, "index"):
             report(document, Stage.INDEXING, PROGRESS_AFTER[Stage.EMBEDDING])
-            indexing.index_chunks(document.knowledge_base, document.chunks.all())
-            _publish(document)
+            chunks = list(document.chunks.all())
+            indexing.index_chunks(document.knowledge_base, chunks)
+            if not _publish(document):
+                # Deleted while it was being ingested: what was just indexed goes too,
+                # or the index would keep passages of a document that is gone.
+                indexing.forget_chunks(document.knowledge_base, [c.pk for c in chunks])
+                return DELETED
     except IngestionError as error:
         _fail(document, error)
         attempt.error = str(error)
@@ -120,13 +138,14 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
     except Exception as error:
         # A fault of Citewise's own: retrying would fail the same way, and leaving the
         # document processing would queue it again forever. It fails as `internal`.
-        logger.exception("document %s: internal error while ingesting", document.pk)
+        logger.exception("document %s: error of Citewise or its machine while ingesting",
+                         document.pk)
         attempt.error = f"{type(error).__name__}: {error}"
         _fail(document, error)
     finally:
-        attempt.finished_at = timezone.now()
-        attempt.stage_seconds = timings
-        attempt.save(update_fields=["finished_at", "stage_seconds", "error"])
+        # An update, not save(): the attempt is gone with its document if that was deleted.
+        IngestionAttempt.objects.filter(pk=attempt.pk).update(
+            finished_at=timezone.now(), stage_seconds=timings, error=attempt.error)
     return document.status
 
 
@@ -185,15 +204,19 @@ def _embed_pending(document: Document) -> None:
         report(document, Stage.EMBEDDING, start + span * done / total)
 
 
-def _publish(document: Document) -> None:
-    """Make the new chunks searchable and the replaced version's chunks not, at once."""
-    replaced = document.replaces
-    old_chunk_ids: list[int] = []
+def _publish(document: Document) -> bool:
+    """Make the new chunks searchable and the replaced versions' chunks not, at once.
+    False when the document was deleted meanwhile (nothing published)."""
+    replaced = _versions_replaced(document)
     with transaction.atomic():
-        if replaced is not None:
-            old_chunk_ids = list(replaced.chunks.values_list("pk", flat=True))
-            delete_document_rows(replaced)
-            document.replaces = None
+        # Locked: a deletion of the document waits for this, or this sees it gone.
+        if not Document.objects.select_for_update().filter(pk=document.pk).exists():
+            return False
+        for older in replaced:
+            indexing.forget_chunks(document.knowledge_base,
+                                   list(older.chunks.values_list("pk", flat=True)))
+            delete_document_rows(older)
+        document.replaces = None
         document.status = DocumentStatus.INDEXED
         document.stage = Stage.INDEXED
         document.progress = 1.0
@@ -201,19 +224,31 @@ def _publish(document: Document) -> None:
         document.lease_expires_at = None
         document.save(update_fields=["status", "stage", "progress", "indexed_at",
                                      "lease_expires_at", "replaces"])
-    # Told before the old chunks leave the index: should that fail, the task's retry finds
-    # the document indexed and would never tell the webhook.
     document_finished(document)
-    indexing.unindex_chunks(document.knowledge_base, old_chunk_ids)
+    return True
+
+
+def _versions_replaced(document: Document) -> list[Document]:
+    """The versions before this one, newest first: all go when it is indexed, even one
+    whose own indexing has not finished (two versions uploaded close together)."""
+    chain: list[Document] = []
+    older = document.replaces
+    while older is not None and older not in chain:
+        chain.append(older)
+        older = older.replaces
+    return chain
 
 
 def _fail(document: Document, error: Exception) -> None:
     code = failure_code(error)
     document.status = DocumentStatus.FAILED
     document.stage = Stage.FAILED
-    document.error = str(error) if code != FailureCode.INTERNAL else INTERNAL_ERROR_MESSAGE
+    document.error = OWN_FAILURE_MESSAGES.get(code, str(error))
     document.error_code = code
     document.lease_expires_at = None
-    document.save(update_fields=["status", "stage", "error", "error_code", "lease_expires_at"])
+    if not Document.objects.filter(pk=document.pk).update(
+            status=document.status, stage=document.stage, error=document.error,
+            error_code=code, lease_expires_at=None):
+        return  # deleted meanwhile: nobody to tell
     logger.info("document %s failed (%s): %s", document.pk, code, error)
     document_finished(document)

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from citewise.audit.models import Action, Detail
 from citewise.audit.services import changes, record
@@ -157,24 +157,43 @@ def add_document(actor: Actor, kb: KnowledgeBase, source: BinaryIO, *, original_
         document_finished(failed)
         return AddResult(failed, duplicate=False)
     with transaction.atomic():
-        same_content = (kb.documents.filter(sha256=stored.sha256)
-                        .exclude(status=DocumentStatus.FAILED).first())
-        if same_content is not None:
-            record(actor, Action.DOCUMENT_UPLOADED, same_content, after={"file": name},
-                   detail=Detail.DUPLICATE)
-            return AddResult(same_content, duplicate=True)
-        previous = (kb.documents.filter(original_name=name)
-                    .exclude(status=DocumentStatus.FAILED).order_by("-version").first())
-        document = Document.objects.create(
-            knowledge_base=kb, title=title or name, original_name=name,
-            size=stored.size, sha256=stored.sha256, stored_path=stored.relative_path,
-            version=previous.version + 1 if previous else 1, replaces=previous,
-            uploaded_by=uploader,
-        )
-        _record_upload(actor, document, previous)
-        if enqueue:
-            ingest_document.delay_on_commit(document.pk)
-    return AddResult(document, duplicate=False)
+        # Adds to one knowledge base take turns (its row lock, held to commit): each sees
+        # the documents and versions the one before it made. Without it two web processes
+        # would both find no earlier copy, or both make version 2 of the same name.
+        KnowledgeBase.objects.select_for_update().filter(pk=kb.pk).exists()
+        same_content = same_content_as(kb, stored.sha256)
+        if same_content is None:
+            previous = (kb.documents.filter(original_name=name)
+                        .exclude(status=DocumentStatus.FAILED).order_by("-version").first())
+            try:
+                # Its own savepoint: the same file sent at the same moment through another
+                # door (the console, the API) waits here on the unique index
+                # (document_content_unique), then fails once the other one commits.
+                with transaction.atomic():
+                    document = Document.objects.create(
+                        knowledge_base=kb, title=title or name, original_name=name,
+                        size=stored.size, sha256=stored.sha256,
+                        stored_path=stored.relative_path,
+                        version=previous.version + 1 if previous else 1, replaces=previous,
+                        uploaded_by=uploader,
+                    )
+            except IntegrityError:
+                same_content = same_content_as(kb, stored.sha256)
+                if same_content is None:  # not a duplicate after all: a real error
+                    raise
+            else:
+                _record_upload(actor, document, previous)
+                if enqueue:
+                    ingest_document.delay_on_commit(document.pk)
+                return AddResult(document, duplicate=False)
+        record(actor, Action.DOCUMENT_UPLOADED, same_content, after={"file": name},
+               detail=Detail.DUPLICATE)
+    return AddResult(same_content, duplicate=True)
+
+
+def same_content_as(kb: KnowledgeBase, sha256: str) -> Document | None:
+    """The knowledge base's document with this content, unless that one failed."""
+    return kb.documents.filter(sha256=sha256).exclude(status=DocumentStatus.FAILED).first()
 
 
 def _record_upload(actor: Actor, document: Document, previous: Document | None) -> None:
@@ -190,13 +209,14 @@ def delete_document(actor: Actor, document: Document) -> None:
     kb = document.knowledge_base
     if not can_edit(actor, kb):
         raise PermissionDenied(f"you may not delete documents of {kb.name}")
-    chunk_ids = list(document.chunks.values_list("pk", flat=True))
     with transaction.atomic():
+        # Locked: an ingestion publishing it waits, or has published (pipeline._publish).
+        Document.objects.select_for_update().filter(pk=document.pk).exists()
         # Recorded first, in the same transaction: the row still names the document.
         record(actor, Action.DOCUMENT_DELETED, document,
                before={"file": document.original_name, "version": document.version})
+        indexing.forget_chunks(kb, list(document.chunks.values_list("pk", flat=True)))
         delete_document_rows(document)
-    indexing.unindex_chunks(kb, chunk_ids)
 
 
 def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
@@ -212,4 +232,4 @@ def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:
         for document in kb.documents.all():
             delete_document_rows(document)
         kb.delete()
-    indexing.delete_indexes(index_key)
+        indexing.forget_indexes(index_key)

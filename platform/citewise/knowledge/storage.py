@@ -7,6 +7,7 @@ never sees half a file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -16,6 +17,8 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
+
+from citewise.ops.outages import StorageFull, is_disk_full
 
 COPY_BUFFER = 1024 * 1024
 
@@ -36,7 +39,8 @@ def originals_root() -> Path:
 
 
 def store_original(source: BinaryIO, *, max_bytes: int) -> StoredFile:
-    """Copy a stream into the store, hashing it on the way; refuse past max_bytes."""
+    """Copy a stream into the store, hashing it on the way. Raises FileTooLarge past
+    max_bytes and StorageFull when the disk fills (the doors answer 507)."""
     root = originals_root()
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -59,8 +63,12 @@ def store_original(source: BinaryIO, *, max_bytes: int) -> StoredFile:
         target = Path(settings.DATA_DIR) / relative
         target.parent.mkdir(exist_ok=True)
         os.replace(temp_name, target)
-    except BaseException:
+    except BaseException as error:
+        # A partial copy never stays, and no row points at one: rows are made after this.
         Path(temp_name).unlink(missing_ok=True)
+        if is_disk_full(error):
+            raise StorageFull(errno.ENOSPC, "no space left in the data directory for the "
+                                            "upload") from error
         raise
     return StoredFile(sha, size, relative)
 

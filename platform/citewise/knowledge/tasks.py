@@ -3,19 +3,10 @@ database, so a task that runs twice or late does no harm (see pipeline.py)."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
 from celery import shared_task, signals
-from django.conf import settings
 from django.db import OperationalError
-from django.db.models import Q
-from django.utils import timezone
 
-from citewise.knowledge.models import Document, DocumentStatus
 from retrieval.errors import LockTimeout
-
-logger = logging.getLogger(__name__)
 
 # Errors that pass by themselves: retried. Anything else ends the document as failed
 # (pipeline.py), with the error's code.
@@ -49,12 +40,14 @@ def ingest_document(self, document_id: int) -> dict:
 def reembed_knowledge_base(self, kb_id: int) -> dict:
     """Re-embed a knowledge base into its pending model (see languages.py); the old
     index serves until the swap."""
-    from citewise.knowledge.languages import KnowledgeBaseBusy, reembed
+    from citewise.knowledge.languages import KnowledgeBaseBusy, reembed, renew_reembedding
 
     try:
-        return reembed(kb_id)
+        return reembed(kb_id, task_id=self.request.id or "")
     except KnowledgeBaseBusy as busy:
-        # Waiting for ingestion is not a failure: no retry limit, a steady pace.
+        # Waiting for ingestion is not a failure: no retry limit, a steady pace. The
+        # retry keeps this task's id, hence its lease: nobody queues it again meanwhile.
+        renew_reembedding(kb_id, self.request.id or "")
         raise self.retry(exc=busy, countdown=30, max_retries=None) from busy
 
 
@@ -71,26 +64,15 @@ def deliver_webhook(self, delivery_id: int) -> dict:
     return {"delivery": delivery_id}
 
 
-@shared_task(name="citewise.knowledge.tasks.resume_stalled_ingestion")
-def resume_stalled_ingestion() -> dict:
-    """Queue again the documents whose worker died (lease expired) or whose task message
-    was lost (queued, untouched for a lease period)."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
-    stalled = Document.objects.filter(
-        Q(status=DocumentStatus.PROCESSING, lease_expires_at__lt=now)
-        | Q(status=DocumentStatus.PROCESSING, lease_expires_at__isnull=True, updated_at__lt=stale)
-        | Q(status=DocumentStatus.QUEUED, updated_at__lt=stale)
-    ).values_list("pk", flat=True)
-    ids = list(stalled)
-    for document_id in ids:
-        ingest_document.delay(document_id)
-    if ids:
-        logger.info("re-queued %d stalled documents", len(ids))
-    return {"requeued": ids}
+@shared_task(name="citewise.knowledge.tasks.reconcile")
+def reconcile() -> dict:
+    """Queue again the work the database owes and no task will do (reconcile.py)."""
+    from citewise.knowledge.reconcile import reconcile as run
+
+    return run().as_dict()
 
 
 @signals.worker_ready.connect
-def resume_on_worker_start(**_: object) -> None:
-    # A worker coming back resumes what a dead one left, without waiting for the sweep.
-    resume_stalled_ingestion.delay()
+def reconcile_on_worker_start(**_: object) -> None:
+    # A worker coming back resumes what a dead one left, without waiting for the beat.
+    reconcile.delay()

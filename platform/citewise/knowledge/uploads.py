@@ -24,7 +24,7 @@ from citewise.knowledge import indexing
 from citewise.knowledge.choices import FailureCode
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, Stage
 from citewise.knowledge.permissions import Actor, can_edit
-from citewise.knowledge.services import AddResult, add_document
+from citewise.knowledge.services import AddResult, add_document, same_content_as
 from citewise.knowledge.storage import delete_document_rows
 from citewise.knowledge.tasks import ingest_document
 from ingestion.errors import ArchiveBomb, CorruptDocument, IngestionError
@@ -40,6 +40,7 @@ MAX_ARCHIVE_EXPANDED_BYTES = 4 * 1024 ** 3
 REQUEUE_MAY_HELP = frozenset({
     FailureCode.INTERNAL, FailureCode.PARSE_TIME_LIMIT, FailureCode.PARSE_MEMORY_LIMIT,
     FailureCode.PARSER_CRASHED, FailureCode.READER_FAULT, FailureCode.OCR_UNAVAILABLE,
+    FailureCode.STORAGE_FULL,
 })
 _UTF8_NAME = 0x800  # ZIP general purpose flag 11: the name is UTF-8
 _HANGUL = re.compile("[\uac00-\ud7a3]")
@@ -61,8 +62,9 @@ class Uploaded:
 
 
 class CannotRetry(Exception):
-    """The document cannot be queued again: `code` is "not_failed" (nothing to retry) or
-    "needs_new_file" (the failure is the file's own; retry with a replacement)."""
+    """The document cannot be queued again: `code` is "not_failed" (nothing to retry),
+    "needs_new_file" (the failure is the file's own; retry with a replacement) or
+    "duplicate" (the same content was added again since, and is there)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -178,6 +180,9 @@ def retry_document(actor: Actor, document: Document, *, replacement: BinaryIO | 
         raise CannotRetry("needs_new_file", "this failure is the file's own: upload a new "
                                             "file for it")
     with transaction.atomic():
+        if same_content_as(kb, document.sha256) is not None:
+            raise CannotRetry("duplicate", "a document with the same content is already in "
+                                           "the knowledge base")
         # Compare and swap: two clicks on Retry queue one ingestion.
         requeued = Document.objects.filter(pk=document.pk, status=DocumentStatus.FAILED).update(
             status=DocumentStatus.QUEUED, stage=Stage.QUEUED, progress=0.0, error="",
@@ -194,13 +199,12 @@ def retry_document(actor: Actor, document: Document, *, replacement: BinaryIO | 
 def _replace(actor: Actor, failed: Document, replacement: BinaryIO, name: str) -> AddResult:
     kb = failed.knowledge_base
     result = add_document(actor, kb, replacement, original_name=name)
-    # A document that failed while indexing may have left some of its chunks in the index.
-    chunk_ids = list(failed.chunks.values_list("pk", flat=True))
     with transaction.atomic():
         record(actor, Action.DOCUMENT_RETRIED, failed,
                before={"error_code": failed.error_code},
                after={"document": result.document.pk, "duplicate": result.duplicate},
                detail=f"replaced by {result.document.original_name}")
+        # A document that failed while indexing may have left some chunks in the index.
+        indexing.forget_chunks(kb, list(failed.chunks.values_list("pk", flat=True)))
         delete_document_rows(failed)
-    indexing.unindex_chunks(kb, chunk_ids)
     return result

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from citewise.ops.logs import request_id_var
@@ -52,9 +53,15 @@ class RequestLogMiddleware:
         match = request.resolver_match
         # The route pattern, not the path, keeps the label set small.
         route = f"/{match.route}" if match else "unmatched"
-        user = getattr(request, "user", None)
-        observe(request, route, status, seconds,
-                user_id=user.pk if user is not None and user.is_authenticated else None)
+        observe(request, route, status, seconds, user_id=_user_id(request))
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    user = getattr(request, "user", None)
+    try:
+        return user.pk if user is not None and user.is_authenticated else None
+    except DatabaseError:  # the user is loaded lazily: the database may be down
+        return None
 
 
 def observe(request: HttpRequest, route: str, status: int, seconds: float, *,

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from citewise.ops.access import is_operator_address
 from citewise.ops.metrics import database_registry
+from citewise.ops.outages import outage_of, outage_response
 from citewise.ops.readiness import run_checks
 
 
@@ -50,3 +53,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
     with contextlib.suppress(DatabaseError):
         body += generate_latest(database_registry)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: an error raised outside a view (in a middleware, e.g. loading the
+    session) that is an outage gets the outage's page; anything else Django's 500."""
+    outage = outage_of(sys.exc_info()[1])
+    if outage is not None:
+        return outage_response(request, outage)
+    return defaults.server_error(request)
