@@ -240,7 +240,8 @@ class MessageOut(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = ["id", "role", "text", "created_at", "grounded", "not_found", "stopped",
-                  "error_code", "notice", "backend", "citations", "closest_documents", "usage", "feedback"]
+                  "error_code", "notice", "backend", "citations", "closest_documents", "usage",
+                  "feedback"]
 
     @extend_schema_field(CitationOut(many=True))
     def get_citations(self, message: Message) -> list[dict]:
