@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,28 +88,30 @@ class FaultProxy:
                 return
             method, path = head.split(b" ", 2)[:2]
             self.requests.append(Received(method.decode(), path.decode(), _json(body)))
-            if self.fault == "status" or self.upstream_port is None:
-                client.sendall(_error_response(self.status if self.fault == "status" else 502))
-                return
             if self.fault == "delay":
                 self._closing.wait(self.delay_s)
-            self._forward(client, _close_after(head) + body)
+            try:
+                if self.fault == "status" or self.upstream_port is None:
+                    client.sendall(_error_response(self.status if self.fault == "status"
+                                                   else 502))
+                else:
+                    self._forward(client, _close_after(head) + body)
+            except OSError:
+                pass  # the client gave up first (a timeout): what it would see anyway
 
     def _forward(self, client: socket.socket, request: bytes) -> None:
         limit = self.cut_after if self.fault == "cut" else None
         sent = 0
-        try:
-            with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
-                upstream.sendall(request)
-                while data := upstream.recv(65536):
-                    if limit is not None and sent + len(data) >= limit:
-                        client.sendall(data[: limit - sent])
-                        client.shutdown(socket.SHUT_RDWR)  # the answer stops here
-                        return
-                    client.sendall(data)
-                    sent += len(data)
-        except OSError:
-            pass  # the client left first: closing our side ends vLLM's generation
+        # Leaving this block closes the upstream connection, which ends vLLM's generation.
+        with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+            upstream.sendall(request)
+            while data := upstream.recv(65536):
+                if limit is not None and sent + len(data) >= limit:
+                    client.sendall(data[: limit - sent])
+                    client.shutdown(socket.SHUT_RDWR)  # the answer stops here
+                    return
+                client.sendall(data)
+                sent += len(data)
 
 
 def _read_request(client: socket.socket) -> tuple[bytes, bytes]:
@@ -150,12 +151,3 @@ def _error_response(status: int) -> bytes:
                        "code": status}).encode()
     return (f"HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
