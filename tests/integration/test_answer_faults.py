@@ -18,9 +18,11 @@ from citewise.chat.events import AskFailed, AskNotice, AskResult, AskText
 from citewise.chat.models import Message
 from citewise.chat.services import ask
 from citewise.knowledge.permissions import SYSTEM
+from tests.factories import make_user
 from tests.fault_proxy import FaultProxy
 from tests.integration.api_support import kb_a, kb_b, new_key, owner  # noqa: F401
 from tests.integration.live_server import start_server
+from tests.integration.test_chat_page import stream as chat_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +38,13 @@ FAULTS = [
     ("status", {"status": 500}, "llm_server_error"),
     ("delay", {"delay_s": SILENCE_S}, "llm_timeout"),
 ]
+
+KOREAN = {  # what the chat page says in Korean for each code (frontend/chat_messages.py)
+    "llm_unreachable": "답변 서비스에 연결할 수 없습니다. 몇 분 뒤에 다시 시도하고, 계속되면 "
+                       "관리자에게 알려 주세요.",
+    "llm_server_error": "답변 서비스에 오류가 났습니다. 나중에 다시 시도하세요.",
+    "llm_timeout": "답변 서비스의 응답이 너무 늦습니다. 다시 시도하세요.",
+}
 
 
 @pytest.fixture
@@ -158,3 +167,20 @@ def openai_streamed(base: str, key: str) -> str:
             pass
     within_timeout(began)
     return caught.value.code
+
+
+def test_the_chat_page_shows_each_fault_in_the_readers_language(kb_a, llm_behind):  # noqa: F811
+    reader = make_user("kim")
+    kb_a.reader_users.add(reader)
+    for fault, options, code in FAULTS:
+        llm_behind.set(fault, **options)
+        began = time.monotonic()
+        _, events = chat_stream(reader, {"question": QUESTION},
+                                headers={"Accept-Language": "ko"})
+        within_timeout(began)
+        (error,) = [data for name, data in events if name == "error"]
+        assert error["code"] == code and error["text"] == KOREAN[code]
+        name, done = events[-1]  # the stored failed answer, as a reload shows it
+        assert (name, done["error_code"]) == ("done", code)
+        assert KOREAN[code] in done["html"] and not [n for n, _ in events if n == "text"]
+    assert sorted(row[1] for row in failed_answers()) == sorted(c for _, _, c in FAULTS)
