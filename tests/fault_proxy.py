@@ -8,6 +8,8 @@ Faults (set `proxy.fault`, even while a Citewise server keeps the proxy's addres
   "delay"    forward, but only after `delay_s` seconds of silence (a slow server)
   "cut"      forward the response, then close the connection after `cut_after` bytes
              (headers included): a server that dies in the middle of an answer
+  "stall"    forward `cut_after` bytes of the response, then keep the connection open
+             in silence: a server that hangs in the middle of an answer
 
 `requests` holds each request's (method, path, JSON body or None), so a test can read the
 prompt the model received. One request per connection (the proxy asks both sides for
@@ -100,7 +102,7 @@ class FaultProxy:
                 pass  # the client gave up first (a timeout): what it would see anyway
 
     def _forward(self, client: socket.socket, request: bytes) -> None:
-        limit = self.cut_after if self.fault == "cut" else None
+        limit = self.cut_after if self.fault in ("cut", "stall") else None
         sent = 0
         # Leaving this block closes the upstream connection, which ends vLLM's generation.
         with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
@@ -108,6 +110,8 @@ class FaultProxy:
             while data := upstream.recv(65536):
                 if limit is not None and sent + len(data) >= limit:
                     client.sendall(data[: limit - sent])
+                    if self.fault == "stall":
+                        self._closing.wait()  # silent until the test closes the proxy
                     client.shutdown(socket.SHUT_RDWR)  # the answer stops here
                     return
                 client.sendall(data)
