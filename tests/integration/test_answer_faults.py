@@ -22,6 +22,7 @@ from tests.factories import make_user
 from tests.fault_proxy import FaultProxy
 from tests.integration.api_support import kb_a, kb_b, new_key, owner  # noqa: F401
 from tests.integration.live_server import start_server
+from tests.integration.test_chat_page import signed_in
 from tests.integration.test_chat_page import stream as chat_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,4 +184,8 @@ def test_the_chat_page_shows_each_fault_in_the_readers_language(kb_a, llm_behind
         name, done = events[-1]  # the stored failed answer, as a reload shows it
         assert (name, done["error_code"]) == ("done", code)
         assert KOREAN[code] in done["html"] and not [n for n, _ in events if n == "text"]
+        # A reload shows the question and why its answer failed.
+        page = signed_in(reader).get(dict(events)["start"]["url"],
+                                     headers={"Accept-Language": "ko"}).content.decode()
+        assert QUESTION in page and KOREAN[code] in page
     assert sorted(row[1] for row in failed_answers()) == sorted(c for _, _, c in FAULTS)
