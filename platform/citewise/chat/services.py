@@ -10,6 +10,10 @@ and renders its events (citewise.chat.events).
 Stopping: closing the event iterator while the answer streams (the person pressed Stop,
 or the connection went) closes the model's request, which cancels the generation, and
 stores what had arrived as a stopped answer.
+
+Failing: when the LLM fails (down, silent, 5xx, cut midway), an `AskFailed` event ends the
+answer and the exchange is stored with its error code and what had arrived; the extractive
+backend takes over instead (CITEWISE_LLM_FALLBACK) only while nothing was streamed yet.
 """
 
 from __future__ import annotations
