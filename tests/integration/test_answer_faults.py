@@ -18,6 +18,7 @@ from citewise.chat.events import AskFailed, AskNotice, AskResult, AskText
 from citewise.chat.models import Message
 from citewise.chat.services import ask
 from citewise.knowledge.permissions import SYSTEM
+from inference.backends.base import Turn
 from tests.factories import make_user
 from tests.fault_proxy import FaultProxy
 from tests.integration.api_support import kb_a, kb_b, new_key, owner  # noqa: F401
@@ -189,3 +190,15 @@ def test_the_chat_page_shows_each_fault_in_the_readers_language(kb_a, llm_behind
                                      headers={"Accept-Language": "ko"}).content.decode()
         assert QUESTION in page and KOREAN[code] in page
     assert sorted(row[1] for row in failed_answers()) == sorted(c for _, _, c in FAULTS)
+
+
+def test_a_follow_up_waits_for_a_silent_service_once(kb_a, llm_behind):  # noqa: F811
+    """A follow-up asks the LLM twice (the rewrite, then the answer): when the rewrite
+    already timed out, the answer fails with that error instead of waiting again."""
+    llm_behind.set("delay", delay_s=SILENCE_S)
+    history = [Turn("user", "Which VPN client do employees use?"),
+               Turn("assistant", "The WireGuard VPN client [1].")]
+    events = list(ask(SYSTEM, "And how often do passwords expire?", history=history))
+    (failure,) = [e for e in events if isinstance(e, AskFailed)]
+    assert failure.code == "llm_timeout"
+    assert len(llm_behind.requests) == 1  # the rewrite's; the answer was not sent

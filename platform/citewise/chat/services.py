@@ -132,6 +132,7 @@ class _Answer:
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
+        self.llm_down: LLMUnavailable | None = None  # the rewrite found the LLM failing
 
     def run(self) -> Iterator[AskEvent]:
         """Named steps: retrieve (typos corrected), decide, generate (falling back when
@@ -192,6 +193,8 @@ class _Answer:
     def _generate(self, request: AnswerRequest, reply: _Reply) -> Iterator[AskEvent]:
         extractive = extractive_backend(self.kbs[0])
         try:
+            if self.llm_down is not None:  # one wait for a failing LLM per question, not two
+                raise self.llm_down
             backend = (extractive if self.backend_name == AnswerBackend.EXTRACTIVE
                        else vllm_backend())
             yield from reply.stream(backend, request)
@@ -268,8 +271,8 @@ class _Answer:
                 rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
                                                                        self.question)
                 return rewritten
-            except LLMUnavailable:
-                pass  # the answer step reports the outage; retrieval still works
+            except LLMUnavailable as error:
+                self.llm_down = error  # the answer step reports it; retrieval still works
         return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
 
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
