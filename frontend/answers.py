@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from citewise.chat import conversations
 from citewise.chat.models import Conversation, Feedback, Message, Role
 from citewise.knowledge.permissions import Actor
+from frontend.chat_messages import error_sentence
 from frontend.rendering import citation_chips, render_answer
 
 
@@ -35,6 +36,12 @@ class ShownMessage:
     @property
     def is_answer(self) -> bool:
         return self.message.role == Role.ASSISTANT
+
+    @property
+    def error(self) -> str:
+        """Why the answer failed, in the page's language ("" when it did not)."""
+        code = self.message.error_code
+        return error_sentence(code) if code else ""
 
     @property
     def refusal(self) -> str:

@@ -16,8 +16,9 @@ question to `ask` with fetch and reads the response body as SSE:
   error      {code, message, text}: `text` is the page-language sentence for `code`;
   done       the stored answer (AskResult.as_json()) plus `html`: the message as the page
              renders it after a reload (sanitised Markdown with citation chips, sources,
-             feedback controls), which replaces the streamed text. A stopped answer gets a
-             `done` too ({message_id, stopped, html}) when the stream is still open.
+             feedback controls), which replaces the streamed text. A stopped or failed
+             answer gets a `done` too ({message_id, stopped, error_code, html}) when the
+             stream is still open: a failed one is stored with its error code.
 Lines starting with ":" are heartbeats.
 """
 
@@ -273,4 +274,5 @@ def _after_stop(request: HttpRequest, user, prepared: conversations.PreparedAnsw
         return sse("end", {"failed": failed})
     return sse("done", {"message_id": answer.pk, "conversation_id": answer.conversation_id,
                         "stopped": answer.stopped, "not_found": answer.not_found,
+                        "error_code": answer.error_code,
                         "html": _message_html(request, user, answer.pk, language)})

@@ -10,6 +10,7 @@ kept is truncated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -62,8 +63,31 @@ class Prompt:
     prompt_tokens: int = 0  # estimate with the given counter
 
 
+# What a document may carry to step out of its place in the prompt: a chat template's
+# control tokens ("<|im_start|>system", "<|eot_id|>", "[INST]", "<<SYS>>", "<s>"), which
+# tokenizers turn into the real special tokens, and this prompt's own delimiters
+# ("</sources>"). Their brackets are swapped for look-alikes, so the model reads them as
+# the document's text and the sources section cannot be closed from inside.
+_CONTROL = re.compile(
+    r"<\|[^<>|\n]{0,40}\|>|</?\s*(?:sources?|s|system|user|assistant|start_of_turn|"
+    r"end_of_turn)\s*>|\[/?INST\]|<</?SYS>>", re.IGNORECASE)
+_LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "(", "]": ")"})
+# A line of a document that starts like a source's header ("[7] Secret memo") would
+# make the model see a source that was never given.
+_HEADER_LIKE = re.compile(r"^(\s*)\[(\s*\d+\s*)\]", re.MULTILINE)
+
+
+def neutralise(text: str) -> str:
+    """`text` (a document's passage or title) with control tokens, the sources' delimiters
+    and source-header look-alikes defused; everything else unchanged."""
+    text = _CONTROL.sub(lambda m: m.group(0).translate(_LOOKALIKE), text)
+    return _HEADER_LIKE.sub(r"\1(\2)", text)
+
+
 def format_source(source: Source) -> str:
-    return f"[{source.n}] {source.label()}\n{source.text.strip()}"
+    """The source as the model reads it: "[n] label", then its text, both neutralised
+    (documents are data: nothing in them may read as the prompt's structure)."""
+    return f"[{source.n}] {neutralise(source.label())}\n{neutralise(source.text.strip())}"
 
 
 def system_message(request: AnswerRequest) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from retrieval.bm25 import Bm25Matrix
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
-from retrieval.versioned import Loaded, VersionCache, VersionedFiles
+from retrieval.versioned import Loaded, VersionCache, VersionedFiles, log_rebuilt
 from textproc.tokens import TokenizerConfig, tokenize
 
 TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
@@ -71,9 +71,10 @@ class LexicalStore:
         with self.lock(kb_key):
             try:
                 return self._cache.load(kb_key)
-            except IndexUnavailable:
+            except IndexUnavailable as exc:
                 ids, texts = source()
                 self.rebuild(kb_key, ids, texts)
+                log_rebuilt("lexical", exc, len(ids))
             return self._cache.load(kb_key)
 
     def _check_tokenizer(self, kb_key: str, manifest: dict[str, Any]) -> None:
@@ -126,6 +127,7 @@ class LexicalStore:
                source: TextSource | None) -> dict[str, Any]:
         ids_array = _ids(ids, texts)
         token_lists = [self.tokens(t) for t in texts]  # outside the lock: it can be slow
+        rebuilt: tuple[IndexUnavailable, int] | None = None
         with self.lock(kb_key):
             try:
                 manifest = self._files.read_manifest(kb_key)
@@ -140,6 +142,7 @@ class LexicalStore:
                     base_ids, base_texts = source()
                     new_ids = set(ids_array.tolist())
                     keep = [i for i, cid in enumerate(base_ids) if int(cid) not in new_ids]
+                    rebuilt = exc, len(keep)
                     matrix.add(np.asarray([base_ids[i] for i in keep], dtype=np.int64),
                                [self.tokens(base_texts[i]) for i in keep])
             existing = np.isin(ids_array, matrix.ids)
@@ -147,7 +150,10 @@ class LexicalStore:
                 raise ValueError(f"chunk ids already indexed: {ids_array[existing][:10]}")
             matrix.remove(ids_array[existing])
             matrix.add(ids_array, token_lists)
-            return self._save(kb_key, matrix)
+            saved = self._save(kb_key, matrix)
+        if rebuilt is not None:
+            log_rebuilt("lexical", *rebuilt)
+        return saved
 
     def _save(self, kb_key: str, matrix: Bm25Matrix) -> dict[str, Any]:
         manifest = {"format": FORMAT, "tokenizer": self.tokenizer.name, "count": len(matrix),

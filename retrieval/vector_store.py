@@ -21,7 +21,7 @@ import numpy as np
 from retrieval import faiss_index
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
-from retrieval.versioned import Loaded, VersionCache, VersionedFiles
+from retrieval.versioned import Loaded, VersionCache, VersionedFiles, log_rebuilt
 
 EmbeddingSource = Callable[[], tuple[np.ndarray, np.ndarray]]
 FORMAT = 1
@@ -76,9 +76,10 @@ class VectorStore:
                 loaded = self._cache.load(kb_key)
                 _check(kb_key, loaded.manifest, model=model, dimension=dimension)
                 return loaded
-            except IndexUnavailable:
+            except IndexUnavailable as exc:
                 ids, vectors = source()
                 self.rebuild(kb_key, ids, vectors, model)
+                log_rebuilt("vector", exc, len(ids))
             return self._cache.load(kb_key)
 
     def _read_index(self, kb_key: str, manifest: dict[str, Any]) -> Any:
@@ -152,9 +153,11 @@ class VectorStore:
                 # Rebuild from the database, which already holds the rows being written.
                 base_ids, base_vectors = _as_arrays(*source())
                 keep = ~np.isin(base_ids, ids)
-                return self._save(kb_key, model, vectors.shape[1],
-                                  np.concatenate([base_ids[keep], ids]),
-                                  np.concatenate([base_vectors[keep], vectors]), index=None)
+                saved = self._save(kb_key, model, vectors.shape[1],
+                                   np.concatenate([base_ids[keep], ids]),
+                                   np.concatenate([base_vectors[keep], vectors]), index=None)
+                log_rebuilt("vector", exc, int(keep.sum()))
+                return saved
             existing = np.isin(ids, faiss_index.stored_ids(index))
             if existing.any() and not replace:
                 raise ValueError(f"chunk ids already indexed: {ids[existing][:10].tolist()}")

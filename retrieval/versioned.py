@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from retrieval.atomic import write_bytes_atomic, write_json_atomic
-from retrieval.errors import IndexCorrupt, IndexMissing
+from retrieval.errors import IndexCorrupt, IndexMissing, IndexUnavailable
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 KEEP_VERSIONS = 2  # the current data file and the one before it, for in-flight readers
 
@@ -101,6 +103,19 @@ class VersionedFiles:
             if found is not None and found <= version - KEEP_VERSIONS:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+def log_rebuilt(kind: str, error: IndexUnavailable, restored: int) -> None:
+    """The line an operator reads when an index file was unusable and was rebuilt from
+    its source (the database): which index, why, and how many chunks came back from the
+    database. A missing index with nothing to restore is a new knowledge base, no fault."""
+    if isinstance(error, IndexMissing) and restored == 0:
+        logger.info("%s index of knowledge base %r created", kind, error.kb_key)
+        return
+    logger.warning("%s index of knowledge base %r was unusable (%s); rebuilt from the "
+                   "database (%d chunks restored). Answers are unaffected; if this repeats, check "
+                   "the index directory's disk and who else writes to it.",
+                   kind, error.kb_key, error.reason, restored)
 
 
 def _version_of(path: Path) -> int | None:

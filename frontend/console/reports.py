@@ -236,16 +236,21 @@ def _answers(scope: reports.Scope, params: QueryDict, limit: int | None) -> list
     table = Table("days", _("Answered and not found, per day"),
                   [_day_column(), Column(_("Answered"), "number"),
                    Column(pgettext("report", "Not found"), "number"),
-                   Column(_("Not found (%)"), "percent")],
+                   Column(_("Not found (%)"), "percent"),
+                   Column(pgettext("report", "Failed"), "number")],
                   [(d.day, d.answered, d.not_found,
-                    100 * d.not_found / d.questions if d.questions else None) for d in days])
+                    100 * d.not_found / d.questions if d.questions else None, d.failed)
+                   for d in days])
     chart = day_bars([d.day for d in days],
                      [Series(_("Answered"), [d.answered for d in days]),
-                      Series(pgettext("report", "Not found"), [d.not_found for d in days])],
+                      Series(pgettext("report", "Not found"), [d.not_found for d in days]),
+                      Series(pgettext("report", "Failed"), [d.failed for d in days])],
                      title=_("Answered and not found, per day"), y_label=_("Questions"))
     return [Section(_("Answered and not found"), table, chart,
                     _("Not found: the documents did not answer the question, and Citewise "
-                      "said so. The content gaps report groups these questions."))]
+                      "said so. The content gaps report groups these questions.") + " " +
+                    _("Failed: the answer service failed before the answer was complete "
+                      "(the operations guide lists why)."))]
 
 
 def _feedback(scope: reports.Scope, params: QueryDict, limit: int | None) -> list[Section]:

@@ -233,8 +233,13 @@ def test_an_llm_failure_is_a_sentence_in_the_page_language(kim, it_kb, settings,
     (error,) = [data for name, data in events if name == "error"]
     assert error["code"] == "llm_unreachable"
     assert error["text"].startswith("답변 서비스에 연결할 수 없습니다")
-    assert events[-1][0] == "end"
-    assert not Conversation.objects.exists()  # nothing was stored: no empty conversation
+    # The question is kept with a failed answer (its code, no text), shown as after a
+    # reload: the sentence in the page's language, and Regenerate to try again.
+    name, done = events[-1]
+    assert (name, done["error_code"]) == ("done", "llm_unreachable")
+    assert error["text"] in done["html"] and 'class="regenerate"' in done["html"]
+    (answer,) = Message.objects.filter(role="assistant")
+    assert (answer.text, answer.error_code, answer.grounded) == ("", "llm_unreachable", False)
 
 
 # --- Stopping -----------------------------------------------------------------------------

@@ -109,18 +109,21 @@ def test_questions_answered_and_not_found_per_day_match_the_rows(admin, hr, it):
     exchange(asker, [hr, it], "VPN and leave?", days_ago=0)  # two knowledge bases: once
     exchange(asker, [it], "Printer?", days_ago=0, not_found=True)
     exchange(asker, [hr], "Long ago?", days_ago=40)
+    failed = exchange(asker, [it], "Wiki?", days_ago=0)  # the answer service failed
+    Message.objects.filter(pk=failed.pk).update(error_code="llm_unreachable")
     client = signed_in(admin)
 
     assert by_day(csv_rows(client.get("/console/reports/questions/csv/?table=days"))) == {
-        iso(2): ["3"], iso(0): ["2"]}
+        iso(2): ["3"], iso(0): ["3"]}
     answers = csv_rows(client.get("/console/reports/answers/csv/?table=days&days=7"))
-    assert answers[0] == ["Day", "Answered", "Not found", "Not found (%)"]
-    assert by_day(answers) == {iso(2): ["2", "1", "33.3"], iso(0): ["1", "1", "50.0"]}
+    assert answers[0] == ["Day", "Answered", "Not found", "Not found (%)", "Failed"]
+    assert by_day(answers) == {iso(2): ["2", "1", "33.3", "0"],
+                               iso(0): ["1", "1", "33.3", "1"]}
 
     # The knowledge base filter, and a period given by its dates.
     hr_only = csv_rows(client.get(f"/console/reports/answers/csv/?table=days&kb=hr"
                                   f"&start={iso(45)}&end={iso(1)}"))
-    assert by_day(hr_only) == {iso(40): ["1", "0", "0.0"], iso(2): ["2", "1", "33.3"]}
+    assert by_day(hr_only) == {iso(40): ["1", "0", "0.0", "0"], iso(2): ["2", "1", "33.3", "0"]}
     assert hr_only[1][0] == iso(45)  # every day from the first, quiet ones as zeros
 
     page = client.get("/console/reports/answers/?days=7")

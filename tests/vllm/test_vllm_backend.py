@@ -4,8 +4,6 @@ token, the concurrency limit and citation parsing on the real stream."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import httpx
@@ -16,6 +14,7 @@ from inference.backends.vllm import VLLMBackend, VLLMConfig
 from inference.citations import Citation, CitationParser
 from inference.errors import BackendBusy, LLMUnavailable
 from inference.sources import Source
+from tests.fault_proxy import FaultProxy
 from tests.vllm.server import MAX_MODEL_LEN, free_port, vllm_missing_reason
 
 pytestmark = pytest.mark.skipif(vllm_missing_reason() is not None,
@@ -123,64 +122,12 @@ def test_read_timeout_is_a_clear_error(vllm_server):
     assert caught.value.message == "The answer service did not respond within 0.001 s."
 
 
-class StallingProxy:
-    """Forwards TCP to vLLM, then stops forwarding the response after `limit` bytes
-    (the connection stays open): a server that goes silent mid-answer."""
-
-    def __init__(self, target_port: int, limit: int) -> None:
-        self.target_port = target_port
-        self.limit = limit
-        self.connections = 0
-        self.sockets: list[socket.socket] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.closing = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closing.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, None),
-                             daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, self.limit),
-                             daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
-        sent = 0
-        try:
-            while not self.closing.is_set():
-                data = src.recv(65536)
-                if not data:
-                    break
-                if limit is not None and sent + len(data) > limit:
-                    dst.sendall(data[: max(0, limit - sent)])
-                    self.closing.wait(60)  # go silent, keep the socket open
-                    return
-                dst.sendall(data)
-                sent += len(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.closing.set()
-        self.listener.close()
-        for s in self.sockets:  # let the server finish: no connection left hanging
-            s.close()
-
-
 def test_no_resend_after_the_first_token(vllm_server):
-    port = int(vllm_server.root.rsplit(":", 1)[1])
-    proxy = StallingProxy(port, limit=1500)  # headers and a few SSE chunks
+    proxy = FaultProxy(upstream_port=int(vllm_server.root.rsplit(":", 1)[1]))
+    proxy.set("stall", cut_after=1500)  # headers and a few SSE chunks, then silence
     try:
-        llm = VLLMBackend(VLLMConfig(base_url=f"http://127.0.0.1:{proxy.port}/v1",
-                                     model=vllm_server.model, read_timeout=3.0,
-                                     max_retries=3, retry_backoff=0.05))
+        llm = VLLMBackend(VLLMConfig(base_url=proxy.base_url, model=vllm_server.model,
+                                     read_timeout=3.0, max_retries=3, retry_backoff=0.05))
         received: list[str] = []
         with pytest.raises(LLMUnavailable) as caught:
             for event in llm.stream_messages(MESSAGES, max_tokens=300, extra_body=LONG):
@@ -188,7 +135,7 @@ def test_no_resend_after_the_first_token(vllm_server):
                     received.append(event.text)
         assert received, "some text arrived before the server went silent"
         assert caught.value.message.startswith("The answer service stopped in the middle")
-        assert proxy.connections == 1
+        assert len(proxy.requests) == 1
         assert llm.requests_sent == 1
     finally:
         proxy.close()

@@ -251,6 +251,7 @@
     const stored = fromHtml(data.html);
     article.replaceWith(stored);
     followAnswer();
+    if (data.error_code) return; // the error event has announced why it failed
     announce(data.stopped ? strings.stopped : data.not_found ? strings.notFound : strings.complete);
   }
 

@@ -226,8 +226,9 @@ class FeedbackOut(serializers.ModelSerializer):
 
 class MessageOut(serializers.ModelSerializer):
     """A question (role user) or an answer (role assistant). The answer's fields (grounded,
-    not_found, stopped, notice, backend, citations, closest_documents, usage, feedback) are
-    false, empty or null on questions."""
+    not_found, stopped, error_code, notice, backend, citations, closest_documents, usage,
+    feedback) are false, empty or null on questions. error_code: why the answer failed
+    (an llm_* code; the text is what arrived before), empty when it did not."""
 
     # Context: request, actor, feedback ({message id: Feedback}).
 
@@ -239,7 +240,8 @@ class MessageOut(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = ["id", "role", "text", "created_at", "grounded", "not_found", "stopped",
-                  "notice", "backend", "citations", "closest_documents", "usage", "feedback"]
+                  "error_code", "notice", "backend", "citations", "closest_documents", "usage",
+                  "feedback"]
 
     @extend_schema_field(CitationOut(many=True))
     def get_citations(self, message: Message) -> list[dict]:

@@ -139,11 +139,16 @@ class AskView(KeyView):
 
 
 def _final(events: Iterator[AskEvent]) -> AskResult:
+    """The stored answer; AnswerUnavailable when the answer failed, raised once the
+    service has stored the failed exchange (the events are read to their end)."""
+    failed: AskFailed | None = None
     for event in events:
         if isinstance(event, AskFailed):
-            raise AnswerUnavailable(event.message, code=event.code)
-        if isinstance(event, AskResult):
+            failed = event
+        elif isinstance(event, AskResult):
             return event
+    if failed is not None:
+        raise AnswerUnavailable(failed.message, code=failed.code)
     raise AnswerUnavailable(_("The answer ended without a result."))
 
 

@@ -4,8 +4,10 @@ An answer streams as: `AskNotice`s (e.g. "the LLM is down, quoting the documents
 `AskText` pieces, then one `AskCitation` per cited source (verified), then `AskResult`
 (type "done": the stored message). Instead of text it may end with `AskNotFound` (the
 documents do not answer; it replaces any text that arrived) or `AskFailed` (the answer
-service failed; nothing is stored). Every door (chat page, REST SSE, OpenAI stream, MCP,
-`manage.py ask`) renders these same events; `as_json()` gives each one's payload.
+service failed, maybe after some text: the exchange is stored as a failed answer with the
+code, never as a complete one, and no `AskResult` follows). Every door (chat page, REST
+SSE, OpenAI stream, MCP, `manage.py ask`) renders these same events; `as_json()` gives
+each one's payload.
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ class Message(models.Model):
     # The person pressed Stop (or left) while the answer streamed: the text is what had
     # arrived by then, and the model's request was cancelled.
     stopped = models.BooleanField(default=False)
+    # The answer service failed (inference.errors.ErrorCode, e.g. llm_interrupted): the
+    # text is what had arrived before the failure, never a complete answer; pages show
+    # the code's sentence in the reader's language.
+    error_code = models.CharField(max_length=40, blank=True)
     grounded = models.BooleanField(default=False)
     notice = models.TextField(blank=True, help_text="Shown with the answer, e.g. a fallback.")
     # For a "not found" answer, what the page shows again after a reload: the knowledge

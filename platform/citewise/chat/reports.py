@@ -204,16 +204,19 @@ class QuestionDay:
     questions: int
     answered: int
     not_found: int
+    failed: int  # the answer service failed (Message.error_code): neither of the above
 
 
 def questions_per_day(scope: Scope) -> list[QuestionDay]:
-    """Questions asked each day, and how many were answered or found nothing to answer
-    with ("not found"; a stopped answer counts as answered). One query."""
+    """Questions asked each day, and how many were answered, found nothing to answer
+    with ("not found"; a stopped answer counts as answered) or failed. One query."""
     rows = (_answers(scope).annotate(day=_day("created_at", scope.period)).values("day")
-            .annotate(questions=Count("id"), not_found=Count("id", filter=Q(not_found=True))))
-    return [QuestionDay(row["day"], row["questions"], row["questions"] - row["not_found"],
-                        row["not_found"])
-            for row in _per_day(rows, scope.period, "questions", "not_found")]
+            .annotate(questions=Count("id"), not_found=Count("id", filter=Q(not_found=True)),
+                      failed=Count("id", filter=~Q(error_code=""))))
+    return [QuestionDay(row["day"], row["questions"],
+                        row["questions"] - row["not_found"] - row["failed"],
+                        row["not_found"], row["failed"])
+            for row in _per_day(rows, scope.period, "questions", "not_found", "failed")]
 
 
 # --- Feedback ---------------------------------------------------------------------------

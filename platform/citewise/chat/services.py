@@ -10,6 +10,10 @@ and renders its events (citewise.chat.events).
 Stopping: closing the event iterator while the answer streams (the person pressed Stop,
 or the connection went) closes the model's request, which cancels the generation, and
 stores what had arrived as a stopped answer.
+
+Failing: when the LLM fails (down, silent, 5xx, cut midway), an `AskFailed` event ends the
+answer and the exchange is stored with its error code and what had arrived; the extractive
+backend takes over instead (CITEWISE_LLM_FALLBACK) only while nothing was streamed yet.
 """
 
 from __future__ import annotations
@@ -129,6 +133,7 @@ class _Answer:
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
         self.rewrite_usage = Usage(0, 0)  # tokens of the follow-up rewrite, if the LLM did it
+        self.llm_down: LLMUnavailable | None = None  # the rewrite found the LLM failing
 
     def run(self) -> Iterator[AskEvent]:
         """Named steps: retrieve (typos corrected), decide, generate (falling back when
@@ -142,6 +147,8 @@ class _Answer:
         try:
             yield from self._generate(self._request(search_query, sources), reply)
             if reply.failed:
+                reply.drain()
+                self._conclude(search_query, sources, passages, reply)
                 return
             yield from reply.close()
         except GeneratorExit:  # stopped: the backend's request is already closed
@@ -187,6 +194,8 @@ class _Answer:
     def _generate(self, request: AnswerRequest, reply: _Reply) -> Iterator[AskEvent]:
         extractive = extractive_backend(self.kbs[0])
         try:
+            if self.llm_down is not None:  # one wait for a failing LLM per question, not two
+                raise self.llm_down
             backend = (extractive if self.backend_name == AnswerBackend.EXTRACTIVE
                        else vllm_backend())
             yield from reply.stream(backend, request)
@@ -200,7 +209,7 @@ class _Answer:
         if reply.streamed or not settings.LLM_FALLBACK:
             # A half-streamed answer is never silently continued by another backend.
             logger.warning("answer failed (%s): %s", error.code, error.message)
-            reply.failed = True
+            reply.failed = error.code
             yield AskFailed(error.code, error.message)
             return
         reply.notice = fallback_notice(self.language)
@@ -212,9 +221,10 @@ class _Answer:
                   reply: _Reply, *, stopped: bool = False) -> AskResult:
         """Verify and store the answer. A backend that found nothing to say after all is a
         refusal like any other: it lists the documents that came closest and goes to the
-        gap report. A stopped answer is stored as it was when stopped."""
+        gap report. A stopped or failed answer is stored as it was when it ended, marked
+        so (a failed one with its error code), never as a complete answer."""
         parser = reply.parser
-        refused = reply.refused and not stopped
+        refused = reply.refused and not stopped and not reply.failed
         closest = _closest_documents(passages) if refused else []
         answer = parser.text
         if refused:
@@ -230,7 +240,8 @@ class _Answer:
                            snippets=verification.snippets, grounded=verification.grounded,
                            backend=reply.backend, usage=reply.usage, notice=reply.notice,
                            invalid=parser.invalid_count, not_found=refused, closest=closest,
-                           stopped=stopped, finish_reason=reply.finish_reason)
+                           stopped=stopped, finish_reason=reply.finish_reason,
+                           error_code=reply.failed)
 
     def _finish(self, result: AskResult) -> Iterator[AskEvent]:
         """After the text: the refusal (replacing it), or each verified citation; then the
@@ -261,8 +272,8 @@ class _Answer:
                 rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
                                                                        self.question)
                 return rewritten
-            except LLMUnavailable:
-                pass  # the answer step reports the outage; retrieval still works
+            except LLMUnavailable as error:
+                self.llm_down = error  # the answer step reports it; retrieval still works
         return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
 
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
@@ -300,9 +311,10 @@ class _Answer:
                snippets: dict[int, str], grounded: bool, backend: str, usage: Usage,
                notice: str, invalid: int, not_found: bool = False,
                closest: list[dict] | None = None, stopped: bool = False,
-               finish_reason: str = "stop") -> AskResult:
+               finish_reason: str = "stop", error_code: str = "") -> AskResult:
         usage = usage + self.rewrite_usage  # the answer's whole cost, rewrite included
-        grounded = grounded and not not_found  # a refusal states nothing to ground
+        # A refusal states nothing to ground; a failed answer is not whole.
+        grounded = grounded and not not_found and not error_code
         by_n = {source.n: (source, passage) for source, passage in
                 zip(sources, passages, strict=True)}
         citations = [_cited(n, *by_n[n], supported=supported.get(n, False),
@@ -313,7 +325,7 @@ class _Answer:
             message = Message.objects.create(
                 conversation=self.conversation, role=Role.ASSISTANT, text=answer,
                 search_query=search_query, backend=backend, not_found=not_found,
-                grounded=grounded, stopped=stopped, notice=notice,
+                grounded=grounded, stopped=stopped, notice=notice, error_code=error_code,
                 invalid_citations=invalid, closest_documents=closest or [],
                 searched_knowledge_bases=[kb.name for kb in self.kbs] if not_found else [],
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
@@ -344,7 +356,8 @@ class _Reply:
         self.sources, self.backend = sources, backend
         self.parser = CitationParser(sources)
         self.usage, self.finish_reason = Usage(0, 0), "stop"
-        self.notice, self.streamed, self.failed = "", False, False
+        self.notice, self.streamed = "", False
+        self.failed = ""  # the error code (inference.errors.ErrorCode) when it failed
 
     def stream(self, backend: BackendProtocol, request: AnswerRequest) -> Iterator[AskText]:
         self.backend = backend.name
