@@ -56,4 +56,4 @@ assets:
 	$(PYTHON) -m frontend.assets
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
