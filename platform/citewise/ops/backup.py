@@ -119,6 +119,9 @@ def create_backup(target: Path, progress: Progress) -> Summary:
     if target.exists():
         raise BackupError(f"{target} already exists; choose a new file name.",
                           code="backup_target_exists")
+    if not target.parent.is_dir():
+        raise BackupError(f"The folder {target.parent} does not exist; create it first.",
+                          code="backup_folder_missing")
     partial = target.with_name(target.name + ".partial")
     try:
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
