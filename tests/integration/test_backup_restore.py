@@ -21,8 +21,6 @@ import pytest
 
 from tests.helpers import REPO_ROOT, clean_env
 
-pytestmark = pytest.mark.slow
-
 DOCUMENTS = [REPO_ROOT / "docs" / "operations.md", REPO_ROOT / "docs" / "user-guide.md"]
 QUESTIONS = [
     "How do I back up Citewise?",
@@ -118,6 +116,7 @@ def _damaged_copies(backup: Path, folder: Path) -> dict[str, Path]:
     return {"truncated": truncated, "changed": changed}
 
 
+@pytest.mark.slow
 def test_a_restored_instance_answers_alike_and_a_damaged_backup_changes_nothing(
         tmp_path, database_urls):
     source_url, target_url = database_urls
@@ -148,3 +147,30 @@ def test_a_restored_instance_answers_alike_and_a_damaged_backup_changes_nothing(
     assert target.counts() == counts
 
     assert target.answers(questions) == before
+
+
+@pytest.mark.parametrize("name", ["../outside", "/etc/citewise", "data/originals/../../x",
+                                  "data/indexes/kb-1/vectors.json"])
+def test_a_backup_naming_a_path_outside_its_layout_is_refused_before_anything_is_written(
+        tmp_path, name):
+    """A hand-made or tampered file cannot write outside the staging folder: names are
+    checked against the backup's layout before any member is extracted."""
+    import io
+    import tarfile
+
+    from citewise.ops.backup import BackupError
+    from citewise.ops.restore import _stage
+
+    hostile = tmp_path / "hostile.tar"
+    with tarfile.open(hostile, "w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = 4
+        archive.addfile(info, io.BytesIO(b"evil"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with pytest.raises(BackupError) as refused:
+        _stage(hostile, staging, lambda line: None)
+    assert refused.value.code == "backup_unexpected_member"
+    assert "Nothing was changed" in str(refused.value)
+    assert not any(staging.iterdir())
+    assert not (tmp_path / "outside").exists()
