@@ -21,11 +21,19 @@ import pytest
 
 from tests.helpers import REPO_ROOT, clean_env
 
-DOCUMENTS = [REPO_ROOT / "docs" / "operations.md", REPO_ROOT / "docs" / "user-guide.md"]
+# The test's own documents, so edits to docs/ cannot change what it asks about.
+DOCUMENTS = {
+    "badges.md": "# Badges\n\nThe security desk disables a lost badge within one hour of the "
+                 "report. A new badge is printed the next working day.\n",
+    "parking.md": "# Parking\n\nParking permits are renewed every January at the front "
+                  "office. Visitors park on level two of the garage.\n",
+    "visitors.md": "# Visitors\n\nVisitors wear a red lanyard at all times in the "
+                   "offices. A host meets every visitor at reception.\n",
+}
 QUESTIONS = [
-    "How do I back up Citewise?",
-    "What does /readyz check?",
-    "How do I give feedback on an answer?",
+    "Who disables a lost badge?",
+    "When are parking permits renewed?",
+    "What do visitors wear in the offices?",
     "What is the capital of Peru?",  # a refusal must survive the restore too
 ]
 
@@ -124,7 +132,11 @@ def test_a_restored_instance_answers_alike_and_a_damaged_backup_changes_nothing(
     questions.write_text("\n".join(QUESTIONS) + "\n")
     source = Instance(tmp_path / "source", source_url)
     source.ok("migrate", "-v0")
-    source.ok("ingest", *DOCUMENTS, "--kb", "guide", "--create", "--sync")
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    for name, text in DOCUMENTS.items():
+        (documents / name).write_text(text)
+    source.ok("ingest", documents, "--kb", "guide", "--create", "--sync")
     before = source.answers(questions)
     assert [bool(a["citations"]) for a in before] == [True, True, True, False]
 

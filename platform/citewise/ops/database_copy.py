@@ -180,7 +180,8 @@ def _postgres_restore(source: Path) -> None:
     drops = "".join(f'DROP TABLE IF EXISTS "{table}" CASCADE;\n'
                     for table in connection.introspection.table_names())
     connection.close()
-    env = _postgres_env()
+    # Notices ("drop cascades to ...") would fill psql's stderr pipe, read only at the end.
+    env = {**_postgres_env(), "PGOPTIONS": "-c client_min_messages=warning"}
     with subprocess.Popen([psql, "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
                            "--file=-"], env=env, stdin=subprocess.PIPE,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as apply:
