@@ -7,9 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CITEWISE_DATA_DIR=/data \
     HF_HUB_OFFLINE=1
 
-# OCR for scanned PDFs and images (English and Korean); curl for the healthcheck.
+# OCR for scanned PDFs and images (English and Korean); curl for the healthcheck;
+# pg_dump, pg_restore and psql for `manage.py backup` and `restore` (docs/operations.md).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-kor curl \
+    postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -187,7 +187,8 @@ def ms(values: list[float], q: float) -> float:
     return round(percentile(values, q) * 1000, 1)
 
 
-def main() -> None:
+# A script read top to bottom: setup, measurements, report.
+def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=12)
     parser.add_argument("--pages", type=int, default=9, help="python-faq pages to ingest")

@@ -51,7 +51,8 @@ def documents(corpus: Path) -> list[dict[str, str]]:
             for p in sorted(corpus.rglob("*")) if p.is_file()]
 
 
-def run(corpus: Path, config: EmbedderConfig, *, max_tokens: int, overlap: int,
+# A script read top to bottom: load, parse, chunk, embed, each timed.
+def run(corpus: Path, config: EmbedderConfig, *, max_tokens: int, overlap: int,  # noqa: PLR0915
         batch_size: int) -> dict[str, Any]:
     began = time.perf_counter()
     embedder = get_embedder(config)

@@ -11,7 +11,7 @@ callable (premise, hypothesis) -> probability. A sentence that states something 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,20 +108,7 @@ class Verifier:
                sources: Sequence[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
         spans = sentence_spans(text)
-        cited: list[list[int]] = [[] for _ in spans]
-        for citation in citations:
-            index = _span_index(spans, citation.start)
-            if index is None:
-                continue
-            for n in citation.numbers:
-                if n in by_n and n not in cited[index]:
-                    cited[index].append(n)
-        # Merge citations of a sentence-less marker line ("[1]" alone) into the sentence
-        # before it.
-        for i in range(1, len(spans)):
-            if not strip_markers(spans[i].text) and cited[i]:
-                cited[i - 1].extend(n for n in cited[i] if n not in cited[i - 1])
-                cited[i] = []
+        cited = _cited_per_sentence(spans, citations, by_n)
         texts = [strip_markers(span.text) for span in spans]
         semantic = self._semantic(texts, cited, by_n)
         checks: list[SentenceCheck] = []
@@ -197,6 +184,26 @@ class Verifier:
             supported = lexical >= cfg.lexical_threshold or (
                 cosine is not None and cosine >= cfg.semantic_threshold)
         return Support(source.n, supported, lexical, cosine, entailment, snippet)
+
+
+def _cited_per_sentence(spans: Sequence, citations: Sequence[Citation],
+                        by_n: Mapping[int, Source]) -> list[list[int]]:
+    """The source numbers each sentence span cites (known sources only, in order, once)."""
+    cited: list[list[int]] = [[] for _ in spans]
+    for citation in citations:
+        index = _span_index(spans, citation.start)
+        if index is None:
+            continue
+        for n in citation.numbers:
+            if n in by_n and n not in cited[index]:
+                cited[index].append(n)
+    # Merge citations of a sentence-less marker line ("[1]" alone) into the sentence
+    # before it.
+    for i in range(1, len(spans)):
+        if not strip_markers(spans[i].text) and cited[i]:
+            cited[i - 1].extend(n for n in cited[i] if n not in cited[i - 1])
+            cited[i] = []
+    return cited
 
 
 def _span_index(spans: Sequence, offset: int) -> int | None:

@@ -8,7 +8,7 @@ import posixpath
 import re
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from defusedxml import ElementTree
 
@@ -128,6 +128,28 @@ def _looks_binary(head: bytes) -> bool:
     return controls > len(decoded) * 0.05 or decoded.count("\ufffd") > len(decoded) * 0.1
 
 
+def _zip_kind(head: bytes) -> str:
+    """The Office type of a ZIP container, or UnsupportedType for any other ZIP."""
+    names = _zip_names(head)
+    kind = _office_kind(names)
+    if kind is None:
+        if any(n.endswith(".odt") or n == "mimetype" for n in names):
+            raise unsupported("an OpenDocument file (save it as .docx, .xlsx or .pptx)")
+        raise unsupported("a ZIP archive")
+    return kind
+
+
+def _refuse_ole2(head: bytes) -> NoReturn:
+    """An OLE2 container is a legacy or a password-protected Office file: never parsed."""
+    if "EncryptedPackage".encode("utf-16-le") in head:
+        raise EncryptedDocument(
+            "This Office file is password-protected. Remove the password in Office "
+            "(File > Info > Protect) and upload it again."
+        )
+    raise unsupported("a legacy Microsoft Office file (.doc, .xls or .ppt)",
+                      "Save it in the newer .docx, .xlsx or .pptx format and upload that.")
+
+
 def detect_type(data_head: bytes, filename: str) -> str:
     """The type of a file from its first bytes (at least the first few KB; 64 KB
     recommended). Returns one of SUPPORTED_TYPES or raises UnsupportedType naming what
@@ -141,21 +163,15 @@ def detect_type(data_head: bytes, filename: str) -> str:
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(_ZIP):
-        kind = _office_kind(_zip_names(head))
-        if kind is None:
-            names = _zip_names(head)
-            if any(n.endswith(".odt") or n == "mimetype" for n in names):
-                raise unsupported("an OpenDocument file (save it as .docx, .xlsx or .pptx)")
-            raise unsupported("a ZIP archive")
-        return kind
+        return _zip_kind(head)
     if head.startswith(_OLE2):
-        if "EncryptedPackage".encode("utf-16-le") in head:
-            raise EncryptedDocument(
-                "This Office file is password-protected. Remove the password in Office "
-                "(File > Info > Protect) and upload it again."
-            )
-        raise unsupported("a legacy Microsoft Office file (.doc, .xls or .ppt)",
-                          "Save it in the newer .docx, .xlsx or .pptx format and upload that.")
+        _refuse_ole2(head)
+    _refuse_other_binaries(head)
+    return _text_kind(head, extension)
+
+
+def _refuse_other_binaries(head: bytes) -> None:
+    """UnsupportedType naming the kind of a binary file Citewise does not read."""
     if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
         raise unsupported("a WebP image")
     if head[4:8] == b"ftyp":
@@ -165,7 +181,6 @@ def detect_type(data_head: bytes, filename: str) -> str:
             raise unsupported(what)
     if _looks_binary(head):
         raise unsupported("a binary file of an unknown kind")
-    return _text_kind(head, extension)
 
 
 def detect_file_type(path: Path, filename: str) -> str:

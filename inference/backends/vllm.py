@@ -321,7 +321,8 @@ def _caused_by(exc: BaseException, kind: type | tuple[type, ...]) -> bool:
     return False
 
 
-def map_error(exc: BaseException, config: VLLMConfig) -> LLMUnavailable:
+# One ordered table of error kinds, the first match winning: split, the order would hide.
+def map_error(exc: BaseException, config: VLLMConfig) -> LLMUnavailable:  # noqa: C901
     """Any client or transport error -> LLMUnavailable with a readable message."""
     import openai
 

@@ -380,7 +380,9 @@ def _open(path: Path) -> PdfReader:
     return reader
 
 
-def parse_pdf(path: Path) -> ParsedDocument:
+# One pass over the pages whose branches share its state (heading levels, the outline,
+# repeated headers and footers); split, that state would travel through every helper.
+def parse_pdf(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
     reader = _open(path)
     pages = [_page_lines(page) for page in reader.pages]
     body = _body_size(pages)

@@ -52,7 +52,8 @@ def _chunk(content: str | None, *, finish: str | None = None, usage: dict | None
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
-def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
+# One HTTP handler class per stand-in, its methods closing over it; the count is theirs.
+def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:  # noqa: C901
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
