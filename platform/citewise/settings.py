@@ -383,6 +383,9 @@ LOGGING = {
         # With CITEWISE_DEBUG on, Django logs every SQL statement with its parameters at
         # DEBUG: documents' text and questions. Never, whatever the level.
         "django.db.backends": {"level": "INFO"},
+        # axes says INFO on every sign-in and failure (the audit log has them); its
+        # lockout warnings stay.
+        "axes": {"level": "WARNING"},
         # Our request log replaces Django's, which would log each failing URL twice.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
