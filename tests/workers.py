@@ -57,7 +57,7 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(label: str, **env_overrides: str) -> WorkerProcess:
+def start_worker(label: str, *, loglevel: str = "INFO", **env_overrides: str) -> WorkerProcess:
     hostname = f"pytest-{label}-{uuid.uuid4().hex[:8]}@localhost"
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), **env_overrides}
     log_path = Path(settings.DATA_DIR) / f"worker-{hostname.split('@')[0]}.log"
@@ -67,7 +67,7 @@ def start_worker(label: str, **env_overrides: str) -> WorkerProcess:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "citewise", "worker",
              "--queues", "default,ingest", "--concurrency", "1", "--hostname", hostname,
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+             "--without-gossip", "--without-mingle", "--loglevel", loglevel],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

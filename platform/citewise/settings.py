@@ -389,6 +389,12 @@ LOGGING = {
         # With CITEWISE_DEBUG on, Django logs every SQL statement with its parameters at
         # DEBUG: documents' text and questions. Never, whatever the level.
         "django.db.backends": {"level": "INFO"},
+        # httpx logs each request's whole URL at INFO (a webhook's secret path, a query)
+        # and httpcore its connection chatter at DEBUG; our own lines say what matters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "INFO"},
+        # Its parser's state at every block of every answer: noise at DEBUG.
+        "markdown_it": {"level": "INFO"},
         # axes says INFO on every sign-in and failure (the audit log has them); its
         # lockout warnings stay.
         "axes": {"level": "WARNING"},
