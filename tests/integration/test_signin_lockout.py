@@ -100,6 +100,8 @@ def test_an_admin_unlocks_in_the_admin_and_a_command_unlocks_too():
     listing = admin.get("/admin/axes/accessattempt/")
     assert listing.status_code == 200 and b"jung" in listing.content
     attempt_id = listing.context["cl"].result_list[0].pk
+    korean = admin.get("/admin/axes/accessattempt/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert "접속 시도" in korean.content.decode()  # axes ships no Korean; ours covers it
     deleted = admin.post(f"/admin/axes/accessattempt/{attempt_id}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     assert sign_in(attacker, "jung", PASSWORD).status_code == 302
