@@ -6,9 +6,13 @@ the lockout in Django's admin or with `manage.py axes_reset_username`."""
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 from bs4 import BeautifulSoup
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
 from django.test import Client
 
@@ -121,3 +125,26 @@ def test_a_successful_sign_in_clears_the_count():
             assert sign_in(client, "han", f"typo-{n}").status_code == 200
         assert sign_in(client, "han", PASSWORD).status_code == 302
         client.post("/accounts/logout/")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_the_lockout_holds_under_the_asgi_server(server):
+    """uvicorn runs the middleware asynchronously, a path of its own in axes."""
+    user = make_user("seo")
+    # The server runs the product's settings, whose hashers omit the tests' MD5.
+    user.password = PBKDF2PasswordHasher().encode(PASSWORD, "lockout")
+    user.save()
+    with httpx.Client(base_url=server, timeout=60) as browser:
+        def attempt(password: str) -> httpx.Response:
+            page = browser.get("/accounts/login/")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+            return browser.post("/accounts/login/", data={
+                "username": "seo", "password": password, "csrfmiddlewaretoken": token[1]})
+
+        statuses = [attempt(f"guess-{n}").status_code
+                    for n in range(settings.AXES_FAILURE_LIMIT)]
+        assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+        refused = attempt(PASSWORD)
+    assert refused.status_code == 429 and LOCKED_EN in refused.text
+    assert int(refused.headers["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
