@@ -1,7 +1,7 @@
 """Security headers and cookie flags on real responses of every door, from a live uvicorn
 server set up as behind a TLS proxy (CITEWISE_BEHIND_TLS_PROXY, CITEWISE_SECURE_COOKIES):
-HTML pages (sign-in, chat, source viewer, console, Django's admin), the API's JSON and its
-SSE stream, static files, /metrics and /readyz.
+HTML pages (sign-in, chat, source viewer, console, Django's admin), the API's JSON, the
+SSE streams (the chat page's and the API's), static files, /metrics and /readyz.
 
 Every response: nosniff, a same-origin referrer policy, Cross-Origin-Opener-Policy, and
 Strict-Transport-Security when (and only when) the request came over HTTPS. Everything
@@ -114,6 +114,15 @@ def test_every_door_sends_the_security_headers_and_flags_its_cookies(tls_server,
             response = browser.get(path, headers=HTTPS)
             assert response.status_code in (200, 503), (path, response.status_code)
             assert_hardened(response)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
+                          browser.get("/chat/", headers=HTTPS).text).group(1)
+        with browser.stream("POST", "/chat/messages/", data={
+                "question": "How often do passwords expire?", "knowledge_base": str(kb_a.pk)},
+                headers={**HTTPS, "Origin": origin(browser), "X-CSRFToken": token,
+                         "Accept": "text/event-stream"}) as chat_stream:
+            assert chat_stream.headers["content-type"].startswith("text/event-stream")
+            assert_hardened(chat_stream)
+            assert "90 days" in "".join(chat_stream.iter_text())
         static = browser.get("/static/frontend/citewise.css", headers=HTTPS)
         assert static.status_code == 200
         assert_hardened(static, rendered=False)
