@@ -77,6 +77,11 @@ def test_every_attack_is_shown_as_text_wherever_it_is_shown(site, hostile_site, 
     expect(chip.locator(".cite-title")).to_have_text(hostile.TITLE)
     inert.check("citation preview", hostile.TITLE)
     expect(page.locator("#history")).to_contain_text(hostile.QUESTION)
+    # An answer quoting the sentence with the Markdown javascript: link (answers are
+    # Markdown, rendered and sanitised on the server).
+    keys = ask(page, "Where are the keys for lockers handed out?")
+    expect(keys.locator(".answer-body")).to_contain_text("handed out at reception")
+    inert.check("answer with a Markdown link")
 
     # Rated with a hostile comment, through the endpoint the rating form posts to; and a
     # hostile question the documents do not answer, for the content gap report.
