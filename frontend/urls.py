@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from frontend import chat_views, views
 
@@ -15,4 +17,8 @@ urlpatterns = [
     path("sources/<int:chunk_id>/", views.source, name="source"),
     path("sources/<int:chunk_id>/pages/<int:page>.png", views.page_image, name="page_image"),
     path("documents/<int:document_id>/original", views.original, name="original"),
+    # Pages that do not link an icon (Django's admin, the API's docs) make browsers ask
+    # for this one; without it each shows a 404 on the console.
+    path("favicon.ico", RedirectView.as_view(url=static("frontend/favicon.svg"),
+                                             permanent=True)),
 ]

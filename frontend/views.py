@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import mimetypes
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -69,4 +72,17 @@ def original(request: HttpRequest, document_id: int) -> FileResponse:
                             filename=document.original_name,
                             content_type=content_type if inline else "application/octet-stream")
     response["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+def signin_locked_out(request: HttpRequest, _response: Any = None, _credentials: Any = None,
+                      ) -> HttpResponse:
+    """django-axes' lockout response (AXES_LOCKOUT_CALLABLE), for the sign-in page and the
+    admin's: the sign-in page again, 429, saying why and for how long (Retry-After in
+    seconds). The name typed stays in the form; the password does not."""
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    response = render(request, "frontend/accounts/login.html",
+                      {"form": form, "locked_out_minutes": minutes}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response

@@ -57,9 +57,10 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(label: str, *, beat: bool = False, **env_overrides: str) -> WorkerProcess:
-    """A worker on the test database; with `beat`, it also runs the periodic tasks (the
-    reconciler every CITEWISE_RECONCILE_SECONDS)."""
+def start_worker(label: str, *, beat: bool = False, loglevel: str = "INFO",
+                 **env_overrides: str) -> WorkerProcess:
+    """A worker on the test database, logging at `loglevel`; with `beat`, it also runs
+    the periodic tasks (the reconciler every CITEWISE_RECONCILE_SECONDS)."""
     hostname = f"pytest-{label}-{uuid.uuid4().hex[:8]}@localhost"
     # The checkout's own code, even where an installed copy of Citewise is on the path.
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
@@ -71,7 +72,7 @@ def start_worker(label: str, *, beat: bool = False, **env_overrides: str) -> Wor
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "citewise", "worker",
              "--queues", "default,ingest", "--concurrency", "1", "--hostname", hostname,
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "--loglevel", loglevel,
              *(["--beat", "--schedule", str(log_path.with_suffix(".beat"))] if beat else [])],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -8,6 +8,7 @@ directory), so a laptop needs no other server.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,15 +50,46 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SECURE_COOKIES = env_bool("CITEWISE_SECURE_COOKIES", default=PRODUCTION)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+# No script of ours reads a cookie (the pages' scripts take the CSRF token from the form),
+# so none is readable from JavaScript.
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 if env_bool("CITEWISE_BEHIND_TLS_PROXY", default=False):
     # Only trust X-Forwarded-Proto when a proxy that sets it is really in front.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Strict-Transport-Security goes only on responses to HTTPS requests (directly, or through
+# a proxy trusted by CITEWISE_BEHIND_TLS_PROXY), so a plain-HTTP laptop run never gets it.
+SECURE_HSTS_SECONDS = env_int("CITEWISE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CITEWISE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("CITEWISE_HSTS_PRELOAD", default=False)
+
+# Sign-in lockout (django-axes): after this many failed sign-ins for one user name from one
+# address, that pair is refused for the lockout time, even with the right password. An
+# admin lifts it early in Django's admin (Access attempts) or with `manage.py axes_reset`.
+AXES_FAILURE_LIMIT = env_int("CITEWISE_SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("CITEWISE_SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "frontend.views.signin_locked_out"
+# Successful sign-ins are in the audit log already; axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up banner in every command's output
+# Masked in the form data axes keeps with each failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AUTHENTICATION_BACKENDS = [
+    "citewise.accounts.lockout.LockoutBackend",  # refuses a locked-out pair first
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -75,6 +107,7 @@ INSTALLED_APPS = [
     "citewise.audit",
     "frontend",
     "csp",
+    "axes",
     "rest_framework",
     # Installed for its key hashing and admin helpers; our key model (accounts.ApiKey)
     # extends its abstract model. Its own concrete APIKey table stays unused.
@@ -97,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page's 429
 ]
 
 # Every page: scripts, styles and everything else from our own origin only, no inline
@@ -359,6 +393,18 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # With CITEWISE_DEBUG on, Django logs every SQL statement with its parameters at
+        # DEBUG: documents' text and questions. Never, whatever the level.
+        "django.db.backends": {"level": "INFO"},
+        # httpx logs each request's whole URL at INFO (a webhook's secret path, a query)
+        # and httpcore its connection chatter at DEBUG; our own lines say what matters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "INFO"},
+        # Its parser's state at every block of every answer: noise at DEBUG.
+        "markdown_it": {"level": "INFO"},
+        # axes says INFO on every sign-in and failure (the audit log has them); its
+        # lockout warnings stay.
+        "axes": {"level": "WARNING"},
         # Our request log replaces Django's, which would log each failing URL twice.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from citewise.ops.management.commands.serve import web_command
 from tests.helpers import REPO_ROOT
 from tests.workers import database_url
 
@@ -29,17 +29,17 @@ def free_port() -> int:
 
 def start_server(**extra_env: str) -> Iterator[str]:
     """Yields the server's base URL (http://127.0.0.1:PORT); stops it afterwards. Needs a
-    transactional database test, so the server's connection sees the test's rows."""
+    transactional database test, so the server's connection sees the test's rows. Its
+    output is in server_log(URL)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
            "DJANGO_SETTINGS_MODULE": "citewise.settings",
            "PYTHONPATH": f"{REPO_ROOT / 'platform'}{os.pathsep}{REPO_ROOT}", **extra_env}
-    log_path = Path(settings.DATA_DIR) / f"uvicorn-{port}.log"
+    log_path = server_log(f"http://127.0.0.1:{port}")
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "citewise.asgi:application", "--host",
-             "127.0.0.1", "--port", str(port)], cwd=REPO_ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
+        # As `make run` starts it (no access log: the request log replaces it).
+        process = subprocess.Popen(web_command("127.0.0.1", port), cwd=REPO_ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -56,6 +56,11 @@ def start_server(**extra_env: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def server_log(base_url: str) -> Path:
+    """Where the server at base_url (from start_server) writes its output."""
+    return Path(settings.DATA_DIR) / f"uvicorn-{base_url.rsplit(':', 1)[1]}.log"
 
 
 @pytest.fixture

@@ -107,3 +107,21 @@ def test_env_readers(monkeypatch, tmp_path):
     monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "missing"))
     with pytest.raises(ImproperlyConfigured, match="X_SECRET_FILE"):
         env_secret("X_SECRET")
+
+
+def test_hsts_and_the_sign_in_lockout_come_from_the_environment(tmp_path):
+    names = ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
+             "AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME")
+    defaults = settings_in_fresh_process(clean_env(CITEWISE_DATA_DIR=str(tmp_path)), *names)
+    assert defaults == {"SECURE_HSTS_SECONDS": 31536000, "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,
+                        "SECURE_HSTS_PRELOAD": False, "AXES_FAILURE_LIMIT": 5,
+                        "AXES_COOLOFF_TIME": "0:15:00"}
+    chosen = settings_in_fresh_process(clean_env(
+        CITEWISE_DATA_DIR=str(tmp_path), CITEWISE_HSTS_SECONDS="0",
+        CITEWISE_HSTS_INCLUDE_SUBDOMAINS="true", CITEWISE_HSTS_PRELOAD="true",
+        CITEWISE_SIGNIN_FAILURE_LIMIT="10", CITEWISE_SIGNIN_LOCKOUT_MINUTES="60"), *names)
+    assert chosen == {"SECURE_HSTS_SECONDS": 0, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+                      "SECURE_HSTS_PRELOAD": True, "AXES_FAILURE_LIMIT": 10,
+                      "AXES_COOLOFF_TIME": "1:00:00"}
+    assert "CITEWISE_SIGNIN_FAILURE_LIMIT must be" in startup_error(
+        tmp_path, CITEWISE_SIGNIN_FAILURE_LIMIT="0")

@@ -7,6 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.contrib.auth import signals
 
         from citewise.audit import signals as receivers
@@ -15,3 +16,4 @@ class AuditConfig(AppConfig):
         signals.user_login_failed.connect(receivers.sign_in_failed,
                                           dispatch_uid="audit-sign-in-failed")
         signals.user_logged_out.connect(receivers.signed_out, dispatch_uid="audit-sign-out")
+        user_locked_out.connect(receivers.locked_out, dispatch_uid="audit-locked-out")

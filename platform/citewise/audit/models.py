@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 class Action(models.TextChoices):
     SIGN_IN = "sign_in", _("Signed in")
     SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+    SIGN_IN_LOCKED_OUT = "sign_in_locked_out", _("Sign-in locked out")
     SIGN_OUT = "sign_out", _("Signed out")
     KNOWLEDGE_BASE_CREATED = "kb_created", _("Knowledge base created")
     KNOWLEDGE_BASE_CHANGED = "kb_changed", _("Knowledge base settings changed")
