@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from citewise.chat.models import Answer, Message, Role, UnansweredQuestion
 from citewise.chat.reports import conversation_asked, unanswered_asked
+from citewise.knowledge.admin import EditableKnowledgeBaseFilter
 from citewise.knowledge.permissions import editable_knowledge_bases
 
 
@@ -31,7 +32,7 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
     """Questions answered "not found": what the knowledge bases are missing."""
 
     list_display = ("question", "asked_of", "closest", "similarity", "created_at")
-    list_filter = ("knowledge_bases", "created_at")
+    list_filter = (("knowledge_bases", EditableKnowledgeBaseFilter), "created_at")
     search_fields = ("question",)
     date_hierarchy = "created_at"
 
@@ -61,7 +62,8 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
 class UsageAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "backend", "prompt_tokens", "completion_tokens",
                     "latency_ms", "not_found", "grounded")
-    list_filter = ("backend", "not_found", "grounded", "conversation__knowledge_bases")
+    list_filter = ("backend", "not_found", "grounded",
+                   ("conversation__knowledge_bases", EditableKnowledgeBaseFilter))
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
