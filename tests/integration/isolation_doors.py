@@ -3,10 +3,10 @@ the scenario's actor: signed in to the web (chat, sources, originals, console, r
 audit log, Django's admin) and with their API key (REST and OpenAI-compatible).
 
 An example asks every listing door (what the chat offers, the console lists, the API
-lists and the OpenAI endpoint calls models), one answering door (a whole answer, streamed
-or not, or a search) and one group of doors about one knowledge base (PLACE_DOORS): each
-example stays cheap, and a few hundred examples cover every group with every kind of
-actor.
+lists and the OpenAI endpoint calls models), one group of doors about one knowledge base
+(PLACE_DOORS) and the answering door that goes with the group (a whole answer, streamed or
+not, or a search: ANSWERED_WITH). So each example stays cheap, and a few hundred cover
+every door with every kind of actor.
 
 Every response passes through a Probe, which fails the example when the body of a text
 response names a knowledge base the actor may not read (its canary, see
@@ -400,3 +400,6 @@ PLACE_DOORS: dict[str, Callable[[Visit, int, Place], None]] = {
     "chat": chat_doors, "sources": source_doors, "console": console_doors,
     "reports": report_doors, "admin": admin_doors, "rest": rest_doors,
     "openai": openai_doors}
+# The answering door asked with each group: every answering door with at least one group.
+ANSWERED_WITH = {"chat": "chat", "sources": "ask-stream", "console": "chat",
+                 "reports": "search", "admin": "ask", "rest": "ask", "openai": "openai"}
