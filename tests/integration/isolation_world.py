@@ -137,6 +137,14 @@ def build_corpus() -> Corpus:
         gap.knowledge_bases.set([kb])
         places.append(Place(canary, kb, document, chunk, conversation, answer,
                             api_conversation, api_answer))
+    # Asked of them all: a report or list shows it to an editor of one of them, who must
+    # not see the names or the documents of the others.
+    everywhere = UnansweredQuestion.objects.create(
+        question="Where is the shared widget budget?", user=writer,
+        closest_documents=[{"document": p.document.original_name, "title": p.document.title,
+                            "knowledge_base": p.kb.slug, "url": f"/sources/{p.chunk.pk}/"}
+                           for p in places])
+    everywhere.knowledge_bases.set([p.kb for p in places])
     top = max(Message.objects.order_by("-pk").first().pk, Chunk.objects.order_by("-pk")
               .first().pk, Document.objects.order_by("-pk").first().pk)
     return Corpus(tuple(places), groups, writer, missing_id=top + 10_000)
@@ -192,6 +200,17 @@ class Scenario:
     def may_use_console(self) -> bool:
         return self.active and (self.role == "admin"
                                 or any(self.person_edits(i) for i in range(KNOWLEDGE_BASES)))
+
+
+def plainly(role: str, *, staff_app: str = "knowledge", reads: tuple[int, ...] = (),
+            edits: tuple[int, ...] = (), key: tuple[int, ...] = ()) -> Scenario:
+    """A scenario written by hand (an explicit example): an active actor named as reader
+    of `reads` and editor of `edits`, whose working key names `key` (ask, search)."""
+    rules = tuple(Rules(everyone=False, actor_reads=i in reads, actor_edits=i in edits,
+                        reader_groups=frozenset(), editor_groups=frozenset())
+                  for i in range(KNOWLEDGE_BASES))
+    return Scenario(role, staff_app, active=True, groups=frozenset(), rules=rules,
+                    key=Key(frozenset(key), ("ask", "search"), "active"))
 
 
 # Sparse rules: about half of the (actor, knowledge base) pairs are unreadable, so most

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
 
 from tests.integration.isolation_doors import (
@@ -35,6 +35,7 @@ from tests.integration.isolation_world import (
     KNOWLEDGE_BASES,
     Scenario,
     build_corpus,
+    plainly,
     realise,
     scenarios,
     undo,
@@ -64,6 +65,15 @@ def corpus():
 @pytest.mark.parametrize("group", GROUPS)
 @settings(PROFILE)
 @given(scenario=scenarios, target=st.integers(0, KNOWLEDGE_BASES - 1))
+# Leaks this property found, kept as examples every run tries (in every group): staff
+# given the API key permissions saw every key and knowledge base in Django's admin; the
+# admin's knowledge base filters offered every knowledge base; a gap question asked of
+# several knowledge bases named them all, with their closest documents, to an editor of
+# one (the console's gap report and the admin's list).
+@example(scenario=plainly("staff", staff_app="accounts", reads=(0,), key=(0, 1)), target=1)
+@example(scenario=plainly("staff", staff_app="knowledge"), target=2)
+@example(scenario=plainly("staff", staff_app="chat", edits=(0,)), target=1)
+@example(scenario=plainly("plain", edits=(1,), reads=(0,), key=(1, 2)), target=2)
 def test_no_door_shows_a_knowledge_base_the_actor_may_not_read(
         corpus, group: str, scenario: Scenario, target: int):
     note(f"{scenario!r}")

@@ -6,7 +6,7 @@ chart and group the same rows; both scope them with citewise.chat.reports."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from citewise.chat.models import Answer, Message, Role, UnansweredQuestion
@@ -37,14 +37,18 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UnansweredQuestion]:
-        rows = super().get_queryset(request).prefetch_related("knowledge_bases")
+        # A question asked of several knowledge bases shows only those the person may
+        # edit (`shown`): the others may be ones they may not know exist.
+        editable = editable_knowledge_bases(request.user)
+        rows = super().get_queryset(request).prefetch_related(
+            Prefetch("knowledge_bases", queryset=editable, to_attr="shown"))
         if request.user.is_superuser:
             return rows
         return rows.filter(unanswered_asked(_editable_ids(request)))
 
     @admin.display(description="Knowledge bases")
     def asked_of(self, row: UnansweredQuestion) -> str:
-        return ", ".join(kb.name for kb in row.knowledge_bases.all())
+        return ", ".join(kb.name for kb in row.shown)
 
     @admin.display(description="Closest passage's similarity (0-1)", ordering="best_score")
     def similarity(self, row: UnansweredQuestion) -> str:
@@ -54,8 +58,10 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Closest documents")
     def closest(self, row: UnansweredQuestion) -> str:
+        slugs = {kb.slug for kb in row.shown}
         return ", ".join(item.get("title") or item.get("document", "")
-                         for item in row.closest_documents)
+                         for item in row.closest_documents
+                         if item.get("knowledge_base") in slugs)
 
 
 @admin.register(Answer)
