@@ -22,11 +22,13 @@ independently of citewise.knowledge.permissions, which is what is under test.
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from citewise.accounts.models import ApiKey, Operation
@@ -230,6 +232,22 @@ scenarios = st.builds(
     staff_app=st.sampled_from(STAFF_APPS), active=st.sampled_from((True,) * 4 + (False,)),
     groups=st.frozensets(st.integers(0, len(GROUPS) - 1), max_size=2),
     rules=st.tuples(*[_rules] * KNOWLEDGE_BASES), key=_key)
+
+
+def profile(name: str, *, ci_examples: int, dev_examples: int) -> settings:
+    """The Hypothesis settings ISOLATION_PROFILE picks: "ci" (the default: `ci_examples`,
+    derandomized, so a failure repeats on every run and machine) or "dev" (random,
+    ISOLATION_EXAMPLES or `dev_examples`, not shrunk: an example takes a second or more;
+    failures are kept in .hypothesis/ and tried first next time). Both print the failing
+    scenario and how to reproduce it; no deadline (the doors' speed is not the point)."""
+    quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    settings.register_profile(f"{name}-ci", max_examples=ci_examples, deadline=None,
+                              derandomize=True, print_blob=True, suppress_health_check=quiet)
+    settings.register_profile(
+        f"{name}-dev", deadline=None, print_blob=True, suppress_health_check=quiet,
+        max_examples=int(os.environ.get("ISOLATION_EXAMPLES", dev_examples)),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    return settings.get_profile(f"{name}-{os.environ.get('ISOLATION_PROFILE', 'ci')}")
 
 
 # --- Writing a scenario and taking it back -----------------------------------------------

@@ -13,12 +13,11 @@ HTTP requests, and the ask service answers on the server.
 from __future__ import annotations
 
 import json
-import os
 
 import httpx2
 import openai
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
@@ -32,6 +31,7 @@ from tests.integration.isolation_world import (
     SLUGS,
     Scenario,
     build_corpus,
+    profile,
     realise,
     scenarios,
     undo,
@@ -39,14 +39,7 @@ from tests.integration.isolation_world import (
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-_quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-settings.register_profile("isolation-live-ci", max_examples=25, deadline=None,
-                          derandomize=True, print_blob=True, suppress_health_check=_quiet)
-settings.register_profile("isolation-live-dev", deadline=None, print_blob=True,
-                          max_examples=int(os.environ.get("ISOLATION_EXAMPLES", "10")),
-                          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                          suppress_health_check=_quiet)
-PROFILE = settings.get_profile(f"isolation-live-{os.environ.get('ISOLATION_PROFILE', 'ci')}")
+PROFILE = profile("isolation-live", ci_examples=25, dev_examples=5)
 MISSING = "no-such-knowledge-base"
 URI = "citewise://knowledge-bases/"
 

@@ -10,18 +10,15 @@ audit log, Django's admin; /metrics; the REST API and the OpenAI-compatible endp
 (MCP and the official OpenAI client over HTTP: test_isolation_live.py.) The doors are in
 isolation_doors.py, the corpus, scenarios and the expected access in isolation_world.py.
 
-Examples: ISOLATION_PROFILE picks the Hypothesis profile: "ci" (the default: 29 examples
-for each of the 7 groups of doors, 203 in all, derandomized, so a failure repeats on
-every run and on any machine) or "dev" (random, ISOLATION_EXAMPLES per group, failures
-kept in .hypothesis/ and replayed first).
+Examples (isolation_world.profile): with ISOLATION_PROFILE=ci, the default, 29 for each
+of the 7 groups of doors, 203 in all, derandomized; with "dev", ISOLATION_EXAMPLES per
+group, random.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, note, settings
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
 from tests.integration.isolation_doors import (
@@ -36,6 +33,7 @@ from tests.integration.isolation_world import (
     Scenario,
     build_corpus,
     plainly,
+    profile,
     realise,
     scenarios,
     undo,
@@ -47,14 +45,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # examples: drawn by Hypothesis among the others, some groups came up in 2 examples of 200.
 GROUPS = sorted(PLACE_DOORS)
 EXAMPLES = -(-200 // len(GROUPS))  # per group in CI: 203 examples in all
-_quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-settings.register_profile("isolation-ci", max_examples=EXAMPLES, deadline=None,
-                          derandomize=True, print_blob=True, suppress_health_check=_quiet)
-settings.register_profile("isolation-dev", deadline=None, print_blob=True,
-                          max_examples=int(os.environ.get("ISOLATION_EXAMPLES", "10")),
-                          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                          suppress_health_check=_quiet)
-PROFILE = settings.get_profile(f"isolation-{os.environ.get('ISOLATION_PROFILE', 'ci')}")
+PROFILE = profile("isolation", ci_examples=EXAMPLES, dev_examples=10)
 
 
 @pytest.fixture
