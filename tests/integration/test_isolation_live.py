@@ -13,6 +13,7 @@ HTTP requests, and the ask service answers on the server.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import httpx2
 import openai
@@ -73,34 +74,38 @@ def mcp_session(server: str, key: str, work):
     return run_alone(session())
 
 
+async def _read_resource(client, slug: str, seen: Seen) -> object:
+    """The knowledge base's resource, or the refusal's words (the slug put aside)."""
+    try:
+        reading = (await client.read_resource(URI + slug)).model_dump()
+    except MCPError as refused:
+        reading = refused.error.message.replace(slug, "SLUG")
+    seen(reading, asked=slug)
+    return reading
+
+
+async def _mcp_doors(client, *, target: str, shown: set[str], seen: Seen):
+    """Resources listed and read, a search of `target` alone (refused as one that does
+    not exist when the key may not read it); then a search and an answer from all."""
+    resources = (await client.list_resources()).resources
+    assert {r.name for r in resources} == shown
+    seen([r.model_dump() for r in resources])
+    readings = {slug: await _read_resource(client, slug, seen) for slug in (target, MISSING)}
+    searches = {}
+    for slug in (target, MISSING):
+        found = await client.call_tool("search", {"query": QUESTION, "knowledge_bases": [slug]})
+        searches[slug] = seen(found.content[0].text, asked=slug).replace(slug, "SLUG")
+    if target not in shown:
+        assert readings[target] == readings[MISSING]
+        assert searches[target] == searches[MISSING]
+    everything = await client.call_tool("search", {"query": QUESTION})
+    answered = await client.call_tool("ask", {"question": QUESTION})
+    return everything, answered
+
+
 def through_mcp(server: str, key: str, scenario: Scenario, target: str, seen: Seen) -> None:
     shown = {SLUGS[c] for i, c in enumerate(CANARIES) if scenario.key_reads(i)}
-
-    async def work(client):
-        resources = (await client.list_resources()).resources
-        assert {r.name for r in resources} == shown
-        seen([r.model_dump() for r in resources])
-        readings = {}
-        for slug in (target, MISSING):
-            try:
-                readings[slug] = (await client.read_resource(URI + slug)).model_dump()
-            except MCPError as refused:
-                readings[slug] = refused.error.message.replace(slug, "SLUG")
-            seen(readings[slug], asked=slug)
-        if target not in shown:
-            assert readings[target] == readings[MISSING]
-        calls = {}
-        for slug in (target, MISSING):
-            found = await client.call_tool("search", {"query": QUESTION,
-                                                      "knowledge_bases": [slug]})
-            calls[slug] = seen(found.content[0].text, asked=slug)
-        if target not in shown:
-            assert calls[target].replace(target, "SLUG") == calls[MISSING].replace(
-                MISSING, "SLUG")
-        everything = await client.call_tool("search", {"query": QUESTION})
-        answered = await client.call_tool("ask", {"question": QUESTION})
-        return everything, answered
-
+    work = partial(_mcp_doors, target=target, shown=shown, seen=seen)
     if not scenario.key_works():
         with pytest.raises((MCPError, ExceptionGroup, httpx2.HTTPStatusError)):
             mcp_session(server, key, work)
