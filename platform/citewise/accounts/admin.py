@@ -16,6 +16,11 @@ from rest_framework_api_key.models import APIKey
 from citewise.accounts import keys, roles
 from citewise.accounts.models import ApiKey, Operation, default_operations
 from citewise.audit.admin_saves import AuditedSaves
+from citewise.knowledge.permissions import (
+    is_admin,
+    manageable_api_keys,
+    readable_knowledge_bases,
+)
 
 # The library's own concrete key model is not used (ours adds owner and scopes); its admin
 # page would only confuse.
@@ -47,6 +52,22 @@ class ApiKeyAdmin(AuditedSaves, APIKeyModelAdmin):
     filter_horizontal = ("knowledge_bases",)
     autocomplete_fields = ("owner",)
     actions = ["revoke_keys"]
+
+    # Which keys, owners and knowledge bases a staff user who is not an admin sees is the
+    # permission service's to decide: their own keys, for knowledge bases they read.
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            pk__in=manageable_api_keys(request.user).values("pk"))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "knowledge_bases":
+            kwargs["queryset"] = readable_knowledge_bases(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner" and not is_admin(request.user):
+            kwargs["queryset"] = User.objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "last_used_at")

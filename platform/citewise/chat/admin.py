@@ -6,11 +6,12 @@ chart and group the same rows; both scope them with citewise.chat.reports."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from citewise.chat.models import Answer, Message, Role, UnansweredQuestion
 from citewise.chat.reports import conversation_asked, unanswered_asked
+from citewise.knowledge.admin import EditableKnowledgeBaseFilter
 from citewise.knowledge.permissions import editable_knowledge_bases
 
 
@@ -31,19 +32,23 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
     """Questions answered "not found": what the knowledge bases are missing."""
 
     list_display = ("question", "asked_of", "closest", "similarity", "created_at")
-    list_filter = ("knowledge_bases", "created_at")
+    list_filter = (("knowledge_bases", EditableKnowledgeBaseFilter), "created_at")
     search_fields = ("question",)
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UnansweredQuestion]:
-        rows = super().get_queryset(request).prefetch_related("knowledge_bases")
+        # A question asked of several knowledge bases shows only those the person may
+        # edit (`shown`): the others may be ones they may not know exist.
+        editable = editable_knowledge_bases(request.user)
+        rows = super().get_queryset(request).prefetch_related(
+            Prefetch("knowledge_bases", queryset=editable, to_attr="shown"))
         if request.user.is_superuser:
             return rows
         return rows.filter(unanswered_asked(_editable_ids(request)))
 
     @admin.display(description="Knowledge bases")
     def asked_of(self, row: UnansweredQuestion) -> str:
-        return ", ".join(kb.name for kb in row.knowledge_bases.all())
+        return ", ".join(kb.name for kb in row.shown)
 
     @admin.display(description="Closest passage's similarity (0-1)", ordering="best_score")
     def similarity(self, row: UnansweredQuestion) -> str:
@@ -53,15 +58,18 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Closest documents")
     def closest(self, row: UnansweredQuestion) -> str:
+        slugs = {kb.slug for kb in row.shown}
         return ", ".join(item.get("title") or item.get("document", "")
-                         for item in row.closest_documents)
+                         for item in row.closest_documents
+                         if item.get("knowledge_base") in slugs)
 
 
 @admin.register(Answer)
 class UsageAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "backend", "prompt_tokens", "completion_tokens",
                     "latency_ms", "not_found", "grounded")
-    list_filter = ("backend", "not_found", "grounded", "conversation__knowledge_bases")
+    list_filter = ("backend", "not_found", "grounded",
+                   ("conversation__knowledge_bases", EditableKnowledgeBaseFilter))
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:

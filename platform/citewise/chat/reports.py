@@ -303,8 +303,11 @@ class GapReport:
 
 def content_gaps(scope: Scope) -> GapReport:
     """The questions the documents did not answer, grouped into topics, so an admin sees
-    which documents are missing. Three queries (count, the sample, its knowledge bases'
-    names) and group_questions over at most GAP_SAMPLE questions."""
+    which documents are missing. A question asked of several knowledge bases names, and
+    lists the closest documents of, only those of the scope: the others may be ones the
+    reader of the report may not know exist. Four queries (count, the sample, its
+    knowledge bases' names, the scope's slugs) and group_questions over at most GAP_SAMPLE
+    questions."""
     rows = UnansweredQuestion.objects.filter(scope.when("created_at"))
     if scope.knowledge_base_ids is not None:
         rows = rows.filter(unanswered_asked(scope.knowledge_base_ids))
@@ -313,16 +316,29 @@ def content_gaps(scope: Scope) -> GapReport:
     through = UnansweredQuestion.knowledge_bases.through
     names: dict[int, list[str]] = {}
     for pk, name in through.objects.filter(
+            scope.within("knowledgebase_id"),
             unansweredquestion_id__in=[row[0] for row in sample]).order_by(
             "knowledgebase__name").values_list("unansweredquestion_id", "knowledgebase__name"):
         names.setdefault(pk, []).append(name)
+    shown = _closest_in(scope)
     questions = [GapQuestion(
         text, asked_at, tuple(names.get(pk, ())),
-        tuple(item.get("title") or item.get("document", "") for item in closest or ()),
+        tuple(item.get("title") or item.get("document", "") for item in closest or ()
+              if shown(item)),
         best_score) for pk, text, asked_at, closest, best_score in sample]
     topics = [Topic(terms, [questions[i] for i in members])
               for members, terms in group_questions([q.question for q in questions])]
     return GapReport(unanswered=rows.count(), grouped=len(questions), topics=topics)
+
+
+def _closest_in(scope: Scope):
+    """Whether an entry of closest_documents ({document, title, url, knowledge_base
+    (slug)}) is of a knowledge base of the scope."""
+    if scope.knowledge_base_ids is None:
+        return lambda item: True
+    slugs = set(KnowledgeBase.objects.filter(pk__in=scope.knowledge_base_ids)
+                .values_list("slug", flat=True))
+    return lambda item: item.get("knowledge_base") in slugs
 
 
 def group_questions(texts: Sequence[str]) -> list[tuple[list[int], list[str]]]:

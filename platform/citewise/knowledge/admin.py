@@ -29,6 +29,16 @@ from citewise.knowledge.services import (
 from citewise.ops.readonly_admin import ReadOnlyAdmin
 
 
+class EditableKnowledgeBaseFilter(admin.RelatedFieldListFilter):
+    """A list's filter by knowledge base that offers only those the person may edit
+    (the permission service): Django's own offers every knowledge base, which would tell
+    a staff user the names of ones they may not know exist."""
+
+    def field_choices(self, field: Any, request: HttpRequest,
+                      model_admin: admin.ModelAdmin) -> list[tuple[int, str]]:
+        return [(kb.pk, str(kb)) for kb in editable_knowledge_bases(request.user)]
+
+
 class AnswerExampleInline(admin.StackedInline):
     model = AnswerExample
     extra = 0
@@ -145,7 +155,7 @@ class UploadForm(forms.ModelForm):
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ("title", "knowledge_base", "version", "status", "stage", "progress_percent",
                     "error", "updated_at")
-    list_filter = ("status", "error_code", "knowledge_base")
+    list_filter = ("status", "error_code", ("knowledge_base", EditableKnowledgeBaseFilter))
     search_fields = ("title", "original_name", "sha256")
     readonly_fields = ("original_name", "detected_type", "size", "sha256", "version", "status",
                        "stage", "progress", "error", "error_code", "page_count", "uploaded_by",
@@ -202,7 +212,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "knowledge_base", "event", "document_name", "state",
                     "attempts", "last_status_code", "last_error", "delivered_at")
-    list_filter = ("state", "event", "knowledge_base")
+    list_filter = ("state", "event", ("knowledge_base", EditableKnowledgeBaseFilter))
     search_fields = ("url", "last_error")
     list_select_related = ("knowledge_base",)
 

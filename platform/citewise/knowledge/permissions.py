@@ -14,7 +14,9 @@ Rules:
 - an anonymous or inactive user reads nothing;
 - an API key (KeyActor) reads a knowledge base iff the key names it AND the key's owner
   may read it (so taking a person's access away cuts their keys too); it edits one iff it
-  also has the "documents" operation and the owner may edit it.
+  also has the "documents" operation and the owner may edit it;
+- in Django's admin, an admin manages every API key; a staff user given the key
+  permissions manages only their own, scoped to knowledge bases they read.
 """
 
 from __future__ import annotations
@@ -160,6 +162,20 @@ def readable_chunk(actor: Actor, chunk_id: int):
     return (Chunk.objects.select_related("document", "knowledge_base")
             .filter(pk=chunk_id, knowledge_base__in=readable_knowledge_bases(actor),
                     document__status=DocumentStatus.INDEXED).first())
+
+
+def manageable_api_keys(actor: Actor):
+    """The API keys an actor may see and change in Django's admin: every key for an
+    admin; for anyone else (a staff user given the key permissions) their own keys only.
+    Another person's key names the knowledge bases it reads, which may be ones this
+    actor may not know exist."""
+    from citewise.accounts.models import ApiKey
+
+    if is_admin(actor):
+        return ApiKey.objects.all()
+    if isinstance(actor, KeyActor) or not _is_active_user(actor):
+        return ApiKey.objects.none()
+    return ApiKey.objects.filter(owner=actor)
 
 
 def readable_documents(actor: Actor):
