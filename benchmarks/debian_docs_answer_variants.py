@@ -28,6 +28,8 @@ VARIANTS: dict[str, dict] = {
     "no abstaining, tolerance 0.85": {"abstain_on_disagreement": False,
                                       "source_tolerance": 0.85},
     "tolerance 0.5": {"source_tolerance": 0.5},
+    "term coverage >= 0.45": {"answerability": "term_coverage>=0.45"},
+    "term coverage >= 0.40": {"answerability": "term_coverage>=0.40"},
 }
 
 
@@ -66,12 +68,15 @@ class Prepared:
 
     def cited(self, overrides: dict) -> list[int] | None:
         """The chunk ids the variant quotes; None for a refusal. An "answerability" entry
-        of `overrides` (an AnswerabilityConfig) replaces the service's decision."""
-        from inference.answerability import decide
+        of `overrides` ("FEATURE>=THRESHOLD") replaces the service's decision."""
+        from inference.answerability import AnswerabilityConfig, decide
         from inference.backends.extractive import ExtractiveBackend
 
         overrides = dict(overrides)
         gate = overrides.pop("answerability", None)
+        if gate is not None:
+            feature, threshold = gate.split(">=")
+            gate = AnswerabilityConfig(weights={feature: 1.0}, threshold=float(threshold))
         answerable = self.answerable if gate is None else decide(self.features, gate).answerable
         if not answerable:
             return None
