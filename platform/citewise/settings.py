@@ -293,6 +293,8 @@ VLLM_MODEL = env_str("VLLM_MODEL")
 VLLM_API_KEY = env_secret("VLLM_API_KEY") or ""
 VLLM_TIMEOUT = env_float("VLLM_TIMEOUT", 60.0)
 VLLM_MAX_CONCURRENCY = env_int("VLLM_MAX_CONCURRENCY", 8, minimum=1)
+# Streamed answers running at once per web process; more wait (with heartbeats) for a slot.
+ANSWER_CONCURRENCY = env_int("CITEWISE_ANSWER_CONCURRENCY", 8, minimum=1)
 VLLM_CONTEXT_LENGTH = env_int("VLLM_CONTEXT_LENGTH", 4096, minimum=512)
 VLLM_MAX_TOKENS = env_int("VLLM_MAX_TOKENS", 512, minimum=16)
 # When the LLM is down: answer with quoted passages (extractive) and say so, or fail.

@@ -57,3 +57,39 @@ def test_a_reader_that_leaves_with_events_queued_stops_the_generator():
 
     run_alone(leave_after_first_event())
     assert closed.is_set() and len(produced) < 200
+
+
+def test_answers_beyond_the_process_limit_wait_for_a_slot(settings):
+    """Fifty streams at once each embedded their sources together (2.2 GB in one web
+    process); beyond CITEWISE_ANSWER_CONCURRENCY an answer waits, with heartbeats."""
+    from citewise.chat import streaming
+
+    settings.ANSWER_CONCURRENCY = 2
+    streaming.answer_slots.cache_clear()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def answer(pieces: int):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            for piece in range(pieces):
+                time.sleep(0.05)
+                yield piece
+        finally:
+            with lock:
+                running[0] -= 1
+
+    async def read_all() -> list[list]:
+        async def read(pump: EventPump) -> list:
+            return [item async for item in pump.events(heartbeat=0.05) if item is not None]
+
+        return await asyncio.gather(*(read(EventPump(answer(4))) for _ in range(5)))
+
+    try:
+        results = run_alone(read_all())
+    finally:
+        streaming.answer_slots.cache_clear()
+    assert results == [[0, 1, 2, 3]] * 5  # every answer ran, in full
+    assert most[0] == 2

@@ -5,6 +5,11 @@ model. It runs on a thread of its own, started per answer, and hands each event 
 event loop through an asyncio queue, so the loop serves other requests meanwhile, and a
 long answer does not hold the one thread Django keeps for thread-sensitive sync code.
 
+At most CITEWISE_ANSWER_CONCURRENCY answers run at once per process (`answer_slots`); a
+stream beyond that waits for a slot, with heartbeats, before its answer starts. Each
+answer embeds its sources' sentences, so fifty at once on one machine held fifty
+embedding batches in memory together (2.2 GB, benchmarks/RESULTS.md "chat load").
+
 Ending a stream always closes the generator on that same thread (a generator may only be
 closed where it runs): the ask service then closes the model's request, which cancels
 the generation, and stores the partial answer as stopped. A stream ends when the person
@@ -16,18 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
 STOP_POLL_SECONDS = 0.2  # how often the shared stop flag is read while events flow
 
 _END = object()
+
+
+@functools.cache
+def answer_slots() -> threading.BoundedSemaphore:
+    """The process's answers running now, at most settings.ANSWER_CONCURRENCY."""
+    return threading.BoundedSemaphore(settings.ANSWER_CONCURRENCY)
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -72,9 +85,21 @@ class EventPump:
                 self._stop.set()
         return self._stop.is_set()
 
+    def _wait_for_slot(self, last_poll: list[float]) -> bool:
+        """Take an answer slot; False when the stream was stopped while waiting."""
+        while not answer_slots().acquire(timeout=STOP_POLL_SECONDS):
+            if self._should_stop(last_poll):
+                return False
+        return True
+
     def _run(self) -> None:
-        close_old_connections()
         last_poll = [time.monotonic()]
+        if not self._wait_for_slot(last_poll):
+            self.stopped = True
+            self._events.close()  # never started: nothing to store
+            self._put(_END)
+            return
+        close_old_connections()
         try:
             for event in self._events:
                 self._put(event)
@@ -87,6 +112,7 @@ class EventPump:
             try:
                 self._events.close()  # a no-op when it finished; else stores it as stopped
             finally:
+                answer_slots().release()
                 connections.close_all()  # this thread's own connections
                 self._put(_END)
 
