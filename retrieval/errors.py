@@ -25,5 +25,11 @@ class IndexMismatch(IndexUnavailable):
     """The index was built with another model, dimension or tokenizer than requested."""
 
 
+class SourceChanged(Exception):
+    """The source of truth no longer matches what the caller asked for (a re-embedding
+    swapped the knowledge base's model after the caller read it): nothing was rebuilt;
+    ask again with a fresh view of the knowledge base."""
+
+
 class LockTimeout(Exception):
     """Another process held the knowledge base's write lock for too long."""

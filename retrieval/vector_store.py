@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from retrieval import faiss_index
-from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
+from retrieval.errors import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    IndexUnavailable,
+    SourceChanged,
+)
 from retrieval.locking import KbLock
 from retrieval.versioned import Loaded, VersionCache, VersionedFiles, log_rebuilt
 
@@ -78,6 +84,11 @@ class VectorStore:
                 return loaded
             except IndexUnavailable as exc:
                 ids, vectors = source()
+                if len(ids) and vectors.shape[1] != dimension:
+                    # The database already holds another model's vectors: rebuilding
+                    # would label them with `model` and break every later search.
+                    raise SourceChanged(f"{kb_key}: stored vectors have {vectors.shape[1]} "
+                                        f"dimensions, {model} has {dimension}") from exc
                 self.rebuild(kb_key, ids, vectors, model)
                 log_rebuilt("vector", exc, len(ids))
             return self._cache.load(kb_key)

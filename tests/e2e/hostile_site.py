@@ -50,7 +50,7 @@ def populate(password: str) -> dict:
     kb.reader_users.add(user)
     document = add_document(SYSTEM, kb, io.BytesIO(DOCUMENT.encode()),
                             original_name=FILE_NAME, title=TITLE).document
-    wait_indexed()
+    wait_indexed(kb.pk)
     return {"knowledge_base": kb.slug, "document": document.pk}
 
 

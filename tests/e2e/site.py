@@ -109,15 +109,21 @@ def first_chunk(document_id: int) -> int:
     return Chunk.objects.filter(document_id=document_id).order_by("ordinal")[0].pk
 
 
-def wait_indexed() -> None:
+def wait_indexed(knowledge_base_id: int | None = None) -> None:
+    """Wait until the documents (of one knowledge base, when given) are indexed; exit
+    when one failed. Another test's deliberate failures elsewhere on the site are not
+    this site's."""
     from citewise.knowledge.models import Document, DocumentStatus
 
+    documents = Document.objects.all()
+    if knowledge_base_id is not None:
+        documents = documents.filter(knowledge_base_id=knowledge_base_id)
     deadline = time.monotonic() + INDEXED_WITHIN
     while time.monotonic() < deadline:
-        waiting = Document.objects.exclude(status__in=[DocumentStatus.INDEXED,
-                                                       DocumentStatus.FAILED])
+        waiting = documents.exclude(status__in=[DocumentStatus.INDEXED,
+                                                DocumentStatus.FAILED])
         if not waiting.exists():
-            failed = list(Document.objects.filter(status=DocumentStatus.FAILED)
+            failed = list(documents.filter(status=DocumentStatus.FAILED)
                           .values_list("original_name", "error"))
             if failed:
                 raise SystemExit(f"documents failed to ingest: {failed}")

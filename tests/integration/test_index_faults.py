@@ -19,6 +19,7 @@ from citewise.chat.services import ask
 from citewise.knowledge import indexing, search
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM
+from retrieval.errors import SourceChanged
 from retrieval.vector_store import VectorStore
 from tests.factories import load_document, make_kb
 
@@ -119,3 +120,22 @@ def test_a_damaged_index_is_rebuilt_and_answers_stay_the_same(
     forget_loaded_indexes()
     assert answered() == before
     assert not warnings(caplog)
+
+
+def test_a_view_read_before_a_model_swap_never_rebuilds_the_new_index():
+    """A search that read the knowledge base just before a re-embedding swapped its model
+    sees the new index as "of another model". Rebuilding it from the database under the
+    old model's name stored the new vectors as the old model's, and that search failed on
+    the vectors' dimension (seen in CI while a worker re-embedded). The stale view now
+    rebuilds nothing, and the search runs again on the rows as they are."""
+    kb = make_kb("handbook")
+    load_document(kb, "handbook.md", HANDBOOK)
+    stale = KnowledgeBase.objects.get(pk=kb.pk)
+    KnowledgeBase.objects.filter(pk=kb.pk).update(embedding_model="another-model")
+    with pytest.raises(SourceChanged):
+        indexing.embedding_source(stale)()
+    manifest, _ = current_file(kb.index_key, "vectors")
+    before = manifest.read_text()
+    KnowledgeBase.objects.filter(pk=kb.pk).update(embedding_model=stale.embedding_model)
+    assert search.search(SYSTEM, QUESTION, knowledge_bases=[stale], k=1)
+    assert manifest.read_text() == before  # the index was usable: nothing rebuilt

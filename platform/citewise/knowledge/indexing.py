@@ -18,7 +18,7 @@ from django.db.models import F
 
 from citewise.knowledge.models import Chunk, DocumentStatus, IndexRemoval, KnowledgeBase
 from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
-from retrieval.errors import IndexUnavailable
+from retrieval.errors import IndexUnavailable, SourceChanged
 from retrieval.lexical import LexicalStore
 from retrieval.vector_store import VectorStore
 
@@ -64,7 +64,16 @@ def searchable_chunks(kb: KnowledgeBase):
 
 
 def embedding_source(kb: KnowledgeBase) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """The knowledge base's stored (ids, vectors), for rebuilding its index. Raises
+    SourceChanged when its embedding model is no longer the one `kb` was read with (a
+    re-embedding swapped it meanwhile): those vectors belong to another index."""
+
     def load() -> tuple[np.ndarray, np.ndarray]:
+        current = KnowledgeBase.objects.filter(pk=kb.pk).values_list("embedding_model",
+                                                                       flat=True).first()
+        if current is not None and current != kb.embedding_model:
+            raise SourceChanged(f"{kb.index_key}: the model is now {current}, "
+                                f"not {kb.embedding_model}")
         rows = list(searchable_chunks(kb).exclude(embedding=None)
                     .values_list("pk", "embedding").iterator(chunk_size=2000))
         dimension = embedder_for(kb).dimension

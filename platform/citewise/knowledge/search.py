@@ -14,6 +14,7 @@ from citewise.knowledge import indexing
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
 from citewise.ops.metrics import SEARCH_LATENCY
+from retrieval.errors import SourceChanged
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 
@@ -73,7 +74,10 @@ def allowed_knowledge_bases(actor: Actor,
 def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase] | None = None,
            k: int = 10) -> list[Passage]:
     with SEARCH_LATENCY.time():
-        return _search(actor, query, knowledge_bases, k)
+        try:
+            return _search(actor, query, knowledge_bases, k)
+        except SourceChanged:  # a re-embedding swapped a model after the rows were read
+            return _search(actor, query, knowledge_bases, k)
 
 
 def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] | None,

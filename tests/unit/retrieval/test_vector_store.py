@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, SourceChanged
 from retrieval.vector_store import VectorStore
 from tests.unit.retrieval.conftest import unit_vectors
 
@@ -119,6 +119,20 @@ def test_index_of_another_model_or_dimension_is_rebuilt_not_misused(tmp_path):
     ids = top_ids(store, "kb", new_vectors[1], k=1, source=lambda: (np.arange(4), new_vectors))
     assert ids == [1]
     assert store.manifest("kb")["model"] == MODEL and store.manifest("kb")["dimension"] == 16
+
+
+def test_a_source_holding_another_models_vectors_never_relabels_the_index(tmp_path):
+    """A search that read the knowledge base just before a re-embedding swapped its model
+    finds the new index "of another model"; rebuilding it from the database (already the
+    new vectors) under the old name broke every later search with a dimension error."""
+    store = VectorStore(tmp_path)
+    new_vectors = unit_vectors(4, dim=16, seed=3)
+    store.rebuild("kb", np.arange(4), new_vectors, "new-model")
+    with pytest.raises(SourceChanged):
+        store.search("kb", unit_vectors(1, dim=8)[0], 1, model=MODEL,
+                     source=lambda: (np.arange(4), new_vectors))
+    assert store.manifest("kb")["model"] == "new-model"
+    assert store.search("kb", new_vectors[2], 1, model="new-model")[0].tolist() == [2]
 
 
 def test_write_to_a_corrupt_index_rebuilds_from_the_source_plus_the_new_rows(tmp_path):
