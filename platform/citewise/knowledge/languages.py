@@ -122,12 +122,16 @@ def queue_reembedding(kb: KnowledgeBase) -> None:
     it held and leaves)."""
     from citewise.knowledge.tasks import reembed_knowledge_base
 
-    now = timezone.now()
-    KnowledgeBase.objects.filter(
-        Q(reembed_lease_expires_at__isnull=True) | Q(reembed_lease_expires_at__lt=now),
-        pk=kb.pk,
-    ).update(reembed_task_id="", reembed_lease_expires_at=_lease_end())
+    KnowledgeBase.objects.filter(reembedding_lease_free(), pk=kb.pk).update(
+        reembed_task_id="", reembed_lease_expires_at=_lease_end())
     reembed_knowledge_base.delay_on_commit(kb.pk)
+
+
+def reembedding_lease_free() -> Q:
+    """Knowledge bases whose re-embedding lease nobody holds now: never taken, or
+    expired (its task died)."""
+    return (Q(reembed_lease_expires_at__isnull=True)
+            | Q(reembed_lease_expires_at__lt=timezone.now()))
 
 
 def _lease_end():
@@ -138,9 +142,7 @@ def claim_reembedding(kb_id: int, task_id: str) -> bool:
     """Take the knowledge base's pending re-embedding for task `task_id` (compare and
     swap): True when it is free, queued (no owner), expired, or already this task's (a
     retry); False when there is none or another task holds it."""
-    now = timezone.now()
-    free = (Q(reembed_lease_expires_at__isnull=True) | Q(reembed_lease_expires_at__lt=now)
-            | Q(reembed_task_id="") | Q(reembed_task_id=task_id))
+    free = reembedding_lease_free() | Q(reembed_task_id="") | Q(reembed_task_id=task_id)
     return KnowledgeBase.objects.filter(free, pk=kb_id).exclude(
         pending_embedding_model="").update(reembed_task_id=task_id,
                                            reembed_lease_expires_at=_lease_end()) == 1

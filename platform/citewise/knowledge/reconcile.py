@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from citewise.celery import app as celery_app
 from citewise.knowledge import indexing
+from citewise.knowledge.languages import reembedding_lease_free
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,5 @@ def _owed_documents(*, everything_queued: bool) -> list[int]:
 
 
 def _owed_reembeddings() -> list[int]:
-    now = timezone.now()
-    return list(KnowledgeBase.objects.exclude(pending_embedding_model="").filter(
-        Q(reembed_lease_expires_at__isnull=True) | Q(reembed_lease_expires_at__lt=now),
-    ).values_list("pk", flat=True))
+    return list(KnowledgeBase.objects.exclude(pending_embedding_model="")
+                .filter(reembedding_lease_free()).values_list("pk", flat=True))
