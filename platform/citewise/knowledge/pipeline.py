@@ -37,7 +37,7 @@ from citewise.knowledge.models import (
     IngestionAttempt,
     Stage,
 )
-from citewise.knowledge.storage import delete_document_rows, path_of
+from citewise.knowledge.storage import discard_document, path_of
 from citewise.knowledge.tasks import TRANSIENT_ERRORS
 from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.bounded import ParseLimits, parse_bounded
@@ -213,9 +213,7 @@ def _publish(document: Document) -> bool:
         if not Document.objects.select_for_update().filter(pk=document.pk).exists():
             return False
         for older in replaced:
-            indexing.forget_chunks(document.knowledge_base,
-                                   list(older.chunks.values_list("pk", flat=True)))
-            delete_document_rows(older)
+            discard_document(older)
         document.replaces = None
         document.status = DocumentStatus.INDEXED
         document.stage = Stage.INDEXED

@@ -26,7 +26,12 @@ from citewise.knowledge.models import (
     Stage,
 )
 from citewise.knowledge.permissions import SYSTEM, Actor, acting_user, can_edit, is_admin
-from citewise.knowledge.storage import FileTooLarge, delete_document_rows, store_original
+from citewise.knowledge.storage import (
+    FileTooLarge,
+    delete_document_rows,
+    discard_document,
+    store_original,
+)
 from citewise.knowledge.tasks import ingest_document
 from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.errors import TooLarge
@@ -215,8 +220,7 @@ def delete_document(actor: Actor, document: Document) -> None:
         # Recorded first, in the same transaction: the row still names the document.
         record(actor, Action.DOCUMENT_DELETED, document,
                before={"file": document.original_name, "version": document.version})
-        indexing.forget_chunks(kb, list(document.chunks.values_list("pk", flat=True)))
-        delete_document_rows(document)
+        discard_document(document)
 
 
 def delete_knowledge_base(actor: Actor, kb: KnowledgeBase) -> None:

@@ -81,6 +81,16 @@ def delete_original(relative_path: str) -> None:
     path_of(relative_path).unlink(missing_ok=True)
 
 
+def discard_document(document) -> None:
+    """Delete a document (delete_document_rows) and take its chunks out of the index once
+    the caller's transaction commits (indexing.forget_chunks). Call inside it."""
+    from citewise.knowledge import indexing  # lazy, as below: views import this module
+
+    indexing.forget_chunks(document.knowledge_base,
+                           list(document.chunks.values_list("pk", flat=True)))
+    delete_document_rows(document)
+
+
 def delete_document_rows(document) -> None:
     """Delete a document's rows (chunks cascade), its rendered page images, and its
     original once no other document holds the same content. Call inside the caller's

@@ -20,12 +20,11 @@ from django.db import transaction
 
 from citewise.audit.models import Action
 from citewise.audit.services import record
-from citewise.knowledge import indexing
 from citewise.knowledge.choices import FailureCode
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, Stage
 from citewise.knowledge.permissions import Actor, can_edit
 from citewise.knowledge.services import AddResult, add_document, same_content_as
-from citewise.knowledge.storage import delete_document_rows
+from citewise.knowledge.storage import discard_document
 from citewise.knowledge.tasks import ingest_document
 from ingestion.errors import ArchiveBomb, CorruptDocument, IngestionError
 
@@ -205,6 +204,5 @@ def _replace(actor: Actor, failed: Document, replacement: BinaryIO, name: str) -
                after={"document": result.document.pk, "duplicate": result.duplicate},
                detail=f"replaced by {result.document.original_name}")
         # A document that failed while indexing may have left some chunks in the index.
-        indexing.forget_chunks(kb, list(failed.chunks.values_list("pk", flat=True)))
-        delete_document_rows(failed)
+        discard_document(failed)
     return result
