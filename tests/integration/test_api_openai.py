@@ -140,7 +140,7 @@ def test_citation_markers_become_footnotes_and_come_back_as_markers():
     assert footnote_refs("tuple([1, 2]) returns") == "tuple([1, 2]) returns"  # quoted text
     url = "https://cw.example/sources/9/?page=4#cited"
     notes = footnotes([{"n": 1, "title": "Guide [draft]", "document": "g.pdf", "page": 4,
-                        "source_url": url}])
+                        "location": "page 4", "source_url": url}])
     assert notes == f"\n\n[^1]: [Guide \\[draft\\]]({url}), page 4"
     assert answer_of("Passwords expire every 90 days [^1]." + notes) == \
         "Passwords expire every 90 days [1]."
