@@ -47,8 +47,10 @@ def test_a_stock_openai_client_gets_cited_answers_whole_and_streamed(server, own
     assert "90 days" in message.content and "[^1]" in message.content
     assert citations[0]["knowledge_base"] == "it-handbook" and citations[0]["supported"]
     assert citations[0]["source_url"].startswith(f"{server}/sources/")
-    assert re.search(rf"^\[\^1\]: \[IT handbook\]\({re.escape(citations[0]['source_url'])}\)$",
-                     message.content, flags=re.MULTILINE)
+    # The quoted sentence is on line 10 of handbook.md (tests/integration/api_support.py).
+    assert (citations[0]["line"], citations[0]["location"]) == (10, "line 10")
+    assert re.search(rf"^\[\^1\]: \[IT handbook\]\({re.escape(citations[0]['source_url'])}\), "
+                     r"line 10$", message.content, flags=re.MULTILINE)
     assert message.model_extra["grounded"] and not message.model_extra["not_found"]
     assert reply.choices[0].finish_reason == "stop" and reply.model == "it-handbook"
     usage = reply.usage

@@ -15,6 +15,7 @@ from citewise.chat.services import AskResult, ask
 from citewise.knowledge.models import Document
 from citewise.knowledge.permissions import SYSTEM
 from tests.factories import load_document, make_kb, make_user
+from tests.unit.ingestion.conftest import make_deck
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,17 +64,10 @@ def test_ask_json_and_the_source_viewer_show_the_cited_page(building_guide, clie
 
 
 def test_a_citation_in_a_passage_over_several_slides_names_the_quoted_slide(tmp_path):
-    from pptx import Presentation
-
-    presentation = Presentation()
-    for title, line in (("Welcome", "The kickoff starts at nine in the main hall."),
-                        ("Lunch", "Lunch is served in the atrium at noon."),
-                        ("Parking", "Visitors park their cars on level B1.")):
-        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
-        slide.shapes.title.text = title
-        slide.placeholders[1].text_frame.text = line
-    deck = tmp_path / "offsite.pptx"
-    presentation.save(str(deck))
+    deck = make_deck(tmp_path / "offsite.pptx", [
+        ("Welcome", "The kickoff starts at nine in the main hall."),
+        ("Lunch", "Lunch is served in the atrium at noon."),
+        ("Parking", "Visitors park their cars on level B1.")])
     load_document(make_kb("offsite"), "offsite.pptx", deck.read_bytes())
     result = answer("Where do visitors park their cars?")
     (cited,) = result.citations
@@ -267,16 +261,9 @@ def test_the_chat_and_the_source_viewer_show_the_row(office, client):
 
 
 def test_a_slide_is_called_a_slide_where_a_person_reads_it(tmp_path, client):
-    from pptx import Presentation
-
-    presentation = Presentation()
-    for title, line in (("Welcome", "The kickoff starts at nine in the main hall."),
-                        ("Parking", "Visitors park their cars on level B1.")):
-        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
-        slide.shapes.title.text = title
-        slide.placeholders[1].text_frame.text = line
-    deck = tmp_path / "offsite.pptx"
-    presentation.save(str(deck))
+    deck = make_deck(tmp_path / "offsite.pptx", [
+        ("Welcome", "The kickoff starts at nine in the main hall."),
+        ("Parking", "Visitors park their cars on level B1.")])
     kb = make_kb("offsite")
     load_document(kb, "offsite.pptx", deck.read_bytes())
     reader = make_user("kim")
