@@ -285,3 +285,20 @@ def test_the_api_schema_documents_the_line_and_location_of_a_citation(client):
     assert "spreadsheet" in citation["line"]["description"]
     assert citation["line"]["nullable"] is True
     assert "row 12" in citation["location"]["description"]
+
+
+def test_citations_stored_before_lines_learn_their_documents_type(tmp_path):
+    """The migration that added Citation.line and document_type fills document_type for
+    the citations already stored (so an old slide citation is called a slide)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    deck = make_deck(tmp_path / "offsite.pptx", [("Parking", "Visitors park on level B1.")])
+    load_document(make_kb("offsite"), "offsite.pptx", deck.read_bytes())
+    result = answer("Where do visitors park?")
+    Citation.objects.update(document_type="")
+    migration = import_module("citewise.chat.migrations.0008_citation_line_document_type")
+    migration.copy_document_types(apps, None)
+    stored = Citation.objects.get(message_id=result.message_id)
+    assert (stored.document_type, stored.page, stored.line) == ("pptx", 1, None)
