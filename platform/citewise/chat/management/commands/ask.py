@@ -34,6 +34,10 @@ def result_json(result: AskResult) -> str:
 
 class Command(BaseCommand):
     help = "Ask a question of knowledge bases and print the cited answer."
+    # Django's system checks load every URL and view (a second and more of a cold start);
+    # they guard deployment, which `manage.py check`, migrate and serve run. A question
+    # asked from the terminal needs none of it.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("question", nargs="?")

@@ -30,6 +30,10 @@ def result_json(query: str, passages: list[Passage]) -> str:
 
 class Command(BaseCommand):
     help = "Search knowledge bases and print the passages found."
+    # Django's system checks load every URL and view (a second and more of a cold start);
+    # they guard deployment, which `manage.py check`, migrate and serve run. A question
+    # asked from the terminal needs none of it.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("query", nargs="?", help="the question (or use --queries)")
