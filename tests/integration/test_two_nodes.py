@@ -110,7 +110,9 @@ def test_a_document_added_on_one_node_is_answered_and_deleted_from_the_other(two
     sign_in(browser_b, "editor")
     source = browser_b.get(cited)
     assert source.status_code == 200
-    assert re.search(r'<mark id="cited"[^>]*>[^<]*4471', source.text), source.text[-3000:]
+    # The passage marked, and in it the quoted sentence.
+    assert re.search(r'<mark id="cited"[^>]*>.*<mark id="quote"[^>]*>[^<]*gate code 4471',
+                     source.text, re.DOTALL), source.text[-3000:]
     original = browser_b.get(f"/documents/{document.pk}/original")
     assert original.status_code == 200 and original.content == GUIDE
     assert "4471" in ask(api_a, QUESTION)["answer"]  # node A too, from the same stores
