@@ -72,7 +72,7 @@ class VectorStore:
                 source: EmbeddingSource | None) -> Loaded[Any]:
         try:
             loaded = self._cache.load(kb_key)
-            _check(kb_key, loaded.manifest, model=model, dimension=dimension)
+            check_manifest(kb_key, loaded.manifest, model=model, dimension=dimension)
             return loaded
         except IndexUnavailable:
             if source is None:
@@ -80,7 +80,7 @@ class VectorStore:
         with self.lock(kb_key):
             try:  # another process may have rebuilt it while we waited for the lock
                 loaded = self._cache.load(kb_key)
-                _check(kb_key, loaded.manifest, model=model, dimension=dimension)
+                check_manifest(kb_key, loaded.manifest, model=model, dimension=dimension)
                 return loaded
             except IndexUnavailable as exc:
                 ids, vectors = source()
@@ -111,7 +111,7 @@ class VectorStore:
     def rebuild(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray,
                 model: str) -> dict[str, Any]:
         """Replace the whole index with exactly these vectors (e.g. from the database)."""
-        ids, vectors = _as_arrays(ids, vectors)
+        ids, vectors = as_arrays(ids, vectors)
         if len(np.unique(ids)) != len(ids):
             raise ValueError("duplicate chunk ids")
         with self.lock(kb_key):
@@ -147,13 +147,13 @@ class VectorStore:
 
     def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
                replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
-        ids, vectors = _as_arrays(ids, vectors)
+        ids, vectors = as_arrays(ids, vectors)
         if len(np.unique(ids)) != len(ids):
             raise ValueError("duplicate chunk ids in one write")
         with self.lock(kb_key):
             try:
                 manifest = self._files.read_manifest(kb_key)
-                _check(kb_key, manifest, model=model, dimension=vectors.shape[1])
+                check_manifest(kb_key, manifest, model=model, dimension=vectors.shape[1])
                 index = self._read_index(kb_key, manifest)
             except IndexUnavailable as exc:
                 if source is None:
@@ -162,7 +162,7 @@ class VectorStore:
                                           index=None)
                     raise
                 # Rebuild from the database, which already holds the rows being written.
-                base_ids, base_vectors = _as_arrays(*source())
+                base_ids, base_vectors = as_arrays(*source())
                 keep = ~np.isin(base_ids, ids)
                 saved = self._save(kb_key, model, vectors.shape[1],
                                    np.concatenate([base_ids[keep], ids]),
@@ -215,7 +215,7 @@ class VectorStore:
         return faiss_index.IVF_FLAT if count > self.exact_threshold else faiss_index.FLAT
 
 
-def _check(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int) -> None:
+def check_manifest(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int) -> None:
     if manifest.get("model") != model:
         raise IndexMismatch(kb_key, f"built with model {manifest.get('model')!r}, "
                                     f"not {model!r}")
@@ -223,7 +223,7 @@ def _check(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int)
         raise IndexMismatch(kb_key, f"dimension {manifest.get('dimension')} != {dimension}")
 
 
-def _as_arrays(ids: Any, vectors: Any) -> tuple[np.ndarray, np.ndarray]:
+def as_arrays(ids: Any, vectors: Any) -> tuple[np.ndarray, np.ndarray]:
     ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if vectors.ndim != 2 or len(vectors) != len(ids):

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from citewise.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from citewise.knowledge.choices import AnswerBackend
 from citewise.secret_key import load_or_create_secret_key
+from retrieval.stores import parse_vector_store
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -359,6 +360,13 @@ EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 EMBEDDING_MODEL_KOREAN = env_str("CITEWISE_EMBEDDING_MODEL_KO",
                                  "universal-sentence-encoder-multilingual-3")
 INDEX_DIR = DATA_DIR / "indexes"
+# Where vector indexes live: FAISS files in INDEX_DIR (the default) or Milvus, shared by
+# every node (retrieval/stores.py). BM25 files stay in INDEX_DIR either way.
+try:
+    VECTOR_STORE = parse_vector_store(env_str("CITEWISE_VECTOR_STORE", "faiss"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"CITEWISE_VECTOR_STORE: {error}") from None
+MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
 # "torch" (GPU when present), or on CPU "onnx" (1.6x, identical vectors) or "onnx-int8"
 # (2.85x, cosine >= 0.97 to torch): benchmarks/RESULTS.md. Exported models are cached here.
 EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "torch")

@@ -226,6 +226,7 @@ def _publish(document: Document) -> bool:
         document.lease_expires_at = None
         document.save(update_fields=["status", "stage", "progress", "indexed_at",
                                      "lease_expires_at", "replaces"])
+        indexing.searchable_set_changed(document.knowledge_base)
     document_finished(document)
     return True
 

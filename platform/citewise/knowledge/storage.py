@@ -197,9 +197,10 @@ def discard_document(document) -> None:
     the caller's transaction commits (indexing.forget_chunks). Call inside it."""
     from citewise.knowledge import indexing  # lazy, as below: views import this module
 
-    indexing.forget_chunks(document.knowledge_base,
-                           list(document.chunks.values_list("pk", flat=True)))
+    kb, chunk_ids = document.knowledge_base, list(document.chunks.values_list("pk", flat=True))
     delete_document_rows(document)
+    # After the rows: it writes the knowledge base's row (searchable_set_changed).
+    indexing.forget_chunks(kb, chunk_ids)
 
 
 def delete_document_rows(document) -> None:

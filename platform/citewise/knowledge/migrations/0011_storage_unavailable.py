@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('knowledge', '0009_reembed_lease_index_removals_storage_full'),
+        ('knowledge', '0010_knowledge_base_index_version'),
     ]
 
     operations = [
