@@ -6,9 +6,11 @@ A document uploaded through node A's API is ingested by whichever worker takes i
 answered at once from node B with a citation that opens its passage on B (and its
 original, read from the object store); a deletion through B stops A answering from it.
 
-The object store is moto's S3-compatible server (tests/object_store.py), standing in for
-the real one. Needs PostgreSQL and Redis (CI's DATABASE_URL and REDIS_URL): SQLite and
-the filesystem broker live in one machine's files, which is what this test rules out.
+The object store is moto's S3-compatible server (tests/object_store.py) and the vector
+backend one Milvus Lite server on TCP (tests/milvus_server.py), standing in for the real
+object store and Milvus standalone or cluster. Needs PostgreSQL and Redis (CI's
+DATABASE_URL and REDIS_URL): SQLite and the filesystem broker live in one machine's
+files, which is what this test rules out.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
 from citewise.knowledge.models import Document, DocumentStatus
+from retrieval.milvus_store import PREFIX
+from retrieval.stores import MILVUS
 from tests.factories import make_kb, make_user
 from tests.integration.api_support import new_key
 from tests.integration.live_server import free_port, start_server
 from tests.integration.test_ingestion import wait_for
+from tests.milvus_server import drop_collections
 from tests.object_store import run_object_store
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -45,10 +50,19 @@ def shared_services(tmp_path):
 
 
 @pytest.fixture
-def two_nodes(shared_services, own_worker, tmp_path):
+def shared_milvus(milvus_uri):
+    """The Milvus server's URI; the collections this test made are dropped afterwards."""
+    yield milvus_uri
+    if settings.VECTOR_STORE.backend != MILVUS:  # the suite's own store cleans up itself
+        drop_collections(milvus_uri, PREFIX)
+
+
+@pytest.fixture
+def two_nodes(shared_services, shared_milvus, own_worker, tmp_path):
     """(node A's base URL, node B's, the object store, {node: its data directory},
     [the workers]): each node a web process and a worker on its own data directory."""
-    shared = {**shared_services.environment(), "CITEWISE_SECRET_KEY": settings.SECRET_KEY}
+    shared = {**shared_services.environment(), "CITEWISE_SECRET_KEY": settings.SECRET_KEY,
+              "CITEWISE_VECTOR_STORE": f"milvus:{shared_milvus}"}
     data_dirs = {name: tmp_path / name for name in ("node-a", "node-b")}
     servers = [start_server(CITEWISE_DATA_DIR=str(folder), **shared)
                for folder in data_dirs.values()]
@@ -117,10 +131,11 @@ def test_a_document_added_on_one_node_is_answered_and_deleted_from_the_other(two
     assert original.status_code == 200 and original.content == GUIDE
     assert "4471" in ask(api_a, QUESTION)["answer"]  # node A too, from the same stores
 
-    # Only the shared stores hold the original: no node's data directory does.
+    # Only the shared stores hold the original and the vectors: no node's data directory.
     assert object_store.keys() == {document.stored_path}
     for folder in data_dirs.values():
         assert not [path for path in (folder / "originals").rglob("*") if path.is_file()]
+        assert not list(folder.rglob("*.faiss"))
 
     assert api_b.delete(f"/api/v1/documents/{document.pk}").status_code == 204
     after = ask(api_a, QUESTION)
