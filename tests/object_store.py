@@ -45,14 +45,15 @@ class ObjectStore:
                 "CITEWISE_S3_SECRET_ACCESS_KEY": SECRET_KEY}
 
     def storages(self, storages: dict) -> dict:
-        """`storages` (settings.STORAGES) with the originals in this bucket, as the
+        """`storages` (settings.STORAGES) with the originals in this bucket: what
         environment() above gives a process (citewise/settings.py)."""
-        return {**storages, "originals": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": self.bucket, "endpoint_url": self.endpoint,
-                        "region_name": REGION, "access_key": ACCESS_KEY,
-                        "secret_key": SECRET_KEY, "file_overwrite": True,
-                        "querystring_auth": False, "default_acl": None}}}
+        from django.conf import settings
+
+        options = {**settings.S3_OPTIONS, "bucket_name": self.bucket,
+                   "endpoint_url": self.endpoint, "region_name": REGION,
+                   "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
+        return {**storages, "originals": {"BACKEND": "storages.backends.s3.S3Storage",
+                                          "OPTIONS": options}}
 
 
 def run_object_store(port: int, log_path: Path) -> Iterator[ObjectStore]:

@@ -225,39 +225,34 @@ STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder at e
 # web and worker must share; "s3" puts them in an S3-compatible bucket (django-storages),
 # so web and worker nodes on other machines keep nothing of them on their own disks.
 ORIGINALS_STORAGE = env_str("CITEWISE_ORIGINALS_STORAGE", "local")
-
-
-def _originals_storage() -> dict:
-    if ORIGINALS_STORAGE == "local":
-        # Names are "originals/<xx>/<sha256>" under DATA_DIR; same content, same name, so
-        # writing it again replaces it with the same bytes.
-        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": DATA_DIR, "allow_overwrite": True}}
-    if ORIGINALS_STORAGE != "s3":
-        raise ImproperlyConfigured(
-            f"CITEWISE_ORIGINALS_STORAGE must be local or s3, not {ORIGINALS_STORAGE!r}")
-    bucket = env_str("CITEWISE_S3_BUCKET")
-    if not bucket:
+S3_OPTIONS = {
+    "bucket_name": env_str("CITEWISE_S3_BUCKET"),
+    "endpoint_url": env_str("CITEWISE_S3_ENDPOINT_URL") or None,
+    "region_name": env_str("CITEWISE_S3_REGION") or None,
+    "access_key": env_str("CITEWISE_S3_ACCESS_KEY_ID") or None,
+    "secret_key": env_secret("CITEWISE_S3_SECRET_ACCESS_KEY"),
+    "location": env_str("CITEWISE_S3_PREFIX"),
+    "file_overwrite": True,  # same content, same name: writing it again changes nothing
+    # Originals are served through Citewise (permissions, Content-Security-Policy), never
+    # by signed links to the bucket.
+    "querystring_auth": False,
+    "default_acl": None,
+}
+if ORIGINALS_STORAGE == "local":
+    # Names are "originals/<xx>/<sha256>" under DATA_DIR.
+    ORIGINALS_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                         "OPTIONS": {"location": DATA_DIR, "allow_overwrite": True}}
+elif ORIGINALS_STORAGE == "s3":
+    if not S3_OPTIONS["bucket_name"]:
         raise ImproperlyConfigured("CITEWISE_ORIGINALS_STORAGE=s3 needs CITEWISE_S3_BUCKET")
-    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-        "bucket_name": bucket,
-        "endpoint_url": env_str("CITEWISE_S3_ENDPOINT_URL") or None,
-        "region_name": env_str("CITEWISE_S3_REGION") or None,
-        "access_key": env_str("CITEWISE_S3_ACCESS_KEY_ID") or None,
-        "secret_key": env_secret("CITEWISE_S3_SECRET_ACCESS_KEY"),
-        "location": env_str("CITEWISE_S3_PREFIX"),
-        "file_overwrite": True,
-        # Originals are served through Citewise (permissions, Content-Security-Policy),
-        # never by signed links to the bucket.
-        "querystring_auth": False,
-        "default_acl": None,
-    }}
-
-
+    ORIGINALS_BACKEND = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": S3_OPTIONS}
+else:
+    raise ImproperlyConfigured(
+        f"CITEWISE_ORIGINALS_STORAGE must be local or s3, not {ORIGINALS_STORAGE!r}")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    "originals": _originals_storage(),
+    "originals": ORIGINALS_BACKEND,
 }
 # Outside production, serve static files straight from the apps: no collectstatic needed.
 WHITENOISE_USE_FINDERS = not PRODUCTION
