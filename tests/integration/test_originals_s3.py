@@ -102,6 +102,21 @@ def test_an_unreachable_bucket_refuses_an_upload_with_a_code(unreachable_bucket)
     assert local_originals() == []  # the spooled copy is gone too
 
 
+def test_readiness_says_whether_the_bucket_answers(object_store, settings, client):
+    operator = {"REMOTE_ADDR": "127.0.0.1"}
+    settings.ORIGINALS_STORAGE = "s3"
+    settings.STORAGES = object_store.storages(settings.STORAGES)
+    settings.S3_OPTIONS = settings.STORAGES["originals"]["OPTIONS"]
+    originals = client.get("/readyz", **operator).json()["checks"]["originals"]
+    assert originals["ok"] and originals["detail"] == f"bucket {object_store.bucket}"
+    settings.STORAGES = ObjectStore(object_store.endpoint, "no-such-bucket").storages(
+        settings.STORAGES)
+    response = client.get("/readyz", **operator)
+    assert response.status_code == 503
+    assert response.json()["checks"]["originals"]["ok"] is False
+    assert "NoSuchBucket" in response.json()["checks"]["originals"]["detail"]
+
+
 def test_a_worker_that_cannot_reach_the_bucket_fails_the_document_with_a_code(
         object_store, settings):
     settings.ORIGINALS_STORAGE = "s3"

@@ -158,6 +158,16 @@ def delete_original(relative_path: str) -> None:
         originals().delete(relative_path)
 
 
+def check_reachable() -> str:
+    """Where the originals are, after listing the top of that storage; raises
+    StorageUnavailable when it cannot be (a bucket down, missing, or refusing us)."""
+    if settings.ORIGINALS_STORAGE != "s3":
+        return "in the data directory"
+    with _storage_faults():
+        originals().listdir("")
+    return f"bucket {settings.S3_OPTIONS['bucket_name']}"
+
+
 def original_names() -> Iterator[str]:
     """Every stored original's name ("originals/<xx>/<sha256>"), for backups; spooled
     uploads (hidden names) are left out."""
