@@ -54,16 +54,19 @@ def unreachable_bucket(settings):
     settings.STORAGES = down.storages(settings.STORAGES)
 
 
-def local_originals() -> list[Path]:
-    return [path for path in (Path(settings.DATA_DIR) / "originals").rglob("*")
-            if path.is_file()]
+def local_files() -> set[Path]:
+    """The files in this node's folder of originals (other tests' included)."""
+    return {path for path in (Path(settings.DATA_DIR) / "originals").rglob("*")
+            if path.is_file()}
 
 
 def test_an_upload_lives_in_the_bucket_and_its_citation_opens_from_it(in_bucket, client):
     kb = make_kb("building")
     document = load_document(kb, "building-guide.pdf", GUIDE)
     assert in_bucket.keys() == {document.stored_path}
-    assert local_originals() == []  # nothing of it kept on this node's disk
+    # Nothing of it kept on this node's disk: neither the file nor a spooled copy.
+    assert not (Path(settings.DATA_DIR) / document.stored_path).exists()
+    assert not list(Path(settings.DATA_DIR, "originals").glob(".*"))
 
     reader = make_user("kim")
     kb.reader_users.add(reader)
@@ -94,12 +97,13 @@ def test_an_unreachable_bucket_refuses_an_upload_with_a_code(unreachable_bucket)
     editor = make_user("editor")
     kb.editor_users.add(editor)
     api = ApiClient(new_key(editor, [kb], operations=("documents",)))
+    before = local_files()
     refused = api.upload("guide.pdf", GUIDE, kb.slug, headers={"Accept-Language": "ko"})
     body = assert_problem(refused, 503, "storage_unavailable")
     assert "저장소" in body["detail"]  # in the reader's language
     assert refused["Retry-After"] == "30"
     assert not Document.objects.exists()
-    assert local_originals() == []  # the spooled copy is gone too
+    assert local_files() == before  # the spooled copy is gone too
 
 
 def test_readiness_says_whether_the_bucket_answers(object_store, settings, client):

@@ -37,6 +37,9 @@ from tests.object_store import run_object_store
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 PASSWORD = "Tw0-Nodes-Share-Nothing-Local"
+# Seconds a request may take: a node's first question loads its embedding model, which
+# on a busy 2-core machine has taken over a minute.
+REQUEST_TIMEOUT = 300
 GUIDE = (b"# Loading docks\n\n## North dock\n\nThe north loading dock opens with gate code "
          b"4471 between six and ten in the morning.\n")
 QUESTION = "Which gate code opens the north loading dock?"
@@ -103,8 +106,8 @@ def test_a_document_added_on_one_node_is_answered_and_deleted_from_the_other(two
     editor.save()
     kb.editor_users.add(editor)
     key = {"Authorization": f"Bearer {new_key(editor, [kb], operations=('ask', 'documents'))}"}
-    api_a = httpx.Client(base_url=node_a, headers=key, timeout=60)
-    api_b = httpx.Client(base_url=node_b, headers=key, timeout=60)
+    api_a = httpx.Client(base_url=node_a, headers=key, timeout=REQUEST_TIMEOUT)
+    api_b = httpx.Client(base_url=node_b, headers=key, timeout=REQUEST_TIMEOUT)
 
     uploaded = api_a.post("/api/v1/documents", data={"knowledge_base": kb.slug},
                           files={"file": ("docks.md", GUIDE)})
@@ -120,7 +123,7 @@ def test_a_document_added_on_one_node_is_answered_and_deleted_from_the_other(two
     assert answer["grounded"] and "4471" in answer["answer"], answer
     (cited,) = {citation["source_url"] for citation in answer["citations"]}
     assert cited.startswith(f"{node_b}/sources/")
-    browser_b = httpx.Client(base_url=node_b, timeout=60, follow_redirects=False)
+    browser_b = httpx.Client(base_url=node_b, timeout=REQUEST_TIMEOUT, follow_redirects=False)
     sign_in(browser_b, "editor")
     source = browser_b.get(cited)
     assert source.status_code == 200
