@@ -37,10 +37,15 @@ from retrieval.errors import (
     IndexCorrupt,
     IndexMissing,
     IndexUnavailable,
-    SourceChanged,
 )
 from retrieval.locking import KbLock
-from retrieval.vector_store import EmbeddingSource, as_arrays, check_manifest
+from retrieval.vector_store import (
+    EmbeddingSource,
+    check_manifest,
+    rebuild_from_source,
+    unique_rows,
+    with_source_rows,
+)
 from retrieval.versioned import log_rebuilt
 
 FORMAT = 1
@@ -137,21 +142,15 @@ class MilvusVectorStore:
             try:  # another process of this node may have rebuilt it meanwhile
                 check_manifest(kb_key, self._meta(kb_key), model=model, dimension=dimension)
             except IndexUnavailable as exc:
-                ids, vectors = source()
-                if len(ids) and vectors.shape[1] != dimension:
-                    raise SourceChanged(f"{kb_key}: stored vectors have {vectors.shape[1]} "
-                                        f"dimensions, {model} has {dimension}") from exc
-                self.rebuild(kb_key, ids, vectors, model)
-                log_rebuilt("vector", exc, len(ids))
+                rebuild_from_source(self, kb_key, exc, model=model, dimension=dimension,
+                                    source=source)
 
     # ----- writing -------------------------------------------------------------------
 
     def rebuild(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray,
                 model: str) -> dict[str, Any]:
         """Replace the whole collection with exactly these vectors (see the module's NOTE)."""
-        ids, vectors = as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             self._create(kb_key, model, vectors.shape[1])
             self._insert(kb_key, ids, vectors, replace=False)
@@ -182,9 +181,7 @@ class MilvusVectorStore:
 
     def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
                replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
-        ids, vectors = as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids in one write")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             try:
                 check_manifest(kb_key, self._meta(kb_key), model=model,
@@ -194,12 +191,9 @@ class MilvusVectorStore:
                     if isinstance(exc, IndexMissing):  # first write to a new knowledge base
                         return self.rebuild(kb_key, ids, vectors, model)
                     raise
-                # Rebuild from the database, which already holds the rows being written.
-                base_ids, base_vectors = as_arrays(*source())
-                keep = ~np.isin(base_ids, ids)
-                saved = self.rebuild(kb_key, np.concatenate([base_ids[keep], ids]),
-                                     np.concatenate([base_vectors[keep], vectors]), model)
-                log_rebuilt("vector", exc, int(keep.sum()))
+                all_ids, all_vectors, restored = with_source_rows(source, ids, vectors)
+                saved = self.rebuild(kb_key, all_ids, all_vectors, model)
+                log_rebuilt("vector", exc, restored)
                 return saved
             if not replace:
                 existing = self._existing(kb_key, ids)
