@@ -41,6 +41,7 @@ from retrieval.errors import (
 from retrieval.locking import KbLock
 from retrieval.vector_store import (
     EmbeddingSource,
+    WritesById,
     check_manifest,
     rebuild_from_source,
     unique_rows,
@@ -53,7 +54,7 @@ INSERT_BATCH = 2000  # rows per insert: 2000 x 1024 floats stays far below gRPC'
 PREFIX = "citewise_"
 
 
-class MilvusVectorStore:
+class MilvusVectorStore(WritesById):
     def __init__(self, uri: str, *, lock_root: Path | str, prefix: str = PREFIX,
                  index_type: str = "FLAT", lock_timeout: float = 600.0) -> None:
         self.uri = uri
@@ -155,16 +156,6 @@ class MilvusVectorStore:
             self._create(kb_key, model, vectors.shape[1])
             self._insert(kb_key, ids, vectors, replace=False)
             return self.manifest(kb_key)
-
-    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-            source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
-        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
-
-    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-               source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add chunks, replacing the vectors of ids already indexed."""
-        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
 
     def remove(self, kb_key: str, ids: np.ndarray) -> dict[str, Any]:
         """Remove chunks by id; unknown ids are ignored. A missing index stays missing."""

@@ -33,7 +33,26 @@ EmbeddingSource = Callable[[], tuple[np.ndarray, np.ndarray]]
 FORMAT = 1
 
 
-class VectorStore:
+class WritesById:
+    """add and upsert, for a store whose _write(kb_key, model, ids, vectors, *, replace,
+    source) does the work (both vector stores)."""
+
+    def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
+               replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
+            source: EmbeddingSource | None = None) -> dict[str, Any]:
+        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
+        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
+
+    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
+               source: EmbeddingSource | None = None) -> dict[str, Any]:
+        """Add chunks, replacing the vectors of ids already indexed."""
+        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
+
+
+class VectorStore(WritesById):
     def __init__(self, root: Path | str, *, exact_threshold: int = 50_000,
                  nprobe: int | None = None, lock_timeout: float = 600.0) -> None:
         self.root = Path(root)
@@ -108,16 +127,6 @@ class VectorStore:
         ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             return self._save(kb_key, model, vectors.shape[1], ids, vectors, index=None)
-
-    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-            source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
-        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
-
-    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-               source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add chunks, replacing the vectors of ids already indexed."""
-        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
 
     def remove(self, kb_key: str, ids: np.ndarray) -> dict[str, Any]:
         """Remove chunks by id; unknown ids are ignored. A missing index stays missing."""
