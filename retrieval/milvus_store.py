@@ -37,10 +37,16 @@ from retrieval.errors import (
     IndexCorrupt,
     IndexMissing,
     IndexUnavailable,
-    SourceChanged,
 )
 from retrieval.locking import KbLock
-from retrieval.vector_store import EmbeddingSource, as_arrays, check_manifest
+from retrieval.vector_store import (
+    EmbeddingSource,
+    WritesById,
+    check_manifest,
+    rebuild_from_source,
+    unique_rows,
+    with_source_rows,
+)
 from retrieval.versioned import log_rebuilt
 
 FORMAT = 1
@@ -48,7 +54,7 @@ INSERT_BATCH = 2000  # rows per insert: 2000 x 1024 floats stays far below gRPC'
 PREFIX = "citewise_"
 
 
-class MilvusVectorStore:
+class MilvusVectorStore(WritesById):
     def __init__(self, uri: str, *, lock_root: Path | str, prefix: str = PREFIX,
                  index_type: str = "FLAT", lock_timeout: float = 600.0) -> None:
         self.uri = uri
@@ -137,35 +143,19 @@ class MilvusVectorStore:
             try:  # another process of this node may have rebuilt it meanwhile
                 check_manifest(kb_key, self._meta(kb_key), model=model, dimension=dimension)
             except IndexUnavailable as exc:
-                ids, vectors = source()
-                if len(ids) and vectors.shape[1] != dimension:
-                    raise SourceChanged(f"{kb_key}: stored vectors have {vectors.shape[1]} "
-                                        f"dimensions, {model} has {dimension}") from exc
-                self.rebuild(kb_key, ids, vectors, model)
-                log_rebuilt("vector", exc, len(ids))
+                rebuild_from_source(self, kb_key, exc, model=model, dimension=dimension,
+                                    source=source)
 
     # ----- writing -------------------------------------------------------------------
 
     def rebuild(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray,
                 model: str) -> dict[str, Any]:
         """Replace the whole collection with exactly these vectors (see the module's NOTE)."""
-        ids, vectors = as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             self._create(kb_key, model, vectors.shape[1])
             self._insert(kb_key, ids, vectors, replace=False)
             return self.manifest(kb_key)
-
-    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-            source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
-        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
-
-    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-               source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add chunks, replacing the vectors of ids already indexed."""
-        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
 
     def remove(self, kb_key: str, ids: np.ndarray) -> dict[str, Any]:
         """Remove chunks by id; unknown ids are ignored. A missing index stays missing."""
@@ -182,9 +172,7 @@ class MilvusVectorStore:
 
     def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
                replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
-        ids, vectors = as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids in one write")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             try:
                 check_manifest(kb_key, self._meta(kb_key), model=model,
@@ -194,12 +182,9 @@ class MilvusVectorStore:
                     if isinstance(exc, IndexMissing):  # first write to a new knowledge base
                         return self.rebuild(kb_key, ids, vectors, model)
                     raise
-                # Rebuild from the database, which already holds the rows being written.
-                base_ids, base_vectors = as_arrays(*source())
-                keep = ~np.isin(base_ids, ids)
-                saved = self.rebuild(kb_key, np.concatenate([base_ids[keep], ids]),
-                                     np.concatenate([base_vectors[keep], vectors]), model)
-                log_rebuilt("vector", exc, int(keep.sum()))
+                all_ids, all_vectors, restored = with_source_rows(source, ids, vectors)
+                saved = self.rebuild(kb_key, all_ids, all_vectors, model)
+                log_rebuilt("vector", exc, restored)
                 return saved
             if not replace:
                 existing = self._existing(kb_key, ids)

@@ -6,6 +6,18 @@ from retrieval.stores import MILVUS
 from tests.workers import WorkerProcess, start_worker
 
 
+def pytest_collection_modifyitems(config, items):
+    """On Milvus (CITEWISE_VECTOR_STORE=milvus:...), skip the tests of FAISS files."""
+    from django.conf import settings
+
+    if settings.VECTOR_STORE.backend != MILVUS:
+        return
+    skip = pytest.mark.skip(reason="tests FAISS index files; the suite runs on Milvus")
+    for item in items:
+        if item.get_closest_marker("faiss_files"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker) -> WorkerProcess:
     """A real `celery worker` process on the test database and the configured broker.
