@@ -53,5 +53,4 @@ class Command(BaseCommand):
         knowledge_bases = knowledge_bases_named(kb) if kb else KnowledgeBase.objects.all()
         for knowledge_base in knowledge_bases:
             count = rebuild_indexes(knowledge_base, vectors=target)
-            self.stdout.write(f"{knowledge_base.slug}: {count} chunks indexed "
-                              f"({choice.backend})")
+            self.stdout.write(f"{knowledge_base.slug}: {count} chunks indexed")
