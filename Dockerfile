@@ -29,7 +29,9 @@ COPY manage.py ./
 # A GPU worker wants torch's CUDA build; a CPU-only host can point pip at a CPU index
 # with --build-arg PIP_EXTRA_INDEX_URL=...
 ARG PIP_EXTRA_INDEX_URL=""
-RUN pip install -c requirements/constraints.txt -e . \
+# Optional parts (pyproject's extras): s3 keeps originals in S3-compatible storage.
+ARG CITEWISE_EXTRAS="s3"
+RUN pip install -c requirements/constraints.txt -e ".[${CITEWISE_EXTRAS}]" \
  && useradd --create-home --uid 1000 citewise \
  && mkdir -p /data && chown citewise /data
 

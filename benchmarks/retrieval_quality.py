@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/retrieval_quality.py [--sets python-faq korquad]
         [--korquad-questions 300] [--model MODEL] [--compare-tokenizers] [--compare-fusion]
-        [--lexical-only]
+        [--lexical-only] [--vector-stores faiss milvus-lite milvus:URI ...]
 
 python-faq: the nine FAQ pages, split into section passages by a benchmark-local HTML
 extractor; a hit is a passage of the right page whose text overlaps the answer's evidence.
 korquad: each paragraph is a passage; a hit is the paragraph the question was written on.
-The real stores and HybridSearcher are used, in a temporary folder.
+The real stores and HybridSearcher are used, in a temporary folder. With several
+--vector-stores the passages are embedded once and the same vectors are loaded into each
+store (milvus-lite: a Milvus Lite file in the temporary folder), one table per store.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
-from retrieval.vector_store import VectorStore
+from retrieval.stores import FAISS, VectorIndex, open_vector_store, parse_vector_store
 from textproc.tokens import TokenizerConfig
 
 PASSAGE_WORDS = 250
@@ -185,14 +187,26 @@ class Bench:
         self.embedder_config = embedder or EmbedderConfig()
         self.dense = dense
         started = time.perf_counter()
-        self.vectors = VectorStore(self.folder.name)
+        self.embeddings = np.zeros((0, 0), dtype=np.float32)
         if dense:
             embedder = get_embedder(self.embedder_config)
             _memoize_queries(embedder)
-            self.vectors.rebuild("kb", np.arange(len(corpus.texts)),
-                                 embedder.embed_passages(corpus.texts), embedder.model_name)
+            self.embeddings = np.asarray(embedder.embed_passages(corpus.texts))
         self.embed_seconds = time.perf_counter() - started
+        self.set_vector_store(FAISS)
         self.set_tokenizer(tokenizer or TokenizerConfig())
+
+    def set_vector_store(self, store: str) -> None:
+        """Load the passages' vectors into `store` (a CITEWISE_VECTOR_STORE value, or
+        milvus-lite: a Milvus Lite file in the temporary folder)."""
+        if store == "milvus-lite":
+            store = f"milvus:{Path(self.folder.name) / 'milvus.db'}"
+        self.vectors: VectorIndex = open_vector_store(parse_vector_store(store),
+                                                      index_dir=self.folder.name)
+        if self.dense:
+            model = get_embedder(self.embedder_config).model_name
+            self.vectors.rebuild("kb", np.arange(len(self.corpus.texts)), self.embeddings,
+                                 model)
 
     def set_tokenizer(self, tokenizer: TokenizerConfig) -> None:
         self.lexical = LexicalStore(self.folder.name, tokenizer=tokenizer)
@@ -263,6 +277,9 @@ def main() -> None:
                              "universal-sentence-encoder-multilingual-3)")
     parser.add_argument("--lexical-only", action="store_true",
                         help="skip embedding: BM25 rows only (e.g. tokenizers on many questions)")
+    parser.add_argument("--vector-stores", nargs="+", default=[FAISS], metavar="STORE",
+                        help="faiss, milvus-lite or milvus:URI; several: one table each, "
+                             "same vectors")
     args = parser.parse_args()
     header = "| method | Recall@1 | Recall@5 | nDCG@10 | MRR |\n|---|---|---|---|---|"
     loaders = {"python-faq": python_faq, "korquad": lambda: korquad(args.korquad_questions)}
@@ -273,9 +290,11 @@ def main() -> None:
         print(f"\n### {corpus.name}: {len(corpus.texts)} passages, "
               f"{len(corpus.questions)} questions (embedding {args.model}, "
               f"{bench.embed_seconds:.1f}s)")
-        print(header)
-        for name, result in bench.methods().items():
-            print(_row(name, result))
+        for store in args.vector_stores:
+            bench.set_vector_store(store)
+            print(f"\nvector store: {store}\n{header}")
+            for name, result in bench.methods().items():
+                print(_row(name, result), flush=True)
         if args.compare_fusion and bench.dense:
             for label, fusion in [
                 ("hybrid, plain RRF (no confidence weighting)", FusionConfig(adaptive=False)),

@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from citewise.knowledge.permissions import readable_chunk, readable_document
-from citewise.knowledge.storage import path_of
+from citewise.knowledge.storage import open_original, original_exists
 from citewise.knowledge.viewer import page_image as page_image_of
 from citewise.knowledge.viewer import source_view
 
@@ -62,13 +62,13 @@ def page_image(request: HttpRequest, chunk_id: int, page: int) -> FileResponse:
 @login_required
 def original(request: HttpRequest, document_id: int) -> FileResponse:
     document = readable_document(request.user, document_id)
-    if document is None or not document.stored_path or not path_of(document.stored_path).exists():
+    if document is None or not original_exists(document.stored_path):
         raise Http404("No such document")
     content_type = mimetypes.guess_type(document.original_name)[0] or "application/octet-stream"
     # An uploaded HTML page shown inline would run its scripts on Citewise's origin: only
     # types a browser displays without running code open inline; the rest download.
     inline = content_type in INLINE_TYPES
-    response = FileResponse(path_of(document.stored_path).open("rb"), as_attachment=not inline,
+    response = FileResponse(open_original(document.stored_path), as_attachment=not inline,
                             filename=document.original_name,
                             content_type=content_type if inline else "application/octet-stream")
     response["Content-Security-Policy"] = "sandbox"

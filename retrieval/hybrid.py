@@ -27,7 +27,8 @@ from retrieval.embedder import EmbedderConfig, get_embedder
 from retrieval.fusion import FusionConfig, RankedList, confidence, dense_confidence, rrf
 from retrieval.lexical import LexicalStore, TextSource
 from retrieval.rerank import Reranker
-from retrieval.vector_store import EmbeddingSource, VectorStore
+from retrieval.stores import VectorIndex
+from retrieval.vector_store import EmbeddingSource
 
 Key = tuple[str, int]  # (kb_key, chunk_id)
 TextLookup = Callable[[list[Key]], Mapping[Key, str]]
@@ -66,7 +67,7 @@ class SearchOptions:
 
 
 class HybridSearcher:
-    def __init__(self, vectors: VectorStore, lexical: LexicalStore, *,
+    def __init__(self, vectors: VectorIndex, lexical: LexicalStore, *,
                  fusion: FusionConfig | None = None, reranker: Reranker | None = None) -> None:
         self.vectors = vectors
         self.lexical = lexical

@@ -6,10 +6,17 @@ the version changes, and an unusable index is rebuilt from `source` (a function 
 all (ids, texts) of the knowledge base from the database) when one is given.
 The manifest records the tokenizer: an index is only valid with the tokens it was built
 from, so changing the tokenizer setting forces a rebuild instead of silent misses.
+
+The files are a node-local cache of the database: the manifest also records the
+database's `source_version` they reflect (a counter the database bumps whenever which
+chunks are searchable changes), and `catch_up` brings files that are behind up to date,
+adding the chunks they lack and dropping those no longer live. So a node whose files
+another node's worker never wrote still answers from every published document.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,8 @@ from retrieval.versioned import Loaded, VersionCache, VersionedFiles, log_rebuil
 from textproc.tokens import TokenizerConfig, identifier_weights, tokenize
 
 TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
+IdSource = Callable[[], Sequence[int]]
+TextsOf = Callable[[Sequence[int]], Sequence[str]]
 FORMAT = 1
 
 
@@ -80,6 +89,35 @@ class LexicalStore:
                 log_rebuilt("lexical", exc, len(ids))
             return self._cache.load(kb_key)
 
+    def catch_up(self, kb_key: str, version: int, *, live_ids: IdSource, texts_of: TextsOf,
+                 source: TextSource) -> bool:
+        """Bring the files to the database's `version`, read by the caller BEFORE it
+        calls live_ids (all searchable chunk ids now) or texts_of (texts of these ids, in
+        order); a change in between leaves the files marked behind, never ahead.
+        Tokenizes only the chunks the files lack. Returns whether the files changed."""
+        with contextlib.suppress(IndexUnavailable):  # the cheap, common case
+            if self._cache.load(kb_key).manifest.get("source_version") == version:
+                return False
+        with self.lock(kb_key):
+            try:
+                manifest = self._files.read_manifest(kb_key)
+                self._check_tokenizer(kb_key, manifest)
+                matrix = self._read_matrix(kb_key, manifest)
+            except IndexUnavailable as exc:
+                ids, texts = source()
+                self.rebuild(kb_key, ids, texts, source_version=version)
+                log_rebuilt("lexical", exc, len(ids))
+                return True
+            if manifest.get("source_version") == version:
+                return False
+            live = np.asarray(live_ids(), dtype=np.int64)
+            missing = np.setdiff1d(live, matrix.ids)
+            matrix.remove(np.setdiff1d(matrix.ids, live))
+            if len(missing):
+                matrix.add(missing, [self.tokens(t) for t in texts_of(missing.tolist())])
+            self._save(kb_key, matrix, source_version=version)
+            return True
+
     def _check_tokenizer(self, kb_key: str, manifest: dict[str, Any]) -> None:
         if manifest.get("tokenizer") != self.tokenizer.name:
             raise IndexMismatch(kb_key, f"built with tokenizer {manifest.get('tokenizer')!r}")
@@ -96,12 +134,15 @@ class LexicalStore:
 
     # ----- writing -------------------------------------------------------------------
 
-    def rebuild(self, kb_key: str, ids: Sequence[int], texts: Sequence[str]) -> dict[str, Any]:
+    def rebuild(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *,
+                source_version: int | None = None) -> dict[str, Any]:
+        """Replace the index with these chunks; `source_version`: the database's version
+        read before the chunks were (None: unknown, the next catch_up checks)."""
         ids_array = _ids(ids, texts)
         matrix = Bm25Matrix.empty()
         matrix.add(ids_array, [self.tokens(t) for t in texts])
         with self.lock(kb_key):
-            return self._save(kb_key, matrix)
+            return self._save(kb_key, matrix, source_version=source_version)
 
     def add(self, kb_key: str, ids: Sequence[int], texts: Sequence[str], *,
             source: TextSource | None = None) -> dict[str, Any]:
@@ -117,7 +158,8 @@ class LexicalStore:
             manifest = self._files.read_manifest(kb_key)
             matrix = self._read_matrix(kb_key, manifest)
             matrix.remove(ids)
-            return self._save(kb_key, matrix)
+            return self._save(kb_key, matrix,
+                              source_version=manifest.get("source_version"))
 
     def delete(self, kb_key: str) -> None:
         with self.lock(kb_key):
@@ -131,12 +173,14 @@ class LexicalStore:
         ids_array = _ids(ids, texts)
         token_lists = [self.tokens(t) for t in texts]  # outside the lock: it can be slow
         rebuilt: tuple[IndexUnavailable, int] | None = None
+        source_version = None  # a write adds chunks not yet searchable: no version change
         with self.lock(kb_key):
             try:
                 manifest = self._files.read_manifest(kb_key)
                 if manifest.get("tokenizer") != self.tokenizer.name:
                     raise IndexMismatch(kb_key, "built with another tokenizer")
                 matrix = self._read_matrix(kb_key, manifest)
+                source_version = manifest.get("source_version")
             except IndexUnavailable as exc:
                 if source is None and not isinstance(exc, IndexMissing):
                     raise
@@ -153,14 +197,16 @@ class LexicalStore:
                 raise ValueError(f"chunk ids already indexed: {ids_array[existing][:10]}")
             matrix.remove(ids_array[existing])
             matrix.add(ids_array, token_lists)
-            saved = self._save(kb_key, matrix)
+            saved = self._save(kb_key, matrix, source_version=source_version)
         if rebuilt is not None:
             log_rebuilt("lexical", *rebuilt)
         return saved
 
-    def _save(self, kb_key: str, matrix: Bm25Matrix) -> dict[str, Any]:
+    def _save(self, kb_key: str, matrix: Bm25Matrix, *,
+              source_version: int | None) -> dict[str, Any]:
         manifest = {"format": FORMAT, "tokenizer": self.tokenizer.name, "count": len(matrix),
-                    "vocabulary": len(matrix.terms), "index_type": "bm25"}
+                    "vocabulary": len(matrix.terms), "index_type": "bm25",
+                    "source_version": source_version}
         return self._files.save(kb_key, matrix.to_bytes(), manifest)
 
 

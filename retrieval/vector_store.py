@@ -33,7 +33,26 @@ EmbeddingSource = Callable[[], tuple[np.ndarray, np.ndarray]]
 FORMAT = 1
 
 
-class VectorStore:
+class WritesById:
+    """add and upsert, for a store whose _write(kb_key, model, ids, vectors, *, replace,
+    source) does the work (both vector stores)."""
+
+    def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
+               replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
+            source: EmbeddingSource | None = None) -> dict[str, Any]:
+        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
+        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
+
+    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
+               source: EmbeddingSource | None = None) -> dict[str, Any]:
+        """Add chunks, replacing the vectors of ids already indexed."""
+        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
+
+
+class VectorStore(WritesById):
     def __init__(self, root: Path | str, *, exact_threshold: int = 50_000,
                  nprobe: int | None = None, lock_timeout: float = 600.0) -> None:
         self.root = Path(root)
@@ -72,7 +91,7 @@ class VectorStore:
                 source: EmbeddingSource | None) -> Loaded[Any]:
         try:
             loaded = self._cache.load(kb_key)
-            _check(kb_key, loaded.manifest, model=model, dimension=dimension)
+            check_manifest(kb_key, loaded.manifest, model=model, dimension=dimension)
             return loaded
         except IndexUnavailable:
             if source is None:
@@ -80,17 +99,11 @@ class VectorStore:
         with self.lock(kb_key):
             try:  # another process may have rebuilt it while we waited for the lock
                 loaded = self._cache.load(kb_key)
-                _check(kb_key, loaded.manifest, model=model, dimension=dimension)
+                check_manifest(kb_key, loaded.manifest, model=model, dimension=dimension)
                 return loaded
             except IndexUnavailable as exc:
-                ids, vectors = source()
-                if len(ids) and vectors.shape[1] != dimension:
-                    # The database already holds another model's vectors: rebuilding
-                    # would label them with `model` and break every later search.
-                    raise SourceChanged(f"{kb_key}: stored vectors have {vectors.shape[1]} "
-                                        f"dimensions, {model} has {dimension}") from exc
-                self.rebuild(kb_key, ids, vectors, model)
-                log_rebuilt("vector", exc, len(ids))
+                rebuild_from_source(self, kb_key, exc, model=model, dimension=dimension,
+                                    source=source)
             return self._cache.load(kb_key)
 
     def _read_index(self, kb_key: str, manifest: dict[str, Any]) -> Any:
@@ -111,21 +124,9 @@ class VectorStore:
     def rebuild(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray,
                 model: str) -> dict[str, Any]:
         """Replace the whole index with exactly these vectors (e.g. from the database)."""
-        ids, vectors = _as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             return self._save(kb_key, model, vectors.shape[1], ids, vectors, index=None)
-
-    def add(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-            source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add new chunks; raises ValueError if any id is already indexed (use upsert)."""
-        return self._write(kb_key, model, ids, vectors, replace=False, source=source)
-
-    def upsert(self, kb_key: str, ids: np.ndarray, vectors: np.ndarray, *, model: str,
-               source: EmbeddingSource | None = None) -> dict[str, Any]:
-        """Add chunks, replacing the vectors of ids already indexed."""
-        return self._write(kb_key, model, ids, vectors, replace=True, source=source)
 
     def remove(self, kb_key: str, ids: np.ndarray) -> dict[str, Any]:
         """Remove chunks by id; unknown ids are ignored. A missing index stays missing."""
@@ -147,13 +148,11 @@ class VectorStore:
 
     def _write(self, kb_key: str, model: str, ids: np.ndarray, vectors: np.ndarray, *,
                replace: bool, source: EmbeddingSource | None) -> dict[str, Any]:
-        ids, vectors = _as_arrays(ids, vectors)
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError("duplicate chunk ids in one write")
+        ids, vectors = unique_rows(ids, vectors)
         with self.lock(kb_key):
             try:
                 manifest = self._files.read_manifest(kb_key)
-                _check(kb_key, manifest, model=model, dimension=vectors.shape[1])
+                check_manifest(kb_key, manifest, model=model, dimension=vectors.shape[1])
                 index = self._read_index(kb_key, manifest)
             except IndexUnavailable as exc:
                 if source is None:
@@ -161,13 +160,10 @@ class VectorStore:
                         return self._save(kb_key, model, vectors.shape[1], ids, vectors,
                                           index=None)
                     raise
-                # Rebuild from the database, which already holds the rows being written.
-                base_ids, base_vectors = _as_arrays(*source())
-                keep = ~np.isin(base_ids, ids)
-                saved = self._save(kb_key, model, vectors.shape[1],
-                                   np.concatenate([base_ids[keep], ids]),
-                                   np.concatenate([base_vectors[keep], vectors]), index=None)
-                log_rebuilt("vector", exc, int(keep.sum()))
+                all_ids, all_vectors, restored = with_source_rows(source, ids, vectors)
+                saved = self._save(kb_key, model, vectors.shape[1], all_ids, all_vectors,
+                                   index=None)
+                log_rebuilt("vector", exc, restored)
                 return saved
             existing = np.isin(ids, faiss_index.stored_ids(index))
             if existing.any() and not replace:
@@ -215,7 +211,7 @@ class VectorStore:
         return faiss_index.IVF_FLAT if count > self.exact_threshold else faiss_index.FLAT
 
 
-def _check(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int) -> None:
+def check_manifest(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int) -> None:
     if manifest.get("model") != model:
         raise IndexMismatch(kb_key, f"built with model {manifest.get('model')!r}, "
                                     f"not {model!r}")
@@ -223,9 +219,40 @@ def _check(kb_key: str, manifest: dict[str, Any], *, model: str, dimension: int)
         raise IndexMismatch(kb_key, f"dimension {manifest.get('dimension')} != {dimension}")
 
 
-def _as_arrays(ids: Any, vectors: Any) -> tuple[np.ndarray, np.ndarray]:
+def as_arrays(ids: Any, vectors: Any) -> tuple[np.ndarray, np.ndarray]:
     ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError("vectors must be a 2-d array with one row per id")
     return ids, vectors
+
+
+def unique_rows(ids: Any, vectors: Any) -> tuple[np.ndarray, np.ndarray]:
+    """as_arrays, refusing duplicate ids (ValueError)."""
+    ids, vectors = as_arrays(ids, vectors)
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("duplicate chunk ids")
+    return ids, vectors
+
+
+def rebuild_from_source(store: Any, kb_key: str, error: IndexUnavailable, *, model: str,
+                        dimension: int, source: EmbeddingSource) -> None:
+    """Rebuild an unusable index (`error` says why) from the database's rows. The caller
+    holds the knowledge base's lock. Raises SourceChanged when the database already holds
+    another model's vectors: labelling them `model` would break every later search."""
+    ids, vectors = source()
+    if len(ids) and vectors.shape[1] != dimension:
+        raise SourceChanged(f"{kb_key}: stored vectors have {vectors.shape[1]} "
+                            f"dimensions, {model} has {dimension}") from error
+    store.rebuild(kb_key, ids, vectors, model)
+    log_rebuilt("vector", error, len(ids))
+
+
+def with_source_rows(source: EmbeddingSource, ids: np.ndarray,
+                     vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every row of the database (`source`, which already holds the rows being written)
+    with these rows in place of the same ids; and how many came from the database."""
+    base_ids, base_vectors = as_arrays(*source())
+    keep = ~np.isin(base_ids, ids)
+    return (np.concatenate([base_ids[keep], ids]),
+            np.concatenate([base_vectors[keep], vectors]), int(keep.sum()))

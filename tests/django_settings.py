@@ -16,6 +16,20 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("CITEWISE_ENV", "development")
 
+# CITEWISE_TEST_VECTOR_STORE=milvus-lite runs the suite on Milvus: one Milvus Lite server
+# (tests/milvus_server.py, standing in for Milvus standalone) for this process and the
+# workers it starts, which inherit CITEWISE_VECTOR_STORE. CITEWISE_VECTOR_STORE=milvus:URI
+# runs it on a Milvus server already running.
+if (os.environ.get("CITEWISE_TEST_VECTOR_STORE") == "milvus-lite"
+        and not os.environ.get("CITEWISE_VECTOR_STORE")):
+    import atexit
+
+    from tests.milvus_server import milvus_lite_server
+
+    _milvus = milvus_lite_server(tempfile.mkdtemp(prefix="citewise-milvus-"))
+    os.environ["CITEWISE_VECTOR_STORE"] = f"milvus:{_milvus.__enter__()}"
+    atexit.register(_milvus.__exit__, None, None, None)
+
 from citewise.settings import *  # noqa: E402, F403
 from citewise.settings import DATA_DIR, DATABASES  # noqa: E402
 

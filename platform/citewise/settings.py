@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from citewise.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from citewise.knowledge.choices import AnswerBackend
 from citewise.secret_key import load_or_create_secret_key
+from retrieval.stores import parse_vector_store
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -219,9 +220,39 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder at every start
+
+# Uploaded originals (knowledge/storage.py): "local" keeps them in DATA_DIR/originals, which
+# web and worker must share; "s3" puts them in an S3-compatible bucket (django-storages),
+# so web and worker nodes on other machines keep nothing of them on their own disks.
+ORIGINALS_STORAGE = env_str("CITEWISE_ORIGINALS_STORAGE", "local")
+S3_OPTIONS = {
+    "bucket_name": env_str("CITEWISE_S3_BUCKET"),
+    "endpoint_url": env_str("CITEWISE_S3_ENDPOINT_URL") or None,
+    "region_name": env_str("CITEWISE_S3_REGION") or None,
+    "access_key": env_str("CITEWISE_S3_ACCESS_KEY_ID") or None,
+    "secret_key": env_secret("CITEWISE_S3_SECRET_ACCESS_KEY"),
+    "location": env_str("CITEWISE_S3_PREFIX"),
+    "file_overwrite": True,  # same content, same name: writing it again changes nothing
+    # Originals are served through Citewise (permissions, Content-Security-Policy), never
+    # by signed links to the bucket.
+    "querystring_auth": False,
+    "default_acl": None,
+}
+if ORIGINALS_STORAGE == "local":
+    # Names are "originals/<xx>/<sha256>" under DATA_DIR.
+    ORIGINALS_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                         "OPTIONS": {"location": DATA_DIR, "allow_overwrite": True}}
+elif ORIGINALS_STORAGE == "s3":
+    if not S3_OPTIONS["bucket_name"]:
+        raise ImproperlyConfigured("CITEWISE_ORIGINALS_STORAGE=s3 needs CITEWISE_S3_BUCKET")
+    ORIGINALS_BACKEND = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": S3_OPTIONS}
+else:
+    raise ImproperlyConfigured(
+        f"CITEWISE_ORIGINALS_STORAGE must be local or s3, not {ORIGINALS_STORAGE!r}")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "originals": ORIGINALS_BACKEND,
 }
 # Outside production, serve static files straight from the apps: no collectstatic needed.
 WHITENOISE_USE_FINDERS = not PRODUCTION
@@ -324,6 +355,13 @@ EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 EMBEDDING_MODEL_KOREAN = env_str("CITEWISE_EMBEDDING_MODEL_KO",
                                  "universal-sentence-encoder-multilingual-3")
 INDEX_DIR = DATA_DIR / "indexes"
+# Where vector indexes live: FAISS files in INDEX_DIR (the default) or Milvus, shared by
+# every node (retrieval/stores.py). BM25 files stay in INDEX_DIR either way.
+try:
+    VECTOR_STORE = parse_vector_store(env_str("CITEWISE_VECTOR_STORE", "faiss"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"CITEWISE_VECTOR_STORE: {error}") from None
+MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
 # "torch" (GPU when present), or on CPU "onnx" (1.6x, identical vectors) or "onnx-int8"
 # (2.85x, cosine >= 0.97 to torch): benchmarks/RESULTS.md. Exported models are cached here.
 EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "torch")

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from citewise.knowledge.models import AnswerExample, Document, DocumentStatus, KnowledgeBase
-from citewise.knowledge.storage import path_of
+from citewise.knowledge.storage import open_original
 from tests.factories import make_kb, make_staff, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +22,8 @@ def test_an_admin_uploads_a_document_and_it_is_queued(client):
     document = Document.objects.get()
     assert document.original_name == "vpn.md"  # no path from the client survives
     assert document.status == DocumentStatus.QUEUED
-    assert path_of(document.stored_path).read_bytes() == b"# VPN\n\nUse WireGuard."
+    with open_original(document.stored_path) as original:
+        assert original.read() == b"# VPN\n\nUse WireGuard."
 
 
 def test_staff_see_only_knowledge_bases_they_edit(client):

@@ -23,7 +23,8 @@ from tests.integration.live_server import start_server
 from tests.integration.test_ingestion import wait_for
 from tests.integration.test_ingestion_recovery import SECTIONS
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker,
+              pytest.mark.faiss_files]
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_readyz_is_200_when_every_part_works(client, own_worker):
     response = client.get("/readyz", **OPERATOR)
     assert response.status_code == 200, response.json()
     checks = response.json()["checks"]
-    assert set(checks) == {"database", "broker", "worker", "data_dir", "llm"}
+    assert set(checks) == {"database", "broker", "worker", "data_dir", "originals", "llm"}
     assert all(check["ok"] for check in checks.values())
     assert worker.hostname in checks["worker"]["detail"]
     assert checks["worker"]["ms"] < 2000

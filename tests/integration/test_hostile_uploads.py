@@ -32,7 +32,7 @@ from django.core.management import call_command
 from citewise.celery import app as celery_app
 from citewise.knowledge.models import Chunk, Document, DocumentStatus
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.storage import path_of
+from citewise.knowledge.storage import originals
 from citewise.knowledge.uploads import add_upload
 from ingestion.bounded import parse_bounded
 from tests import hostile_files as hostile
@@ -96,7 +96,7 @@ def assert_plain_name(name: str) -> None:
 
 
 def assert_stored_inside_the_data_directory(document: Document) -> None:
-    stored = path_of(document.stored_path).resolve()
+    stored = Path(originals().path(document.stored_path)).resolve()
     assert stored.is_relative_to(Path(settings.DATA_DIR).resolve()), stored
     assert stored.is_file()
 

@@ -23,7 +23,7 @@ from retrieval.errors import SourceChanged
 from retrieval.vector_store import VectorStore
 from tests.factories import load_document, make_kb
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faiss_files]
 
 HANDBOOK = """# IT handbook
 

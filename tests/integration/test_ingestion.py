@@ -15,7 +15,7 @@ from citewise.knowledge.models import Chunk, Document, DocumentStatus, Knowledge
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.search import search
 from citewise.knowledge.services import add_document, delete_document
-from citewise.knowledge.storage import path_of
+from citewise.knowledge.storage import original_exists
 from tests.factories import make_kb, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,11 +110,11 @@ def test_deleting_a_document_removes_its_chunks_index_entries_and_file(tmp_path)
     guide.write_text(VPN_GUIDE, encoding="utf-8")
     ingest_json(str(guide), "--kb", "it", "--create", "--sync")
     document = Document.objects.get()
-    original = path_of(document.stored_path)
-    assert original.exists()
+    original = document.stored_path
+    assert original_exists(original)
     delete_document(SYSTEM, document)
     assert not Chunk.objects.exists()
-    assert not original.exists()
+    assert not original_exists(original)
     assert search_json("WireGuard VPN", "it")["results"] == []
 
 
@@ -223,11 +223,11 @@ def test_deleting_a_knowledge_base_removes_everything_it_held(tmp_path, settings
     ingest_json(str(tmp_path), "--kb", "it", "--create", "--sync")
     kb = KnowledgeBase.objects.get(slug="it")
     index_folder = settings.INDEX_DIR / kb.index_key
-    original = path_of(Document.objects.get().stored_path)
-    assert any(index_folder.iterdir()) and original.exists()
+    original = Document.objects.get().stored_path
+    assert any(index_folder.iterdir()) and original_exists(original)
     delete_knowledge_base(SYSTEM, kb)
     assert not Document.objects.exists() and not Chunk.objects.exists()
-    assert not original.exists()
+    assert not original_exists(original)
     assert not [p for p in index_folder.glob("*") if p.suffix in (".faiss", ".npz", ".json")]
 
 

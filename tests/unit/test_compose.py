@@ -93,3 +93,49 @@ def test_the_image_holds_every_package_and_the_demo_documents():
         folder = "platform" if package == "citewise" else package
         assert folder in copied, package
     assert "docs" in copied
+
+
+# --- docker-compose.scale.yml: the multi-node override (docs/scaling.md) ---------------
+
+CITEWISE_SERVICES = {"web", "web-2", "worker", "worker-ingest", "worker-ingest-2"}
+
+
+@pytest.fixture(scope="module")
+def scale() -> dict:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.scale.yml").read_text(encoding="utf-8"))
+
+
+def test_the_scale_files_settings_are_the_base_files_plus_shared_stores(compose, scale):
+    # YAML anchors do not cross files: the override repeats the base's settings.
+    base, repeated = compose["x-citewise-env"], scale["x-citewise-env"]
+    assert {name: repeated[name] for name in base} == base
+    assert set(repeated) - set(base) == set(scale["x-scale-env"])
+
+
+def test_every_node_has_its_own_data_directory_and_the_shared_stores(compose, scale):
+    services = scale["services"]
+    assert set(services) >= CITEWISE_SERVICES
+    data_volumes = []
+    for name in CITEWISE_SERVICES:
+        env = services[name]["environment"]
+        assert env["CITEWISE_ORIGINALS_STORAGE"] == "s3", name
+        assert _host_of(env["CITEWISE_S3_ENDPOINT_URL"]) == "objects", name
+        assert env["CITEWISE_VECTOR_STORE"] == "milvus:http://milvus:19530", name
+        (volume,) = services[name]["volumes"]
+        assert volume.endswith(":/data"), name
+        data_volumes.append(volume.split(":")[0])
+    assert len(set(data_volumes)) == len(CITEWISE_SERVICES)
+    assert set(data_volumes) <= set(scale["volumes"])
+
+
+def test_queues_apart_one_beat_and_every_web_process_balanced(scale):
+    services = scale["services"]
+    commands = {name: services[name]["command"] for name in CITEWISE_SERVICES - {"web"}}
+    assert [name for name, command in commands.items() if "--beat" in command] == ["worker"]
+    assert "--queues default " in commands["worker"]
+    for name in ("worker-ingest", "worker-ingest-2"):
+        assert "--queues ingest " in commands[name]
+    nginx = (REPO_ROOT / "deploy" / "scale" / "nginx.conf").read_text()
+    assert set(re.findall(r"server (\S+):8000", nginx)) == {"web", "web-2"}
+    assert set(services["loadbalancer"]["depends_on"]) == {"web", "web-2"}
+    assert services["milvus"]["image"].startswith("milvusdb/milvus:")

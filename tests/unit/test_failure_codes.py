@@ -20,7 +20,8 @@ def error_classes(base: type = errors.IngestionError) -> set[type]:
 
 def test_every_ingestion_error_has_a_failure_code_and_back():
     codes = {cls.code for cls in error_classes()}
-    assert codes == set(FailureCode.values) - {FailureCode.INTERNAL, FailureCode.STORAGE_FULL}
+    assert codes == set(FailureCode.values) - {
+        FailureCode.INTERNAL, FailureCode.STORAGE_FULL, FailureCode.STORAGE_UNAVAILABLE}
 
 
 def test_an_error_that_is_not_an_ingestion_error_is_internal():

@@ -45,7 +45,8 @@ TITLES = {
     "unsupported_type": gettext_lazy("Unsupported file type"),
     "encrypted": gettext_lazy("Password-protected file"),
     "server_error": gettext_lazy("Internal error"),
-    # database_unavailable and storage_full: citewise/ops/outages.py, for every door.
+    # database_unavailable, storage_full and storage_unavailable: citewise/ops/outages.py,
+    # for every door.
 }
 
 

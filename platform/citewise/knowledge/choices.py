@@ -19,7 +19,8 @@ class FailureCode(TextChoices):
     """Why a document failed, for machines: the console and the API translate it, filter
     by it, and /metrics counts it. Each value is the `code` of an ingestion.errors class
     (failure_code() maps them; a test keeps the two lists equal), plus INTERNAL for an
-    error of Citewise's own and STORAGE_FULL for a full disk."""
+    error of Citewise's own, STORAGE_FULL for a full disk and STORAGE_UNAVAILABLE for an
+    object store of the originals that cannot be reached."""
 
     UNSUPPORTED_TYPE = "unsupported_type", _("Unsupported file type")
     TOO_LARGE = "too_large", _("File too large")
@@ -36,6 +37,8 @@ class FailureCode(TextChoices):
     INTERNAL = "internal", _("Internal error")
     # The machine's, not the file's: the data directory had no space left.
     STORAGE_FULL = "storage_full", _("The server's disk was full")
+    # The machine's too: the object store holding the originals could not be reached.
+    STORAGE_UNAVAILABLE = "storage_unavailable", _("The file storage was unreachable")
 
 
 # What a person can do about each failure, in the reader's language. The stored reason
@@ -83,16 +86,21 @@ FAILURE_ADVICE = {
     FailureCode.STORAGE_FULL: _(
         "The server ran out of disk space while storing the file; nothing of it was kept. "
         "Retry once an administrator has freed space."),
+    FailureCode.STORAGE_UNAVAILABLE: _(
+        "Citewise could not reach the storage that holds the documents' files. Retry once "
+        "an administrator has it answering again."),
 }
 
 
 def failure_code(error: BaseException) -> FailureCode:
-    """The code of an ingestion error; STORAGE_FULL for a full disk; INTERNAL for any
-    other exception."""
-    from citewise.ops.outages import is_disk_full  # here: this module loads at settings
+    """The code of an ingestion error; STORAGE_FULL for a full disk, STORAGE_UNAVAILABLE
+    for an unreachable object store; INTERNAL for any other exception."""
+    from citewise.ops.outages import StorageUnavailable, is_disk_full  # loads at settings
 
     if isinstance(error, IngestionError):
         return FailureCode(error.code)
     if is_disk_full(error):
         return FailureCode.STORAGE_FULL
+    if isinstance(error, StorageUnavailable):
+        return FailureCode.STORAGE_UNAVAILABLE
     return FailureCode.INTERNAL

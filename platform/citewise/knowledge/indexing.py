@@ -1,7 +1,10 @@
 """The bridge from knowledge bases in the database to their index files (retrieval/).
 
-Index files are derived data: when one is missing, corrupt or built with another model,
-retrieval rebuilds it from the sources below, which read the database.
+Indexes are derived data: when one is missing, corrupt or built with another model,
+retrieval rebuilds it from the sources below, which read the database. Vector indexes
+live where CITEWISE_VECTOR_STORE says (FAISS files here, or Milvus shared by all nodes);
+lexical files are always this node's, kept up to date against the database's
+KnowledgeBase.index_version (refresh_local_indexes).
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from citewise.knowledge.models import Chunk, DocumentStatus, IndexRemoval, Knowl
 from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
 from retrieval.errors import IndexUnavailable, SourceChanged
 from retrieval.lexical import LexicalStore
-from retrieval.vector_store import VectorStore
+from retrieval.stores import VectorIndex, VectorStoreChoice, open_vector_store
 
 
 @cache
-def vector_store() -> VectorStore:
-    return VectorStore(settings.INDEX_DIR)
+def vector_store() -> VectorIndex:
+    return vector_store_for(settings.VECTOR_STORE)
+
+
+def vector_store_for(choice: VectorStoreChoice) -> VectorIndex:
+    """The vector store `choice` names (the configured one is vector_store())."""
+    return open_vector_store(choice, index_dir=settings.INDEX_DIR,
+                             milvus_index_type=settings.MILVUS_INDEX_TYPE)
 
 
 @cache
@@ -94,6 +103,32 @@ def text_source(kb: KnowledgeBase) -> Callable[[], tuple[list[int], list[str]]]:
     return load
 
 
+def texts_of(ids: list[int]) -> list[str]:
+    """Texts of these chunks, in the order of `ids` (all must exist)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 2000):
+        found.update(Chunk.objects.filter(pk__in=ids[start:start + 2000])
+                     .values_list("pk", "text"))
+    return [found[chunk_id] for chunk_id in ids]
+
+
+def searchable_set_changed(kb: KnowledgeBase) -> None:
+    """Count a change of which chunks `kb` serves (a document published or deleted), so
+    every node's local index files see they are behind. Call inside the transaction that
+    makes the change, after its other writes (rows before the knowledge base's row, the
+    order every such transaction locks in)."""
+    KnowledgeBase.objects.filter(pk=kb.pk).update(index_version=F("index_version") + 1)
+
+
+def refresh_local_indexes(kb: KnowledgeBase) -> None:
+    """Bring this node's lexical files up to `kb.index_version`, which the caller read
+    (with `kb`) before this call: a node answers at once from a document that another
+    node's worker ingested. Costs nothing when the files are current."""
+    lexical_store().catch_up(
+        kb.index_key, kb.index_version, texts_of=texts_of, source=text_source(kb),
+        live_ids=lambda: list(searchable_chunks(kb).values_list("pk", flat=True)))
+
+
 def index_chunks(kb: KnowledgeBase, chunks: Iterable[Chunk]) -> None:
     """Add (or replace) these chunks in the knowledge base's vector and lexical indexes."""
     chunks = list(chunks)
@@ -113,6 +148,7 @@ def forget_chunks(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
     if chunk_ids:
         _remove_on_commit(IndexRemoval.objects.create(index_key=kb.index_key,
                                                       chunk_ids=list(chunk_ids)))
+        searchable_set_changed(kb)
 
 
 def forget_indexes(index_key: str) -> None:
@@ -149,12 +185,15 @@ def apply_removals() -> int:
     return len(removals)
 
 
-def rebuild_indexes(kb: KnowledgeBase) -> int:
-    """Rebuild both indexes from the database; returns the number of chunks indexed."""
-    ids, vectors = embedding_source(kb)()
-    vector_store().rebuild(kb.index_key, ids, vectors, kb.embedding_model)
+def rebuild_indexes(kb: KnowledgeBase, *, vectors: VectorIndex | None = None) -> int:
+    """Rebuild both indexes from the database's stored embeddings and texts (nothing is
+    re-embedded), the vectors into `vectors` (default: the configured store, e.g.
+    vector_store_for(a choice) to move to another backend); returns the chunk count."""
+    version = KnowledgeBase.objects.values_list("index_version", flat=True).get(pk=kb.pk)
+    ids, embeddings = embedding_source(kb)()
+    (vectors or vector_store()).rebuild(kb.index_key, ids, embeddings, kb.embedding_model)
     text_ids, texts = text_source(kb)()
-    lexical_store().rebuild(kb.index_key, text_ids, texts)
+    lexical_store().rebuild(kb.index_key, text_ids, texts, source_version=version)
     return len(ids)
 
 

@@ -38,6 +38,11 @@ class KnowledgeBase(models.Model):
     # ends; it renews the lease as it goes. Past it, the reconciler queues it again.
     reembed_task_id = models.CharField(max_length=255, blank=True, editable=False)
     reembed_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Counts changes of which chunks are searchable (a document published or deleted),
+    # in the transaction that makes them. Local index files record the count they
+    # reflect; a node whose files are behind brings them up to date from the database
+    # (indexing.refresh_local_indexes): the database, not any node's files, is the truth.
+    index_version = models.PositiveBigIntegerField(default=0, editable=False)
     # Fixed at creation: vectors from two models cannot share an index. Changing it
     # means re-embedding into a new index (see the reindex command).
     embedding_model = models.CharField(max_length=300, default="all-MiniLM-L6-v2")

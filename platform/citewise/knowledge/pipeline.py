@@ -37,7 +37,7 @@ from citewise.knowledge.models import (
     IngestionAttempt,
     Stage,
 )
-from citewise.knowledge.storage import discard_document, path_of
+from citewise.knowledge.storage import discard_document, local_copy
 from citewise.knowledge.tasks import TRANSIENT_ERRORS
 from citewise.knowledge.webhook_delivery import document_finished
 from ingestion.bounded import ParseLimits, parse_bounded
@@ -61,6 +61,9 @@ OWN_FAILURE_MESSAGES = {
     FailureCode.STORAGE_FULL: "The server's disk was full while this document was being "
                               "indexed; nothing of it is searchable yet. Once an "
                               "administrator has freed space, retry it.",
+    FailureCode.STORAGE_UNAVAILABLE: "The storage that holds the documents' files could "
+                                     "not be reached while this document was being "
+                                     "indexed. Once it answers again, retry it.",
 }
 
 
@@ -158,9 +161,10 @@ def _parse_and_chunk(document: Document, timings: dict[str, float]) -> None:
     kb = document.knowledge_base
     with timed(timings, "parse"):
         report(document, Stage.PARSING, 0.02)
-        parsed = parse_bounded(path_of(document.stored_path), document.original_name,
-                               max_bytes=settings.MAX_UPLOAD_BYTES, limits=parse_limits(),
-                               heartbeat=lambda: report(document, Stage.PARSING, 0.02))
+        with local_copy(document.stored_path) as original:
+            parsed = parse_bounded(original, document.original_name,
+                                   max_bytes=settings.MAX_UPLOAD_BYTES, limits=parse_limits(),
+                                   heartbeat=lambda: report(document, Stage.PARSING, 0.02))
     with timed(timings, "chunk"):
         report(document, Stage.CHUNKING, PROGRESS_AFTER[Stage.PARSING])
         # A knowledge base on "auto" may only now learn its language, hence its model.
@@ -222,6 +226,7 @@ def _publish(document: Document) -> bool:
         document.lease_expires_at = None
         document.save(update_fields=["status", "stage", "progress", "indexed_at",
                                      "lease_expires_at", "replaces"])
+        indexing.searchable_set_changed(document.knowledge_base)
     document_finished(document)
     return True
 

@@ -87,6 +87,8 @@ def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase]
 def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] | None,
             k: int) -> list[Passage]:
     kbs = allowed_knowledge_bases(actor, knowledge_bases)
+    for kb in kbs:  # rows read just now: their index_version is the database's
+        indexing.refresh_local_indexes(kb)
     by_key = {kb.index_key: kb for kb in kbs}
     refs = [KnowledgeBaseRef(key=kb.index_key, embedder=indexing.embedder_config(kb),
                              vector_source=indexing.embedding_source(kb),

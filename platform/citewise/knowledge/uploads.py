@@ -39,7 +39,7 @@ MAX_ARCHIVE_EXPANDED_BYTES = 4 * 1024 ** 3
 REQUEUE_MAY_HELP = frozenset({
     FailureCode.INTERNAL, FailureCode.PARSE_TIME_LIMIT, FailureCode.PARSE_MEMORY_LIMIT,
     FailureCode.PARSER_CRASHED, FailureCode.READER_FAULT, FailureCode.OCR_UNAVAILABLE,
-    FailureCode.STORAGE_FULL,
+    FailureCode.STORAGE_FULL, FailureCode.STORAGE_UNAVAILABLE,
 })
 _UTF8_NAME = 0x800  # ZIP general purpose flag 11: the name is UTF-8
 _HANGUL = re.compile("[\uac00-\ud7a3]")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from citewise.knowledge.places import place_label
-from citewise.knowledge.storage import path_of
+from citewise.knowledge.storage import local_copy, original_exists
 from ingestion.chunker import Location, quoted_location
 from textproc.sentences import sentence_spans
 
@@ -146,8 +146,7 @@ def source_view(chunk: Chunk, *, page: int | None, quote: str) -> SourceView | N
 
 def is_pdf(document: Document) -> bool:
     """A PDF whose original is still there to render."""
-    return (document.detected_type == "pdf" and bool(document.stored_path)
-            and path_of(document.stored_path).exists())
+    return document.detected_type == "pdf" and original_exists(document.stored_path)
 
 
 def _split(text: str, quote_span: tuple[int, int] | None) -> TextView:
@@ -260,8 +259,7 @@ def page_image(document: Document, number: int) -> Path | None:
     target = page_images_dir(document.pk) / f"page-{number}@{RENDER_SCALE}x{MAX_SIDE_PIXELS}.png"
     if target.exists():
         return target
-    original = path_of(document.stored_path)
-    with _PDFIUM:
+    with local_copy(document.stored_path) as original, _PDFIUM:
         if target.exists():  # rendered by another request while this one waited
             return target
         return _render(original, number, target)
@@ -297,9 +295,8 @@ def _render(original: Path, number: int, target: Path) -> Path | None:
 
 def pdf_page_view(chunk: Chunk, number: int, *, quote: str) -> PageView | None:
     """Page `number` of the chunk's PDF with the passage's boxes; None if no such page."""
-    with _PDFIUM:
-        return _page_view(path_of(chunk.document.stored_path), number,
-                          _texts_on_page(chunk, number), quote)
+    with local_copy(chunk.document.stored_path) as original, _PDFIUM:
+        return _page_view(original, number, _texts_on_page(chunk, number), quote)
 
 
 def _texts_on_page(chunk: Chunk, number: int) -> str:

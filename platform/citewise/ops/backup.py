@@ -4,7 +4,9 @@ in one tar file, and their restore (`manage.py backup` / `manage.py restore`).
 A backup holds (docs/operations.md#backups):
 
     database.sqlite3 | database.pgdump   the database (ops/database_copy.py)
-    data/originals/<xx>/<sha256>          every uploaded original, as stored
+    data/originals/<xx>/<sha256>          every uploaded original, as stored (read
+                                          through knowledge/storage.py: from the data
+                                          directory or the S3 bucket)
     data/secret_key                       the generated secret key, when there is one
     manifest.json                         last, so a backup cut short has none
 
@@ -34,16 +36,17 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from citewise.knowledge import storage
 from citewise.ops import database_copy
 
 FORMAT = "citewise-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATA_PREFIX = "data/"
-# What a backup carries from the data directory: everything else there is derived
-# (indexes, page-images, onnx), transient (broker, celerybeat-schedule) or built
-# (static).
-BACKED_UP = ("originals", "secret_key")
+# What a backup carries besides the database: the originals (from their storage) and this
+# file of the data directory; everything else there is derived (indexes, page-images,
+# onnx), transient (broker, celerybeat-schedule) or built (static).
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 # Derived from the database and the originals: removed on restore, rebuilt on use.
 DERIVED = ("indexes", "page-images")
 _CHUNK = 1 << 20
@@ -78,17 +81,24 @@ def _citewise_version() -> str:
         return "unknown"
 
 
-def _data_files() -> Iterator[tuple[str, Path]]:
-    """(member name, path) of every data-directory file a backup carries, sorted."""
-    data_dir = Path(settings.DATA_DIR)
-    for name in BACKED_UP:
-        path = data_dir / name
-        if path.is_file():
-            yield DATA_PREFIX + name, path
-        elif path.is_dir():
-            # A name starting with "." is an upload still being written (storage.py).
-            for file in sorted(p for p in path.rglob("[!.]*") if p.is_file()):
-                yield DATA_PREFIX + file.relative_to(data_dir).as_posix(), file
+@dataclass(frozen=True)
+class _DataFile:
+    """A file a backup carries: its member name, size in bytes and how to open it."""
+
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+
+
+def _data_files() -> Iterator[_DataFile]:
+    """Every data file a backup carries: the secret key, then the originals, sorted."""
+    secret_key = Path(settings.DATA_DIR) / SECRET_KEY_FILE
+    if secret_key.is_file():
+        yield _DataFile(DATA_PREFIX + SECRET_KEY_FILE, secret_key.stat().st_size,
+                        lambda: secret_key.open("rb"))
+    for name in storage.original_names():
+        yield _DataFile(DATA_PREFIX + name, storage.original_size(name),
+                        lambda name=name: storage.open_original(name))
 
 
 class _Hashing:
@@ -103,10 +113,10 @@ class _Hashing:
         return data
 
 
-def _add(archive: tarfile.TarFile, name: str, path: Path) -> dict[str, Any]:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = path.stat().st_size, int(path.stat().st_mtime), 0o600
-    with path.open("rb") as handle:
+def _add(archive: tarfile.TarFile, file: _DataFile) -> dict[str, Any]:
+    info = tarfile.TarInfo(file.name)
+    info.size, info.mtime, info.mode = file.size, int(time.time()), 0o600
+    with file.open() as handle:
         reader = _Hashing(handle)
         archive.addfile(info, reader)  # type: ignore[arg-type]  # tarfile only calls read()
     return {"size": info.size, "sha256": reader.sha256.hexdigest()}
@@ -146,9 +156,10 @@ def _write_archive(partial: Path, dump: Path, counts: dict[str, int],
     members: dict[str, dict[str, Any]] = {}
     data_files = list(_data_files())
     with tarfile.open(partial, "w") as archive:
-        members[dump.name] = _add(archive, dump.name, dump)
-        for done, (name, path) in enumerate(data_files, start=1):
-            members[name] = _add(archive, name, path)
+        members[dump.name] = _add(archive, _DataFile(dump.name, dump.stat().st_size,
+                                                     lambda: dump.open("rb")))
+        for done, file in enumerate(data_files, start=1):
+            members[file.name] = _add(archive, file)
             if done % 100 == 0 or done == len(data_files):
                 progress(f"Data files: {done}/{len(data_files)}")
         manifest = json.dumps({

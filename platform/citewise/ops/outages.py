@@ -1,7 +1,8 @@
 """Faults of the machine rather than of the request: the database unreachable, the disk
-full. Every door answers them the same way, at once and in the reader's language: a
-page of the site (503 or 507) or, under /api/ and /v1/, problem details with a machine
-code (`database_unavailable`, `storage_full`). Nothing is retried inside the request;
+full, the object store of the originals unreachable. Every door answers them the same
+way, at once and in the reader's language: a page of the site (503 or 507) or, under
+/api/ and /v1/, problem details with a machine code (`database_unavailable`,
+`storage_full`, `storage_unavailable`). Nothing is retried inside the request;
 the next request reconnects by itself (CONN_HEALTH_CHECKS), so the processes recover
 without a restart once the database or the space is back.
 """
@@ -30,6 +31,13 @@ class StorageFull(OSError):
     code = "storage_full"
 
 
+class StorageUnavailable(Exception):
+    """The object store that holds the originals (CITEWISE_ORIGINALS_STORAGE=s3) cannot be
+    reached or refuses Citewise (down, wrong credentials, no such bucket)."""
+
+    code = "storage_unavailable"
+
+
 @dataclass(frozen=True)
 class Outage:
     status: int
@@ -47,6 +55,12 @@ DISK_FULL = Outage(
     _("Citewise has no disk space left to store this. Nothing was saved. Tell your "
       "administrator, who must free space; then try again."))
 
+STORAGE_DOWN = Outage(
+    503, StorageUnavailable.code, _("Citewise cannot reach its file storage"),
+    _("Citewise cannot reach the storage that holds the documents' files right now. "
+      "Nothing you sent was saved. Try again in a minute; if it lasts, tell your "
+      "administrator."))
+
 
 def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, StorageFull) or (
@@ -59,6 +73,8 @@ def outage_of(error: BaseException | None) -> Outage | None:
         return DATABASE_DOWN
     if error is not None and is_disk_full(error):
         return DISK_FULL
+    if isinstance(error, StorageUnavailable):
+        return STORAGE_DOWN
     return None
 
 
@@ -91,7 +107,7 @@ def outage_response(request: HttpRequest, outage: Outage) -> HttpResponse:
 
 
 class OutageMiddleware:
-    """Answers a view's database or disk-full error with outage_response."""
+    """Answers a view's database, disk-full or storage error with outage_response."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

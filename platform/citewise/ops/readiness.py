@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from citewise.celery import app as celery_app
+from citewise.ops.outages import StorageUnavailable
 
 
 class NotReady(Exception):
@@ -61,6 +62,17 @@ def check_data_dir() -> str:
     return "writable"
 
 
+def check_originals() -> str:
+    """The storage of the originals answers: the data directory (check_data_dir) or the
+    bucket, listed (a missing bucket or refused credentials fail here)."""
+    from citewise.knowledge.storage import check_reachable  # lazy: it loads Django's storages
+
+    try:
+        return check_reachable()
+    except StorageUnavailable as error:
+        raise NotReady(f"the object store of the originals cannot be used: {error}") from None
+
+
 def check_llm() -> str:
     """The answer backend's own health check (GET /health, then /v1/models serving
     VLLM_MODEL), with a short timeout: a readiness probe must not hang."""
@@ -82,6 +94,7 @@ CHECKS: dict[str, Callable[[], str]] = {
     "broker": check_broker,
     "worker": check_worker,
     "data_dir": check_data_dir,
+    "originals": check_originals,
     "llm": check_llm,
 }
 

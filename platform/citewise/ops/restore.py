@@ -7,7 +7,8 @@ Steps, in this order so that a failure before step 4 changes nothing:
 3. check the manifest (present, this format, this database engine) and every member's
    size and SHA-256 against it;
 4. replace the database in one transaction (ops/database_copy.py);
-5. move the originals (and the secret key) into place and remove derived files;
+5. put the originals in their storage (the data directory or the S3 bucket: the ones
+   the backup lacks go), move the secret key into place and remove derived files;
 6. migrate (a backup of an older version), rebuild every index from the stored
    embeddings, and check the restored row counts against the manifest.
 """
@@ -27,13 +28,14 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management import call_command
 
+from citewise.knowledge import storage
 from citewise.ops import database_copy
 from citewise.ops.backup import (
-    BACKED_UP,
     DERIVED,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    SECRET_KEY_FILE,
     BackupError,
     Progress,
     Summary,
@@ -74,8 +76,7 @@ def restore_backup(source: Path, progress: Progress, *, force: bool) -> Summary:
 
 
 def _originals_count() -> int:
-    root = Path(settings.DATA_DIR) / "originals"
-    return sum(1 for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+    return sum(1 for _name in storage.original_names())
 
 
 def _refuse_non_empty(*, force: bool) -> None:
@@ -177,18 +178,24 @@ def _check_members(manifest: dict[str, Any], staged: dict[str, dict[str, Any]],
 
 
 def _move_data_files(staging: Path, data_dir: Path) -> None:
-    """Swap the staged files in; what they replace (and derived files) moves into the
-    staging folder, which is deleted afterwards."""
+    """Put the staged originals in storage and delete those the backup lacks; swap the
+    staged secret key in and remove derived files (through the staging folder, which is
+    deleted afterwards)."""
+    staged_data = staging / "data"
+    restored = {path.relative_to(staged_data).as_posix()
+                for path in (staged_data / storage.FOLDER).glob("*/*")}
+    for name in sorted(restored):
+        storage.put_original(name, staged_data / name)
+    for name in set(storage.original_names()) - restored:
+        storage.delete_original(name)
     replaced = staging / "replaced"
     replaced.mkdir()
-    for name in (*BACKED_UP, *DERIVED):
+    for name in (SECRET_KEY_FILE, *DERIVED):
         current = data_dir / name
         if current.exists():
             current.replace(replaced / name)
-    for name in BACKED_UP:
-        restored = staging / "data" / name
-        if restored.exists():
-            restored.replace(data_dir / name)
+    if (staged_data / SECRET_KEY_FILE).exists():
+        (staged_data / SECRET_KEY_FILE).replace(data_dir / SECRET_KEY_FILE)
     shutil.rmtree(replaced)
 
 
