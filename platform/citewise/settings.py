@@ -324,12 +324,17 @@ EMBEDDING_MODEL = env_str("CITEWISE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 EMBEDDING_MODEL_KOREAN = env_str("CITEWISE_EMBEDDING_MODEL_KO",
                                  "universal-sentence-encoder-multilingual-3")
 INDEX_DIR = DATA_DIR / "indexes"
-# "torch" (GPU when present), or on CPU "onnx" (1.6x, identical vectors) or "onnx-int8"
-# (2.85x, cosine >= 0.97 to torch): benchmarks/RESULTS.md. Exported models are cached here.
-EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "torch")
-if EMBEDDING_BACKEND not in {"torch", "onnx", "onnx-int8"}:
+# "auto": the backend recorded for the model as the fastest at equal quality (onnx-int8
+# for all-MiniLM-L6-v2 on CPU), "onnx" for other models on CPU, torch on a GPU
+# (retrieval.embedder.choose_backend; benchmarks/RESULTS.md). "torch", "onnx" or
+# "onnx-int8" force one. Exported models are cached here.
+EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "auto")
+# retrieval.embedder.CHOICES, spelt out: importing it here would load numpy at start-up.
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
     raise ImproperlyConfigured(
-        f"CITEWISE_EMBEDDING_BACKEND must be torch, onnx or onnx-int8, not {EMBEDDING_BACKEND!r}"
+        f"CITEWISE_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+        f"not {EMBEDDING_BACKEND!r}"
     )
 ONNX_CACHE_DIR = DATA_DIR / "onnx"
 RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
