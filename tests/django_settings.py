@@ -15,6 +15,9 @@ os.environ["CITEWISE_DATA_DIR"] = _data_dir
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("CITEWISE_ENV", "development")
+# ONNX exports outlive the run's data directory: exporting loads torch (a minute here).
+os.environ.setdefault("CITEWISE_ONNX_CACHE",
+                      os.path.join(os.path.expanduser("~"), ".cache", "citewise", "onnx"))
 
 from citewise.settings import *  # noqa: E402, F403
 from citewise.settings import DATA_DIR, DATABASES  # noqa: E402
