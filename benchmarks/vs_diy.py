@@ -255,7 +255,8 @@ def child(kind: str, work: Path) -> None:
         result["quality"] = diy_quality(built["stores"], items)
     else:
         summaries = run_citewise(folders)
-        result |= {"ingested_at": time.time(), "peak_rss_mib": peak_rss_mib()}
+        result |= {"ingested_at": time.time(), "peak_rss_mib": peak_rss_mib(),
+                   "torch_imported": "torch" in sys.modules}
         facts = citewise_facts(summaries)
         result |= {"chunks": {lang: f["chunks"] for lang, f in facts.items()},
                    "failed": [f for lang in facts for f in facts[lang]["failed"]],
@@ -369,7 +370,8 @@ def report(plan: dict[str, Any], runs: list[dict[str, dict[str, Any]]]) -> str:
                           f"({f['model']}, {f['backend']})" for lang, f in floor.items())
               + f"; whole cold ingestion / floor = "
               f"{last['citewise']['seconds'] / floor_s:.2f}x, pipeline stages / floor = "
-              f"{sum(stages.values()) / floor_s:.2f}x",
+              f"{sum(stages.values()) / floor_s:.2f}x; torch loaded by Citewise's process: "
+              f"{last['citewise'].get('torch_imported')}",
               "", "| pipeline | question set | Recall@1 | Recall@5 | MRR |",
               "|---|---|---|---|---|",
               *_quality_rows("DIY (FAISS, MiniLM)", last["diy"]["quality"]),
