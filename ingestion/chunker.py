@@ -93,6 +93,7 @@ class _Unit:
     end: int
     block: int  # index of the block it comes from
     header: str | None  # the table header, for table rows
+    tokens: int = 0  # its own token count (0: not counted, as for a split piece)
 
 
 def extracted_text(doc: ParsedDocument) -> str:
@@ -167,8 +168,9 @@ def _units(
             start, end = offset + s, offset + e
             row_header = header if block.kind == "table_row" else None
             budget = max_tokens - (count(row_header + "\n") if row_header else 0)
-            if count(text[start:end]) <= budget:
-                units.append(_Unit(start, end, index, row_header))
+            tokens = count(text[start:end])
+            if tokens <= budget:
+                units.append(_Unit(start, end, index, row_header, tokens))
             else:
                 for ps, pe in _split_long(text, start, end, count, max(1, budget)):
                     units.append(_Unit(ps, pe, index, row_header))
@@ -193,15 +195,43 @@ class _Packer:
         return self.count(self.render(units)) <= self.max_tokens
 
     def pack(self, units: list[_Unit], overlap_tokens: int) -> list[list[_Unit]]:
-        """Greedy packing of one section's units, with sentence overlap."""
+        """Greedy packing of one section's units, with sentence overlap.
+
+        Counting the growing chunk again for every sentence was most of the chunker's time
+        (a document's text tokenised about nine times over). So a unit is taken on the sum
+        of the chunk's and the unit's own counts while that sum stays a margin below the
+        budget, and counted exactly only near it. Tokens of text joined at a space or a
+        line break are the sum of the parts' for the tokenizers used, so the chunks are the
+        exact packing's; every chunk is checked once, and a section where a sum was wrong
+        is packed again counting every step."""
+        chunks = self._greedy(units, overlap_tokens, estimate=True)
+        if all(len(chunk) == 1 or self.fits(chunk) for chunk in chunks):
+            return chunks
+        return self._greedy(units, overlap_tokens, estimate=False)
+
+    def _greedy(self, units: list[_Unit], overlap_tokens: int, *,
+                estimate: bool) -> list[list[_Unit]]:
+        margin = max(8, self.max_tokens // 16)
         chunks: list[list[_Unit]] = []
         current: list[_Unit] = []
+        tokens = 0  # of current, exact or summed
         for unit in units:
-            if not current or self.fits([*current, unit]):
+            if not current:
+                current, tokens = [unit], self.count(self.render([unit]))
+                continue
+            summed = tokens + unit.tokens
+            if estimate and unit.tokens and summed + margin <= self.max_tokens:
                 current.append(unit)
+                tokens = summed
+                continue
+            joined = self.count(self.render([*current, unit]))
+            if joined <= self.max_tokens:
+                current.append(unit)
+                tokens = joined
                 continue
             chunks.append(current)
             current = [*self._overlap(current, unit, overlap_tokens), unit]
+            tokens = self.count(self.render(current))
         if current:
             chunks.append(current)
         return chunks

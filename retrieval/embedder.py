@@ -6,8 +6,18 @@ the model's name, so any sentence-transformers model id or local path works unch
 Backends (EmbedderConfig.backend): "torch" runs the sentence-transformers model as is;
 "onnx" and "onnx-int8" run its transformer on CPU with ONNX Runtime, from a graph exported
 once (fp32, or dynamically quantised to int8) into a cache folder and reused afterwards.
-Tokenisation, pooling and normalisation stay the sentence-transformers model's own, so
-token counts (and so chunking) are identical whatever the backend.
+The ONNX backends tokenise with the model's own tokenizer.json (the `tokenizers` library)
+and pool and normalise in numpy, so once the graph is cached neither torch nor
+transformers is imported (loading them cost seconds in every cold process); token counts
+(and so chunking) are identical whatever the backend. "auto" (the default) takes the
+backend recorded for the model (RECORDED_BACKENDS: the fastest at equal retrieval
+quality, measured in benchmarks/RESULTS.md), else "onnx" on CPU (the same vectors as
+torch), else torch where a GPU is present or the model's pipeline is not one the ONNX
+path reproduces.
+
+Passages are embedded longest first in batches sized by tokens (max_batch_tokens padded
+tokens per forward pass, at most batch_size texts): a batch of short passages is not padded
+to the length of a long one, and a batch of long ones does not grow past what fits in cache.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import shutil
 import tempfile
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,8 +43,17 @@ import numpy as np
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+CHOICES = ("auto", *BACKENDS)
+# The fastest backend at equal retrieval quality, per model, measured on this kind of CPU
+# (benchmarks/RESULTS.md, "Embedding backend per model"). A model not listed gets "onnx":
+# the same vectors as torch (cosine 1.0000), faster on CPU. Override: EmbedderConfig.backend.
+RECORDED_BACKENDS = {
+    "all-MiniLM-L6-v2": "onnx-int8",
+    "sentence-transformers/all-MiniLM-L6-v2": "onnx-int8",
+}
 _ONNX_FILE = "model.onnx"
 _ONNX_OPSET = 17
+_EXPORT_VERSION = 3  # bump when the exported graph's shape or inputs change
 # Inputs a text transformer may take, in the order the exported graph declares them.
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -43,15 +63,16 @@ class EmbedderConfig:
     model: str = "all-MiniLM-L6-v2"
     query_prefix: str = ""
     passage_prefix: str = ""
-    batch_size: int = 32
+    batch_size: int = 32  # most texts in one forward pass
     device: str | None = None  # None: CUDA when available, else CPU (torch backend only)
-    backend: str = "torch"  # "torch", "onnx" or "onnx-int8" (ONNX Runtime on CPU)
+    backend: str = "auto"  # "auto", "torch", "onnx" or "onnx-int8" (ONNX Runtime on CPU)
     cache_dir: str | None = None  # ONNX exports; None: default_onnx_cache_dir()
+    max_batch_tokens: int = 8192  # most padded tokens in one forward pass
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
+        if self.backend not in CHOICES:
             raise ValueError(f"Unknown embedding backend {self.backend!r}; "
-                             f"allowed values: {', '.join(BACKENDS)}")
+                             f"allowed values: {', '.join(CHOICES)}")
 
 
 class TextEmbedder(Protocol):
@@ -92,26 +113,39 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors
 
 
-class Embedder(PrefixedEmbedder):
+def token_batches(lengths: Sequence[int], max_batch_tokens: int,
+                  max_batch_size: int) -> list[list[int]]:
+    """Indexes of `lengths` grouped for the forward passes: longest first, each group as
+    large as fits `max_batch_tokens` once padded to its longest member, and at most
+    `max_batch_size` texts. A text longer than the budget alone still makes a group.
+    Every index appears exactly once."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for index in order:
+        current = batches[-1] if batches else None
+        # Sorted longest first, so the batch's first member sets its padded length.
+        if (current is not None and len(current) < max_batch_size
+                and lengths[current[0]] * (len(current) + 1) <= max_batch_tokens):
+            current.append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
+class TorchEmbedder(PrefixedEmbedder):
+    """The sentence-transformers model as it is (torch; CUDA when available)."""
+
     def __init__(self, config: EmbedderConfig) -> None:
         from sentence_transformers import SentenceTransformer  # lazy: heavy (torch)
 
         self.config = config
         self.model_name = config.model
-        # The ONNX backends use the loaded model for its tokenizer, pooling and
-        # normalisation only, so it stays on CPU next to ONNX Runtime.
-        device = "cpu" if config.backend != "torch" else config.device or _default_device()
-        model_path = resolve_model_path(config.model)
-        self._model: Any = SentenceTransformer(model_path, device=device)
+        self.backend = "torch"
+        self._model: Any = SentenceTransformer(resolve_model_path(config.model),
+                                               device=config.device or _default_device())
         dimension_of = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
         self.dimension: int = int(dimension_of())
-        self._onnx: _OnnxRunner | None = None
-        if config.backend != "torch":
-            folder = Path(config.cache_dir) if config.cache_dir else default_onnx_cache_dir()
-            graph = export_onnx(self._model, model_path, folder,
-                                quantize=config.backend == "onnx-int8")
-            self._onnx = _OnnxRunner(self._model, graph)
         # Encoding through one torch model from several threads is not guaranteed safe.
         self._encode_guard = threading.Lock()
 
@@ -127,15 +161,17 @@ class Embedder(PrefixedEmbedder):
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        lengths = [len(ids) for ids in self._model.tokenizer(
+            texts, add_special_tokens=True, truncation=True,
+            max_length=self.max_tokens)["input_ids"]]
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         with self._encode_guard:
-            if self._onnx is not None:
-                vectors = self._onnx.encode(texts, self.config.batch_size)
-            else:
-                vectors = self._model.encode(
-                    texts, batch_size=self.config.batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
-                )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            for batch in token_batches(lengths, self.config.max_batch_tokens,
+                                       self.config.batch_size):
+                vectors[batch] = self._model.encode(
+                    [texts[i] for i in batch], batch_size=len(batch),
+                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return vectors
 
 
 def resolve_model_path(name: str) -> str:
@@ -146,13 +182,77 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def _model_folder(name: str) -> Path | None:
+    """The model's files on disk: the packaged weights, a local folder, or a Hugging Face
+    id already in the local cache (never downloaded here); None when none is found."""
+    path = Path(resolve_model_path(name))
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not a hub id, or not in the cache: torch's loader reports it
+        return None
+
+
+def _gpu_present() -> bool:
+    """An NVIDIA driver is loaded (checked without importing torch)."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
 def _default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def choose_backend(config: EmbedderConfig) -> str:
+    """The backend `config` runs on: its own unless "auto"; then torch on a GPU (the ONNX
+    backends run on CPU) or for a model whose pipeline the ONNX path does not reproduce,
+    else the backend recorded for the model, else "onnx"."""
+    if config.backend != "auto":
+        return config.backend
+    if (config.device or "").startswith("cuda") or (config.device is None and _gpu_present()):
+        return "torch"
+    folder = _model_folder(config.model)
+    if folder is None or _pooling_of(folder) is None:
+        return "torch"
+    return RECORDED_BACKENDS.get(config.model, "onnx")
+
+
 # ----- ONNX backends ------------------------------------------------------------------------
+
+_POOLING_KEYS = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
+                 "max": "pooling_mode_max_tokens"}
+
+
+@dataclass(frozen=True)
+class _Pooling:
+    mode: str  # "mean", "cls" or "max"
+    normalize: bool
+    max_seq_length: int
+
+
+def _pooling_of(folder: Path) -> _Pooling | None:
+    """How the sentence-transformers model in `folder` turns token states into a vector,
+    when it is a pipeline the ONNX path reproduces exactly (Transformer, Pooling by mean,
+    CLS or max, optionally Normalize); None otherwise (a Dense layer, a custom module)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+        enabled = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True}
+        modes = [mode for mode, key in _POOLING_KEYS.items() if key in enabled]
+        if len(enabled) != 1 or len(modes) != 1 or not (folder / "tokenizer.json").is_file():
+            return None
+        config = json.loads((folder / "sentence_bert_config.json").read_text())
+        return _Pooling(modes[0], kinds[-1] == "Normalize", int(config["max_seq_length"]))
+    except (OSError, KeyError, ValueError, IndexError, TypeError):
+        return None
+
 
 def default_onnx_cache_dir() -> Path:
     """$CITEWISE_ONNX_CACHE, else $XDG_CACHE_HOME/citewise/onnx (~/.cache/citewise/onnx),
@@ -169,28 +269,26 @@ def default_onnx_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "citewise-onnx"
 
 
-def _fingerprint(model_path: str) -> str:
-    """A cache key that changes when the model's files (or the exporter) change."""
-    import torch
-
-    parts = [model_path, torch.__version__, str(_ONNX_OPSET)]
-    folder = Path(model_path)
-    if folder.is_dir():
-        for file in sorted(folder.rglob("*")):
-            if file.is_file():
-                stat = file.stat()
-                parts.append(f"{file.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
+def _fingerprint(folder: Path) -> str:
+    """A cache key that changes when the model's files (or the export) change. Computed
+    without importing torch, so a cached graph loads without it."""
+    parts = [str(folder), str(_ONNX_OPSET), str(_EXPORT_VERSION)]
+    for file in sorted(folder.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            parts.append(f"{file.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def export_onnx(model: Any, model_path: str, cache_dir: Path, *, quantize: bool) -> Path:
-    """The ONNX graph of `model`'s transformer (int8 dynamically quantised if `quantize`),
-    exported into `cache_dir` on first use and reused afterwards. Each variant is built in
-    a temporary folder and renamed into place, so a concurrent or interrupted export never
-    leaves a half-written graph behind."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model_path).name or "model")[-60:]
-    root = Path(cache_dir) / f"{name}-{_fingerprint(model_path)}"
-    fp32 = _build_once(root / "fp32", lambda out: _export_fp32(model, out))
+def export_onnx(folder: Path, cache_dir: Path, *, quantize: bool) -> Path:
+    """The ONNX graph of the transformer of the model in `folder` (int8 dynamically
+    quantised if `quantize`), exported into `cache_dir` on first use (the only step that
+    loads torch) and reused afterwards. Each variant is built in a temporary folder and
+    renamed into place, so a concurrent or interrupted export never leaves a half-written
+    graph behind."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", folder.name or "model")[-60:]
+    root = Path(cache_dir) / f"{name}-{_fingerprint(folder)}"
+    fp32 = _build_once(root / "fp32", lambda out: _export_fp32(folder, out))
     if not quantize:
         return fp32
     return _build_once(root / "int8-matmul-per-channel", lambda out: _quantize_int8(fp32, out))
@@ -214,15 +312,17 @@ def _build_once(folder: Path, build: Any) -> Path:
     return target
 
 
-def _transformer_of(model: Any) -> Any:
-    first = model[0]
-    return getattr(first, "auto_model", None) or first.model
-
-
-def _export_fp32(model: Any, out: Path) -> None:
+def _export_fp32(folder: Path, out: Path) -> None:
     import torch
+    from sentence_transformers import SentenceTransformer
 
-    transformer = _transformer_of(model).to("cpu").eval()
+    # Eager attention: the graph of torch's fused SDPA path masks with Where/IsNaN nodes that
+    # took a tenth of ONNX Runtime's time and kept it from fusing attention; the eager one
+    # embeds the same vectors 14 % faster in int8 (benchmarks/RESULTS.md).
+    model = SentenceTransformer(str(folder), device="cpu",
+                                model_kwargs={"attn_implementation": "eager"})
+    first = model[0]
+    transformer = (getattr(first, "auto_model", None) or first.model).eval()
     sample = model.tokenizer(["An example sentence.", "Another, longer example sentence."],
                              padding=True, return_tensors="pt")
     names = [n for n in _ONNX_INPUTS if n in sample]
@@ -256,43 +356,109 @@ def _quantize_int8(fp32: Path, out: Path) -> None:
                      op_types_to_quantize=["MatMul"])
 
 
-class _OnnxRunner:
-    """The transformer through ONNX Runtime, then the model's own pooling modules."""
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
 
-    def __init__(self, model: Any, graph: Path) -> None:
+
+class OnnxEmbedder(PrefixedEmbedder):
+    """The model's transformer through ONNX Runtime on CPU; tokenisation by its
+    tokenizer.json, pooling and normalisation in numpy (what its Pooling and Normalize
+    modules compute)."""
+
+    def __init__(self, config: EmbedderConfig, backend: str) -> None:
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
-        self._model = model
+        folder = _model_folder(config.model)
+        pooling = _pooling_of(folder) if folder else None
+        if folder is None or pooling is None:
+            raise ValueError(f"the {backend} backend cannot run {config.model!r} (not a local "
+                             "sentence-transformers model of Transformer, Pooling and "
+                             "Normalize modules); use the torch backend")
+        self.config, self.model_name, self.backend = config, config.model, backend
+        self._pooling = pooling
+        graph = export_onnx(folder, Path(config.cache_dir) if config.cache_dir
+                            else default_onnx_cache_dir(), quantize=backend == "onnx-int8")
+        # Two copies of the tokenizer: counting sees the whole text, embedding the first
+        # max_seq_length tokens (what the model reads). tokenizer.json may carry a fixed
+        # padding and another truncation length from its export: both are reset.
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(pooling.max_seq_length)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
+        # Spinning workers wait for each other by burning CPU: on a machine whose cores
+        # other processes (the parsers, other workers) also want, that time is lost.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(graph), options,
                                              providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+        self._encode_guard = threading.Lock()
 
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        import torch
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text` (without special tokens), for the chunker."""
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-        # Longest first, as sentence-transformers does: batches of similar length pad less.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        result: list[np.ndarray] = [np.empty(0)] * len(texts)
-        tokenizer, max_length = self._model.tokenizer, self._model.max_seq_length
-        for first in range(0, len(texts), batch_size):
-            indexes = order[first:first + batch_size]
-            encoded = tokenizer([texts[i] for i in indexes], padding=True, truncation=True,
-                                max_length=max_length, return_tensors="np")
-            feeds = {n: np.asarray(encoded[n], dtype=np.int64) for n in self._inputs}
-            hidden = self._session.run(["last_hidden_state"], feeds)[0]
-            features = {"token_embeddings": torch.from_numpy(hidden),
-                        "attention_mask": torch.from_numpy(
-                            np.asarray(encoded["attention_mask"], dtype=np.int64))}
-            with torch.no_grad():
-                for module in list(self._model)[1:]:  # pooling, dense, normalize...
-                    features = module(features)
-            vectors = features["sentence_embedding"].float().numpy()
-            unit_rows(vectors)
-            for row, index in enumerate(indexes):
-                result[index] = vectors[row]
-        return np.vstack(result)
+    @property
+    def max_tokens(self) -> int:
+        return self._pooling.max_seq_length
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with self._encode_guard:
+            for batch in token_batches(lengths, self.config.max_batch_tokens,
+                                       self.config.batch_size):
+                vectors[batch] = self._forward([encodings[i] for i in batch])
+        return vectors
+
+    def _forward(self, encodings: list[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = (
+                encoding.ids, encoding.attention_mask, encoding.type_ids)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        hidden = self._session.run(["last_hidden_state"],
+                                   {n: feeds[n] for n in self._inputs})[0]
+        vectors = _pool(hidden, mask, self._pooling.mode)
+        return unit_rows(vectors) if self._pooling.normalize else vectors
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """(batch, tokens, dim) states -> (batch, dim), padding excluded, as ST's Pooling."""
+    if mode == "cls":
+        return np.ascontiguousarray(hidden[:, 0], dtype=np.float32)
+    weights = mask[..., None].astype(np.float32)
+    if mode == "max":
+        return np.where(weights > 0, hidden, -1e9).max(axis=1).astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    return (summed / np.maximum(weights.sum(axis=1), 1e-9)).astype(np.float32)
+
+
+def load_embedder(config: EmbedderConfig) -> TextEmbedder:
+    """A new embedder for `config`, on the backend choose_backend() picks (uncached)."""
+    from retrieval import multilingual_use
+
+    if multilingual_use.is_use_model(config.model):
+        return multilingual_use.UseMultilingualEmbedder(config)
+    backend = choose_backend(config)
+    if backend == "torch":
+        return TorchEmbedder(config)
+    return OnnxEmbedder(config, backend)
 
 
 def get_embedder(config: EmbedderConfig | None = None) -> TextEmbedder:
@@ -302,8 +468,4 @@ def get_embedder(config: EmbedderConfig | None = None) -> TextEmbedder:
 
 @functools.cache
 def _load(config: EmbedderConfig) -> TextEmbedder:
-    from retrieval import multilingual_use
-
-    if multilingual_use.is_use_model(config.model):
-        return multilingual_use.UseMultilingualEmbedder(config)
-    return Embedder(config)
+    return load_embedder(config)

@@ -15,6 +15,9 @@ os.environ["CITEWISE_DATA_DIR"] = _data_dir
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("CITEWISE_ENV", "development")
+# ONNX exports outlive the run's data directory: exporting loads torch (a minute here).
+os.environ.setdefault("CITEWISE_ONNX_CACHE",
+                      os.path.join(os.path.expanduser("~"), ".cache", "citewise", "onnx"))
 
 # CITEWISE_TEST_VECTOR_STORE=milvus-lite runs the suite on Milvus: one Milvus Lite server
 # (tests/milvus_server.py, standing in for Milvus standalone) for this process and the

@@ -362,14 +362,19 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"CITEWISE_VECTOR_STORE: {error}") from None
 MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
-# "torch" (GPU when present), or on CPU "onnx" (1.6x, identical vectors) or "onnx-int8"
-# (2.85x, cosine >= 0.97 to torch): benchmarks/RESULTS.md. Exported models are cached here.
-EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "torch")
-if EMBEDDING_BACKEND not in {"torch", "onnx", "onnx-int8"}:
+# "auto": the backend recorded for the model as the fastest at equal quality (onnx-int8
+# for all-MiniLM-L6-v2 on CPU), "onnx" for other models on CPU, torch on a GPU
+# (retrieval.embedder.choose_backend; benchmarks/RESULTS.md). "torch", "onnx" or
+# "onnx-int8" force one. Exported models are cached here.
+EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "auto")
+# retrieval.embedder.CHOICES, spelt out: importing it here would load numpy at start-up.
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
     raise ImproperlyConfigured(
-        f"CITEWISE_EMBEDDING_BACKEND must be torch, onnx or onnx-int8, not {EMBEDDING_BACKEND!r}"
+        f"CITEWISE_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+        f"not {EMBEDDING_BACKEND!r}"
     )
-ONNX_CACHE_DIR = DATA_DIR / "onnx"
+ONNX_CACHE_DIR = Path(env_str("CITEWISE_ONNX_CACHE", str(DATA_DIR / "onnx"))).expanduser()
 RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
 DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
 LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)
@@ -379,6 +384,7 @@ MAX_UPLOAD_BYTES = env_int("CITEWISE_MAX_UPLOAD_MB", 100, minimum=1) * 1024 * 10
 CHUNK_TOKENS = env_int("CITEWISE_CHUNK_TOKENS", 256, minimum=32)
 CHUNK_OVERLAP_TOKENS = env_int("CITEWISE_CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 EMBED_BATCH_SIZE = env_int("CITEWISE_EMBED_BATCH_SIZE", 32, minimum=1)
+EMBED_MAX_BATCH_TOKENS = env_int("CITEWISE_EMBED_MAX_BATCH_TOKENS", 8192, minimum=64)
 # A document whose worker has not reported for this long is handed to another worker.
 INGEST_LEASE_SECONDS = env_int("CITEWISE_INGEST_LEASE_SECONDS", 600, minimum=30)
 # Per-document limits of the parser's child process (ingestion/bounded.py), in the worker

@@ -46,6 +46,7 @@ def embedder_config(kb: KnowledgeBase) -> EmbedderConfig:
     return EmbedderConfig(model=kb.embedding_model, query_prefix=kb.query_prefix,
                           passage_prefix=kb.passage_prefix,
                           batch_size=settings.EMBED_BATCH_SIZE,
+                          max_batch_tokens=settings.EMBED_MAX_BATCH_TOKENS,
                           backend=settings.EMBEDDING_BACKEND,
                           cache_dir=str(settings.ONNX_CACHE_DIR))
 

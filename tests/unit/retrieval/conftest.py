@@ -3,11 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.embedder import Embedder, get_embedder
+from retrieval.embedder import TextEmbedder, get_embedder
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder() -> TextEmbedder:
     """The packaged all-MiniLM-L6-v2: real weights, loaded once for the whole run."""
     return get_embedder()
 

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from retrieval.embedder import Embedder, EmbedderConfig, get_embedder
+from retrieval import embedder as embedder_module
+from retrieval.embedder import (
+    RECORDED_BACKENDS,
+    EmbedderConfig,
+    choose_backend,
+    get_embedder,
+    load_embedder,
+    resolve_model_path,
+    token_batches,
+)
 
 
 def test_default_model_loads_offline_and_returns_normalised_float32(embedder):
@@ -55,8 +67,8 @@ SENTENCES = ["The cat sat on the mat.", "How do I install a Python package with 
              "서울의 겨울은 춥고 건조하다.", "PostgreSQL supports transactional DDL. " * 40]
 
 
-def test_backend_defaults_to_torch_and_the_config_stays_hashable():
-    assert EmbedderConfig().backend == "torch"
+def test_backend_defaults_to_auto_and_the_config_stays_hashable():
+    assert EmbedderConfig().backend == "auto"
     assert EmbedderConfig().cache_dir is None
     configs = {EmbedderConfig(), EmbedderConfig(backend="onnx", cache_dir="/x"),
                EmbedderConfig(backend="onnx", cache_dir="/x")}
@@ -65,8 +77,79 @@ def test_backend_defaults_to_torch_and_the_config_stays_hashable():
 
 @pytest.mark.parametrize("name", ["tensorrt", "ONNX", "onnx_int8", ""])
 def test_an_unknown_backend_is_refused_with_the_allowed_values(name):
-    with pytest.raises(ValueError, match="allowed values: torch, onnx, onnx-int8"):
+    with pytest.raises(ValueError, match="allowed values: auto, torch, onnx, onnx-int8"):
         EmbedderConfig(backend=name)
+
+
+# ----- the backend chosen per model -----------------------------------------------------
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(embedder_module, "_gpu_present", lambda: False)
+
+
+def test_auto_takes_the_backend_recorded_for_the_model(no_gpu):
+    assert choose_backend(EmbedderConfig()) == RECORDED_BACKENDS["all-MiniLM-L6-v2"]
+    assert choose_backend(EmbedderConfig(model="sentence-transformers/all-MiniLM-L6-v2")) \
+        == RECORDED_BACKENDS["sentence-transformers/all-MiniLM-L6-v2"]
+
+
+def test_a_model_with_no_recorded_choice_runs_on_onnx_fp32(no_gpu, tmp_path):
+    # A copy of the packaged model under another name: nothing recorded for it, and a
+    # pipeline (Transformer, mean Pooling, Normalize) the ONNX path reproduces.
+    copy = tmp_path / "my-model"
+    shutil.copytree(resolve_model_path("all-MiniLM-L6-v2"), copy)
+    assert choose_backend(EmbedderConfig(model=str(copy))) == "onnx"
+    # With a Dense layer after pooling, the ONNX path would not give the model's vectors.
+    modules = json.loads((copy / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense",
+                       "type": "sentence_transformers.models.Dense"})
+    (copy / "modules.json").write_text(json.dumps(modules))
+    assert choose_backend(EmbedderConfig(model=str(copy))) == "torch"
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_a_configured_backend_overrides_the_recorded_choice(no_gpu, backend):
+    assert choose_backend(EmbedderConfig(backend=backend)) == backend
+
+
+def test_auto_stays_on_torch_where_a_gpu_is_present(monkeypatch):
+    monkeypatch.setattr(embedder_module, "_gpu_present", lambda: True)
+    assert choose_backend(EmbedderConfig()) == "torch"
+    assert choose_backend(EmbedderConfig(device="cpu")) == RECORDED_BACKENDS["all-MiniLM-L6-v2"]
+
+
+def test_the_default_embedder_runs_on_the_recorded_backend(embedder, no_gpu):
+    assert embedder.backend == choose_backend(EmbedderConfig())
+
+
+# ----- batches sized by tokens ----------------------------------------------------------
+
+def test_token_batches_put_similar_lengths_together_within_the_budget():
+    lengths = [10, 250, 12, 240, 11, 60, 255, 9]
+    batches = token_batches(lengths, max_batch_tokens=512, max_batch_size=32)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        # Padded to its longest member, a batch stays within the budget...
+        assert max(lengths[i] for i in batch) * len(batch) <= 512
+    # ...so the long passages go two by two and the short ones share one batch.
+    assert [sorted(lengths[i] for i in batch) for batch in batches] == \
+        [[250, 255], [60, 240], [9, 10, 11, 12]]
+
+
+def test_token_batches_respect_the_count_limit_and_keep_an_oversized_text():
+    assert token_batches([5] * 10, max_batch_tokens=10_000, max_batch_size=4) == \
+        [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert token_batches([900, 3], max_batch_tokens=512, max_batch_size=8) == [[0], [1]]
+    assert token_batches([], max_batch_tokens=512, max_batch_size=8) == []
+
+
+def test_batching_by_tokens_gives_the_vectors_of_one_text_at_a_time(onnx_cache):
+    texts = ["short", *SENTENCES, "a bit longer sentence about PostgreSQL backups"]
+    tiny = load_embedder(EmbedderConfig(backend="onnx", cache_dir=str(onnx_cache),
+                                        max_batch_tokens=64))
+    one_by_one = np.vstack([tiny.embed_passages([t]) for t in texts])
+    np.testing.assert_allclose(tiny.embed_passages(texts), one_by_one, atol=1e-5)
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -81,15 +164,25 @@ def onnx_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("onnx-cache")
 
 
-def test_onnx_backend_matches_torch_and_exports_into_the_given_cache(embedder, onnx_cache):
+@pytest.fixture(scope="module")
+def torch_embedder():
+    return get_embedder(EmbedderConfig(backend="torch"))
+
+
+def test_onnx_backend_matches_torch_and_exports_into_the_given_cache(torch_embedder,
+                                                                     onnx_cache):
     onnx = get_embedder(EmbedderConfig(backend="onnx", cache_dir=str(onnx_cache)))
     vectors = onnx.embed_passages(SENTENCES)
     assert vectors.shape == (len(SENTENCES), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    assert _cosines(vectors, embedder.embed_passages(SENTENCES)).min() > 0.99
-    assert _cosines(onnx.embed_query("hello")[None], embedder.embed_query("hello")[None])[0] > 0.99
-    # Same tokenizer, so the chunker's budget does not depend on the backend.
-    assert onnx.count_tokens(SENTENCES[3]) == embedder.count_tokens(SENTENCES[3])
+    # The same model: tokenised, pooled and normalised outside torch, the same vectors.
+    np.testing.assert_allclose(vectors, torch_embedder.embed_passages(SENTENCES), atol=1e-4)
+    np.testing.assert_allclose(onnx.embed_query("hello"), torch_embedder.embed_query("hello"),
+                               atol=1e-4)
+    # Same tokenizer, so the chunker's budget does not depend on the backend: the long
+    # passage (over 256 tokens) is counted whole, not cut at the model's limit.
+    assert onnx.count_tokens(SENTENCES[3]) == torch_embedder.count_tokens(SENTENCES[3]) > 256
+    assert onnx.max_tokens == torch_embedder.max_tokens == 256
     assert onnx.embed_passages([]).shape == (0, 384)
     graphs = list(onnx_cache.rglob("model.onnx"))
     assert len(graphs) == 1
@@ -100,14 +193,14 @@ def test_onnx_export_is_reused_not_redone(onnx_cache):
     get_embedder(config)
     [graph] = onnx_cache.rglob("model.onnx")
     before = graph.stat().st_mtime_ns
-    Embedder(config)  # a fresh load, as in another worker process
+    load_embedder(config)  # a fresh load, as in another worker process
     assert graph.stat().st_mtime_ns == before
     assert [p.name for p in onnx_cache.rglob("*") if p.name.startswith(".")] == []
 
 
-def test_int8_backend_stays_close_to_torch(embedder, onnx_cache):
+def test_int8_backend_stays_close_to_torch(torch_embedder, onnx_cache):
     int8 = get_embedder(EmbedderConfig(backend="onnx-int8", cache_dir=str(onnx_cache)))
-    cosines = _cosines(int8.embed_passages(SENTENCES), embedder.embed_passages(SENTENCES))
+    cosines = _cosines(int8.embed_passages(SENTENCES), torch_embedder.embed_passages(SENTENCES))
     # Quantised weights: close, not equal (the retrieval benchmark measures what it costs).
     assert cosines.min() > 0.95
     assert len(list(onnx_cache.rglob("model.onnx"))) == 2  # fp32, then int8 from it

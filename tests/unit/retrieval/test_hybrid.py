@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.embedder import Embedder
+from retrieval.embedder import TextEmbedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
@@ -29,7 +29,7 @@ CORPUS = {
 
 
 @pytest.fixture(scope="module")
-def searcher(embedder: Embedder, tmp_path_factory) -> HybridSearcher:
+def searcher(embedder: TextEmbedder, tmp_path_factory) -> HybridSearcher:
     root = tmp_path_factory.mktemp("indexes")
     vectors, lexical = VectorStore(root), LexicalStore(root)
     for kb, chunks in CORPUS.items():
