@@ -241,7 +241,8 @@ def hybrid_row(root: str, n: int, built: dict, nprobe: int | None, count: int) -
             + " | ".join(f"{ms(stages[s], 50):.1f} / {ms(stages[s], 95):.1f}"
                          for s in ("query_embedding", "vector_search", "lexical_search",
                                    "fusion", "dedupe"))
-            + f" | {with_model / 2**20:.0f} | {(loaded - with_model) / 2**20:.0f} |")
+            + f" | {start / 2**20:.0f} | {with_model / 2**20:.0f} "
+              f"| {(loaded - with_model) / 2**20:.0f} |")
 
 
 def main() -> None:
@@ -268,8 +269,8 @@ def main() -> None:
     print("\nHybrid search (HybridSearcher, k=16), ms p50 / p95:\n"
           "| chunks | load s (first search) | without query embedding | with query embedding "
           "| query embedding | vector search | lexical search | fusion | dedupe "
-          "| process RSS with the model MiB | + both indexes MiB |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+          "| process RSS at start MiB | with the model MiB | + both indexes MiB |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(hybrid_rows))
     print(f"\nload average at the end: {os.getloadavg()}")
 
