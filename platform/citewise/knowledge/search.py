@@ -133,7 +133,9 @@ class _LiveChunks:
                 self._rows.update((chunk.pk, chunk) for chunk in Chunk.objects.filter(
                     pk__in=new, knowledge_base__in=self.kbs,
                     document__status=DocumentStatus.INDEXED,
-                ).select_related("document", "knowledge_base"))
+                ).select_related("document", "knowledge_base")
+                  # The stored vectors (1.5 KB each with MiniLM) are for rebuilds only.
+                  .defer("embedding", "next_embedding"))
         return [self._rows[chunk_id] for chunk_id in wanted if chunk_id in self._rows]
 
     def texts(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
