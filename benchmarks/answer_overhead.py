@@ -24,6 +24,8 @@ read by wrapping it, which also captures the prompt. The extractive scoring cach
 question and sources) is emptied before every ask, so each does a new question's work.
 `--quiet-load L` waits (up to 10 minutes) for the 1-minute load average to fall below L
 before measuring: the machine is shared, and the ratio means little on a busy one.
+`--torch-threads N` sets torch's intra-op threads in the Citewise process (the product
+leaves torch's default, one per core), to see what a web process would gain with fewer.
 """
 
 from __future__ import annotations
@@ -247,6 +249,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=9, help="python-faq pages to ingest")
     parser.add_argument("--quiet-load", type=float, default=None,
                         help="wait for the 1-minute load average to fall below this first")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads(N) in the Citewise process")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -262,6 +266,10 @@ def main() -> None:
     log(f"vLLM ready in {server.ready_s:.0f}s at {server.base_url}")
     try:
         setup_product(server, Path(tempfile.mkdtemp(prefix="citewise-answer-overhead-")))
+        if args.torch_threads:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
         load_before = wait_for_quiet(args.quiet_load)
         firsts, pairs, refused = measure(args, server)
     finally:
@@ -269,6 +277,9 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     summary = summarize(firsts, pairs, refused)
     summary["load_before"] = round(load_before, 2)
+    import torch
+
+    summary["torch_threads"] = torch.get_num_threads()
     if args.json:
         print(json.dumps(summary, indent=2))
     text = report(summary, command, time.perf_counter() - started, server.ready_s)
@@ -289,7 +300,8 @@ def report(summary: dict, command: str, elapsed: float, ready_s: float) -> str:
         f"{summary['load_before']}. vLLM CPU build serving the tiny random-weight test model "
         "(tests/vllm/build_tiny_model.py), --max-model-len 512, on the same cores as "
         "Citewise. Settings: ANSWER_BACKEND=vllm, VLLM_CONTEXT_LENGTH=512, "
-        f"VLLM_MAX_TOKENS={MAX_TOKENS}, embedding model all-MiniLM-L6-v2 (torch), python-faq "
+        f"VLLM_MAX_TOKENS={MAX_TOKENS}, embedding model all-MiniLM-L6-v2 (torch, "
+        f"{summary['torch_threads']} intra-op threads), python-faq "
         "pages ingested through add_document + ingest, SQLite.", "",
         f"{summary['questions']} questions, {summary['answered_by_llm']} reached the LLM "
         f"({summary['refused']} refused before it); {summary['pairs']} pairs of (Citewise "

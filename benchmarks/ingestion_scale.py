@@ -52,8 +52,8 @@ with_model = rss_mib()
 kb = create_knowledge_base(SYSTEM, name="Scale", slug="scale")
 total_bytes, document_bytes = int(sys.argv[2]), int(sys.argv[3])
 started = time.perf_counter()
-statuses = []
-for n, text in enumerate(documents(total_bytes, document_bytes)):
+statuses, texts = [], documents(total_bytes, document_bytes)
+for n, text in enumerate(texts):
     added = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=f"doc-{n}.md",
                          enqueue=False)
     statuses.append(ingest(added.document.pk))
@@ -63,7 +63,8 @@ for attempt in IngestionAttempt.objects.all():
     for stage, seconds in (attempt.stage_seconds or {}).items():
         stages[stage] = stages.get(stage, 0.0) + seconds
 print(json.dumps({"documents": len(statuses), "indexed": statuses.count("indexed"),
-                  "chunks": Chunk.objects.count(), "seconds": elapsed, "stages": stages,
+                  "chunks": Chunk.objects.count(), "seconds": elapsed,
+                  "bytes": sum(len(t.encode()) for t in texts), "stages": stages,
                   "rss_with_model_mib": with_model,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -102,23 +103,27 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at the start "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     if args.corpus_mb:
-        print("\n| corpus MB | documents | chunks | seconds | chunks/s | parse s | chunk s "
+        print("\n| corpus MB (asked / made) | documents | chunks | seconds | chunks/s | parse s "
+              "| chunk s "
               "| embed s | index s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|",
               flush=True)
     for mb in args.corpus_mb:
         r = run(int(mb * 2**20), DOCUMENT_KB * 1024)
         s = r["stages"]
-        print(f"| {mb:g} | {r['documents']} ({r['indexed']} indexed) | {r['chunks']} "
+        print(f"| {mb:g} / {r['bytes'] / 2**20:.2f} | {r['documents']} "
+              f"({r['indexed']} indexed) | {r['chunks']} "
               f"| {r['seconds']:.1f} | {r['chunks'] / r['seconds']:.1f} "
               f"| {s.get('parse', 0):.1f} | {s.get('chunk', 0):.1f} | {s.get('embed', 0):.1f} "
               f"| {s.get('index', 0):.1f} | {r['peak_mib']:.0f} |", flush=True)
     if args.document_mb:
-        print("\n| one document MB | chunks | seconds | RSS with the model MiB | peak RSS MiB "
+        print("\n| one document MB (made) | chunks | seconds | RSS with the model MiB "
+              "| peak RSS MiB "
               "| growth MiB |\n|---|---|---|---|---|---|", flush=True)
     for mb in args.document_mb:
         size = int(mb * 2**20)
         r = run(size, size)
-        print(f"| {mb:g} | {r['chunks']} | {r['seconds']:.1f} | {r['rss_with_model_mib']:.0f} "
+        print(f"| {r['bytes'] / 2**20:.2f} | {r['chunks']} | {r['seconds']:.1f} "
+              f"| {r['rss_with_model_mib']:.0f} "
               f"| {r['peak_mib']:.0f} | {r['peak_mib'] - r['rss_with_model_mib']:.0f} |",
               flush=True)
     print(f"\nload average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
