@@ -15,8 +15,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own progress is shown (a line per package, a bar per download): the first install
+# takes minutes and about 2 GB, and silence looks like a hang.
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
+	@echo "Installing Citewise and its dependencies into $(VENV): the first time takes about 5 minutes and 2 GB of disk (PyTorch is the largest part); later runs skip this."
+	$(BIN)/pip install --progress-bar on -c $(CONSTRAINTS) -e .
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -32,7 +35,11 @@ install-test: $(VENV)/.installed-test
 vllm-env:
 	tests/vllm/setup_vllm.sh
 
-run: install
+# The port is checked first (standard-library Python), so a port in use is one line now,
+# not a crash after the install and the migrations; serve checks it again.
+run:
+	@$(PYTHON) platform/citewise/ops/ports.py "$(HOST)" "$(PORT)"
+	@$(MAKE) --no-print-directory install
 	$(BIN)/python manage.py serve
 
 test: install-test

@@ -40,7 +40,6 @@ def js_strings() -> dict[str, str]:
         "copied": _("Answer copied with its sources."),
         "copyFailed": _("Could not copy; select the text and copy it instead."),
         "sources": _("Sources"),
-        "page": _("page"),
         "feedbackSaved": _("Thank you for your feedback."),
         "chooseKb": _("Choose at least one knowledge base."),
         "renamed": _("Conversation renamed."),

@@ -22,6 +22,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from markdown_it import MarkdownIt
 
+from citewise.knowledge.places import citation_place, names_sheet
+
 ALLOWED_TAGS = frozenset({
     "p", "br", "hr", "em", "strong", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a",
     "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
@@ -170,13 +172,16 @@ def _safe_url(url: object) -> str:
 
 
 def _where(citation: Mapping[str, Any]) -> str:
-    parts = []
-    if citation.get("page"):
-        parts.append(gettext("page %(page)s") % {"page": citation["page"]})
+    """"Prices, row 12 · Section › Subsection": the citation's place (knowledge.places)
+    and the headings it does not already name."""
+    place = citation_place(citation)
+    parts = [place] if place else []
     heading_path = citation.get("heading_path") or ()
     if isinstance(heading_path, str):
         heading_path = (heading_path,)
     headings = [str(heading) for heading in heading_path]
+    if names_sheet(str(citation.get("document_type") or ""), citation.get("line")):
+        headings = headings[1:]
     # The title is shown just above: a path that starts with it only says it again.
     if headings and _same(headings[0], str(citation.get("title") or "")):
         headings = headings[1:]

@@ -13,9 +13,10 @@ characters, only for a sentence longer than the budget); consecutive chunks of o
 section overlap by up to `overlap_tokens` of whole sentences; table chunks start with
 the table's header.
 
-Each chunk also carries its `locations`: where each page (a PDF page, a slide) or
-section (a sheet, a heading) starts inside the chunk's text, so a citation names the
-page of the sentence it quotes, not the page the passage starts on.
+Each chunk also carries its `locations`: where each page (a PDF page, a slide), section
+(a sheet, a heading) or source line (a text file's line, a spreadsheet's row) starts
+inside the chunk's text, so a citation names the page and line of the sentence it
+quotes, not those the passage starts on.
 """
 
 from __future__ import annotations
@@ -34,19 +35,23 @@ BLOCK_SEPARATOR = "\n\n"
 class Location:
     """From `offset` (a character offset into the chunk's text) on, the chunk's text is
     on `page` (1-based page or slide; None where the format has none) under
-    `heading_path` (the section, or the sheet of a spreadsheet)."""
+    `heading_path` (the section, or the sheet of a spreadsheet), on source `line`
+    (1-based line of a text, Markdown or CSV file, or row of a spreadsheet; None where
+    the format has no lines: see Block.line)."""
 
     offset: int
     page: int | None
     heading_path: tuple[str, ...]
+    line: int | None = None
 
     def as_json(self) -> list:
-        return [self.offset, self.page, list(self.heading_path)]
+        return [self.offset, self.page, list(self.heading_path), self.line]
 
     @classmethod
     def from_json(cls, value: list) -> Location:
-        offset, page, heading_path = value
-        return cls(int(offset), page, tuple(heading_path))
+        """Also reads the three-element form stored before lines were kept."""
+        offset, page, heading_path, *line = value
+        return cls(int(offset), page, tuple(heading_path), line[0] if line else None)
 
 
 def location_at(locations: list[Location], offset: int) -> Location | None:
@@ -231,20 +236,36 @@ def _merged_path(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(shared)
 
 
+def _block_lines(block: Block, offset: int) -> list[tuple[int, int | None]]:
+    """(offset in the document's text, source line) where each of the block's lines
+    starts; one entry with line None for a block without lines."""
+    if block.line is None:
+        return [(offset, None)]
+    return [(offset, block.line), *((offset + at, block.line + i + 1)
+                                    for i, at in enumerate(block.line_breaks))]
+
+
 def _locations(doc: ParsedDocument, offsets: list[int], units: list[_Unit],
                header_length: int) -> tuple[Location, ...]:
-    """Where each change of page or section falls in the text of the chunk made of
+    """Where each change of page, section or line falls in the text of the chunk made of
     `units`, whose text starts `header_length` characters of repeated table header
-    before the passage."""
-    start = units[0].start
+    before the passage. The first is where the passage starts (a chunk may start in
+    the middle of a block, on one of its later lines)."""
+    start, end = units[0].start, units[-1].end
     found: list[Location] = []
     for index in range(units[0].block, units[-1].block + 1):
         block = doc.blocks[index]
-        if found and (found[-1].page, found[-1].heading_path) == (block.page,
-                                                                   block.heading_path):
-            continue
-        offset = 0 if not found else max(offsets[index], start) - start + header_length
-        found.append(Location(offset, block.page, block.heading_path))
+        for at, line in _block_lines(block, offsets[index]):
+            if found and at >= end:
+                break
+            if found and (found[-1].page, found[-1].heading_path, found[-1].line) == (
+                    block.page, block.heading_path, line):
+                continue
+            if at <= start:  # at or before the passage's start: where the chunk begins
+                found[:] = [Location(0, block.page, block.heading_path, line)]
+            else:
+                found.append(Location(at - start + header_length, block.page,
+                                      block.heading_path, line))
     return tuple(found)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ingestion.blocks import Block
 from textproc.normalize import clean_inline, normalize_text
@@ -40,24 +41,32 @@ def paragraph_blocks(
 
 
 def table_blocks(
-    rows: list[list[str]], *, page: int | None = None, heading_path: tuple[str, ...] = ()
+    rows: list[list[str]], *, page: int | None = None, heading_path: tuple[str, ...] = (),
+    lines: list[int] | None = None,
 ) -> list[Block]:
     """A table as a header block ("A | B | C") and one record per row
     ("A: 1; B: 2"), so every row stays meaningful when a chunk holds only part of the
     table. The first row with two or more values is the header; rows above it holding
-    one value (a title banner spanning the columns) are paragraphs before it."""
-    rows = [[clean_inline(cell) for cell in row] for row in rows]
-    rows = [row for row in rows if any(row)]
-    start = next((i for i, row in enumerate(rows) if len({c for c in row if c}) >= 2), 0)
-    titles = [Block(next(c for c in row if c), page=page, heading_path=heading_path)
-              for row in rows[:start]]
-    rows = rows[start:]
-    if not rows:
+    one value (a title banner spanning the columns) are paragraphs before it. `lines`,
+    when given, holds each row's source line (a CSV line, a spreadsheet row number),
+    which its block keeps."""
+    numbered = [([clean_inline(cell) for cell in row], number) for row, number in
+                zip(rows, lines or [None] * len(rows), strict=True)]
+    numbered = [(row, number) for row, number in numbered if any(row)]
+    start = next((i for i, (row, _) in enumerate(numbered)
+                  if len({c for c in row if c}) >= 2), 0)
+
+    def block(text: str, number: int | None, kind: str = "paragraph") -> Block:
+        return Block(text, page=page, heading_path=heading_path, kind=kind, line=number)
+
+    titles = [block(next(c for c in row if c), number) for row, number in numbered[:start]]
+    numbered = numbered[start:]
+    if not numbered:
         return []
-    header = [cell or f"Column {i + 1}" for i, cell in enumerate(rows[0])]
-    blocks = [*titles, Block(" | ".join(header), page=page, heading_path=heading_path,
-                             kind="table_header")]
-    for row in rows[1:]:
+    (first, first_line), *body = numbered
+    header = [cell or f"Column {i + 1}" for i, cell in enumerate(first)]
+    blocks = [*titles, block(" | ".join(header), first_line, "table_header")]
+    for row, number in body:
         pairs = []
         for i, value in enumerate(row):
             if not value:
@@ -65,9 +74,35 @@ def table_blocks(
             name = header[i] if i < len(header) else f"Column {i + 1}"
             pairs.append(f"{name}: {value}")
         if pairs:
-            blocks.append(Block("; ".join(pairs), page=page, heading_path=heading_path,
-                                kind="table_row"))
+            blocks.append(block("; ".join(pairs), number, "table_row"))
     if len(blocks) == len(titles) + 1:
         # A one-row table has no header to speak of: keep its text as a paragraph.
-        return [*titles, Block(" | ".join(rows[0]), page=page, heading_path=heading_path)]
+        return [*titles, block(" | ".join(first), first_line)]
     return blocks
+
+
+def line_breaks(joined: str, lines: list[str], clean: Callable[[str], str]) -> tuple[int, ...]:
+    """Where each of `lines` after the first starts in `joined`, the text they were
+    joined and cleaned into (`clean`, e.g. markup removed), for Block.line_breaks. Each is
+    found by its own cleaned text's first words, searched from the previous line on; a
+    line whose words are not found (cleaning crossed the line break) ends the search,
+    so later lines count as the last one found."""
+    found: list[int] = []
+    cursor = 0
+    for line in lines[1:]:
+        words = clean(line).split()[:3]
+        at = joined.find(" ".join(words), cursor + 1) if words else -1
+        if at < 0:
+            break
+        found.append(at)
+        cursor = at
+    return tuple(found)
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    """Each line of `text` in its stored form (textproc.normalize_text), with its 1-based
+    number in the file as an editor counts it; blank lines stay, empty, so that the
+    numbers hold."""
+    raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [(number, " ".join(normalize_text(line).split("\n")))
+            for number, line in enumerate(raw, start=1)]

@@ -85,12 +85,26 @@ def _declared_delimiter(text: str) -> tuple[str | None, str]:
     return (match.group(1), text[match.end():]) if match else (None, text)
 
 
-def parse_csv(path: Path) -> ParsedDocument:
-    declared, text = _declared_delimiter(decode_bytes(path.read_bytes()))
+def _records(text: str, delimiter: str, first_line: int) -> tuple[list[list[str]], list[int]]:
+    """The non-blank records of `text` and the line each starts on (1-based, counted as
+    a text editor counts the file's lines, from `first_line`): a record with a quoted
+    line break spans several lines and is cited by its first."""
     csv.field_size_limit(_FIELD_LIMIT)
     # newline="" keeps line breaks inside quoted fields for the csv module to handle.
-    reader = csv.reader(io.StringIO(text, newline=""),
-                        delimiter=declared or detect_delimiter(text))
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
-    return ParsedDocument(blocks=table_blocks(rows), detected_type="csv", page_count=None,
-                          title=None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, lines, consumed = [], [], 0
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            rows.append(row)
+            lines.append(first_line + consumed)
+        consumed = reader.line_num
+    return rows, lines
+
+
+def parse_csv(path: Path) -> ParsedDocument:
+    whole = decode_bytes(path.read_bytes())
+    declared, text = _declared_delimiter(whole)
+    rows, lines = _records(text, declared or detect_delimiter(text),
+                           first_line=2 if declared else 1)
+    return ParsedDocument(blocks=table_blocks(rows, lines=lines), detected_type="csv",
+                          page_count=None, title=None)

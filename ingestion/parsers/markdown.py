@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ingestion.blocks import Block, ParsedDocument
-from ingestion.parsers.common import HeadingStack, table_blocks
+from ingestion.parsers.common import HeadingStack, line_breaks, table_blocks
 from textproc.encoding import decode_bytes
 from textproc.normalize import clean_inline
 
@@ -66,6 +66,24 @@ def _front_matter(text: str) -> tuple[dict, str]:
     return data, text[match.end():]
 
 
+def _without_comments(text: str) -> str:
+    """The text without HTML comments; a comment's line breaks stay, so that every line
+    keeps its number."""
+    return _COMMENT.sub(lambda comment: "\n" * comment.group().count("\n"), text)
+
+
+def _code_block(code: list[str], first_line: int, path: tuple[str, ...]) -> Block | None:
+    """A code block of `code` (its lines, the first on line `first_line`), blank lines
+    around it left out; None when it holds nothing."""
+    leading = next((i for i, line in enumerate(code) if line.strip()), None)
+    if leading is None:
+        return None
+    text = "\n".join(code[leading:]).rstrip("\n")
+    breaks = tuple(match.end() for match in re.finditer("\n", text))
+    return Block(text, heading_path=path, kind="code", line=first_line + leading,
+                 line_breaks=breaks)
+
+
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
@@ -73,33 +91,39 @@ def _cells(line: str) -> list[str]:
 # One pass over the lines whose branches share its state (the open fence, table, list and
 # heading path); split, that state would travel through every helper.
 def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
-    text = decode_bytes(path.read_bytes()).replace("\r\n", "\n")
-    metadata, text = _front_matter(text)
-    lines = _COMMENT.sub("", text).split("\n")
+    whole = decode_bytes(path.read_bytes()).replace("\r\n", "\n")
+    metadata, text = _front_matter(whole)
+    # Line i of `lines` is line i + 1 + skipped of the file (Block.line).
+    skipped = whole[:len(whole) - len(text)].count("\n")
+    lines = _without_comments(text).split("\n")
     headings = HeadingStack()
     blocks: list[Block] = []
     paragraph: list[str] = []
+    paragraph_line = 0
     title = clean_inline(str(metadata["title"])) if metadata.get("title") else None
 
     def flush() -> None:
         text = _inline(" ".join(paragraph))
         if text:
-            blocks.append(Block(text, heading_path=headings.path))
+            blocks.append(Block(text, heading_path=headings.path, line=paragraph_line,
+                                line_breaks=line_breaks(text, paragraph, _inline)))
         paragraph.clear()
 
-    def heading(level: int, text: str) -> None:
+    def heading(level: int, text: str, line: int) -> None:
         nonlocal title
         text = _inline(text)
         if not text:
             return
         if level == 1 and title is None:
             title = text
-        blocks.append(Block(text, heading_path=headings.push(level, text), kind="heading"))
+        blocks.append(Block(text, heading_path=headings.push(level, text), kind="heading",
+                            line=line))
 
     i = 0
     while i < len(lines):
         line = lines[i]
         fence = _FENCE.match(line)
+        number = i + 1 + skipped
         if fence:
             flush()
             marker, code = fence.group(1), []
@@ -107,24 +131,23 @@ def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
             while i < len(lines) and not lines[i].lstrip().startswith(marker):
                 code.append(lines[i])
                 i += 1
-            if "\n".join(code).strip():
-                blocks.append(Block("\n".join(code).strip("\n"), heading_path=headings.path,
-                                    kind="code"))
+            blocks.extend(filter(None, [_code_block(code, number + 1, headings.path)]))
         elif (atx := _ATX.match(line)) is not None:
             flush()
-            heading(len(atx.group(1)), atx.group(2))
+            heading(len(atx.group(1)), atx.group(2), number)
         elif paragraph and _SETEXT.match(line) and len(paragraph) == 1:
             text = paragraph.pop()
-            heading(1 if line.strip().startswith("=") else 2, text)
+            heading(1 if line.strip().startswith("=") else 2, text, paragraph_line)
         elif "|" in line and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
             flush()
-            rows = [_cells(line)]
+            rows, row_lines = [_cells(line)], [number]
             i += 2
             while i < len(lines) and "|" in lines[i] and lines[i].strip():
                 rows.append(_cells(lines[i]))
+                row_lines.append(i + 1 + skipped)
                 i += 1
             blocks.extend(table_blocks([[_inline(c) for c in r] for r in rows],
-                                       heading_path=headings.path))
+                                       heading_path=headings.path, lines=row_lines))
             continue
         elif (item := _LIST_ITEM.match(line)) is not None:
             flush()
@@ -134,22 +157,22 @@ def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
                    and not _LIST_ITEM.match(lines[i + 1])):
                 i += 1
                 text.append(lines[i])
-            if _inline(" ".join(text)):
-                blocks.append(Block(_inline(" ".join(text)), heading_path=headings.path,
-                                    kind="list"))
+            if joined := _inline(" ".join(text)):
+                blocks.append(Block(joined, heading_path=headings.path, kind="list",
+                                    line=number, line_breaks=line_breaks(joined, text, _inline)))
         elif line.startswith(("    ", "\t")) and not paragraph and line.strip():
             code = []
             while i < len(lines) and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
                 code.append(lines[i][4:] if lines[i].startswith("    ") else lines[i][1:])
                 i += 1
-            blocks.append(Block("\n".join(code).strip("\n"), heading_path=headings.path,
-                                kind="code"))
+            blocks.extend(filter(None, [_code_block(code, number, headings.path)]))
             continue
         elif not line.strip():
             flush()
         elif not paragraph and (bold := _BOLD_LINE.match(line)) is not None:
-            heading(_BOLD_LEVEL, bold.group(2))
+            heading(_BOLD_LEVEL, bold.group(2), number)
         else:
+            paragraph_line = paragraph_line if paragraph else number
             paragraph.append(line.strip().lstrip(">").strip())
         i += 1
     flush()

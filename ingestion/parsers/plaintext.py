@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 from ingestion.blocks import Block, ParsedDocument
-from ingestion.parsers.common import HeadingStack
+from ingestion.parsers.common import HeadingStack, line_breaks, numbered_lines
 from textproc.encoding import decode_bytes
-from textproc.normalize import clean_inline, normalize_text
+from textproc.normalize import clean_inline
 
 _UNDERLINE = re.compile(r"^(=+|-+|~+|\*+|\^+)$")
 _UNDERLINE_LEVELS = {"=": 1, "-": 2}
@@ -89,13 +89,16 @@ class _TextParser:
         # Level of the last numbered or underlined heading: a bare title line below it is
         # one level deeper, and bare title lines are siblings of each other.
         self.structured_level = 1
+        # The file's line being read, and the one the body being collected starts on.
+        self.number = 0
+        self.body_start = 0
 
     def heading(self, level: int, text: str, *, structured: bool = True) -> None:
         text = clean_inline(text)
         if structured:
             self.structured_level = level
         self.blocks.append(Block(text, heading_path=self.headings.push(level, text),
-                                 kind="heading"))
+                                 kind="heading", line=self.number))
 
     def body(self, lines: list[str]) -> None:
         """One block of the lines so far: a list item when it starts with a bullet or a
@@ -103,19 +106,29 @@ class _TextParser:
         text = clean_inline(" ".join(lines))
         if text:
             kind = "list" if _LIST_ITEM.match(lines[0]) else "paragraph"
-            self.blocks.append(Block(text, heading_path=self.headings.path, kind=kind))
+            self.blocks.append(Block(text, heading_path=self.headings.path, kind=kind,
+                                     line=self.body_start,
+                                     line_breaks=line_breaks(text, lines, clean_inline)))
         lines.clear()
 
-    def paragraph(self, lines: list[str]) -> None:
+    def paragraph(self, lines: list[str], first_line: int) -> None:
+        """One run of non-blank lines, the first on line `first_line` of the file."""
+        self.number = first_line
         if _is_bare_title(lines):
             self.bare_title(lines[0])
-            lines = lines[1:]
+            lines, first_line = lines[1:], first_line + 1
         body: list[str] = []
         i = 0
         while i < len(lines):
             following = lines[i + 1] if i + 1 < len(lines) else None
+            self.number = first_line + i
             i += self.line(lines[i], following, body)
         self.body(body)
+
+    def add_to_body(self, body: list[str], text: str) -> None:
+        if not body:
+            self.body_start = self.number
+        body.append(text)
 
     def line(self, line: str, following: str | None, body: list[str]) -> int:
         """Take `line` into `body` or as a heading; returns how many lines it used (two
@@ -132,11 +145,12 @@ class _TextParser:
         if found is None:
             if _LIST_ITEM.match(line):
                 self.body(body)
-            body.append(line)
+            self.add_to_body(body, line)
             return 1
         self.body(body)
         self.heading(found[0], found[1])
-        body.extend([found[2]] if found[2] else [])
+        if found[2]:
+            self.add_to_body(body, found[2])
         return 1
 
     def bare_title(self, line: str) -> None:
@@ -192,12 +206,15 @@ def _same_depth(line: str, following: str) -> bool:
 def parse_text(path: Path) -> ParsedDocument:
     """Blocks of a text file: headings (see the module docstring) and paragraphs whose
     hard-wrapped lines are joined."""
-    text = normalize_text(decode_bytes(path.read_bytes()))
     parser = _TextParser()
-    for paragraph in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
-        if lines:
-            parser.paragraph(lines)
+    paragraph: list[str] = []
+    lines = numbered_lines(decode_bytes(path.read_bytes()))
+    for number, line in [*lines, (len(lines) + 1, "")]:  # a blank line ends the last
+        if line:
+            paragraph.append(line)
+        elif paragraph:
+            parser.paragraph(paragraph, first_line=number - len(paragraph))
+            paragraph = []
     blocks = parser.blocks
     title = blocks[0].text if blocks and blocks[0].kind == "heading" else None
     return ParsedDocument(blocks=blocks, detected_type="text", page_count=None, title=title)

@@ -99,7 +99,8 @@ def _fill_merged(rows: list[list[str]], merged: list[str]) -> None:
             row[area.min_col - 1:last] = value * (last - area.min_col + 1)
 
 
-def _visible_rows(sheet: ReadOnlyWorksheet) -> list[list[str]]:
+def _visible_rows(sheet: ReadOnlyWorksheet) -> list[tuple[int, list[str]]]:
+    """The visible rows with their row numbers as Excel shows them (1-based)."""
     # A read-only sheet keeps its archive and part name (private, but stable since
     # openpyxl 2.4): the layout pass reads the same part the cells come from.
     with sheet.parent._archive.open(sheet._worksheet_path) as source:
@@ -110,14 +111,17 @@ def _visible_rows(sheet: ReadOnlyWorksheet) -> list[list[str]]:
     rows = [[_cell_text(cell) for cell in cells]
             for cells in sheet.iter_rows(min_row=1, min_col=1)]
     _fill_merged(rows, layout.merged)
-    return [[text for column, text in enumerate(row, start=1)
-             if column not in layout.hidden_columns]
+    # iter_rows from row 1 yields every row, empty ones included: the n-th is row n.
+    return [(number, [text for column, text in enumerate(row, start=1)
+                      if column not in layout.hidden_columns])
             for number, row in enumerate(rows, start=1) if number not in layout.hidden_rows]
 
 
 def _sheet_blocks(sheet: ReadOnlyWorksheet) -> list[Block]:
     path = (clean_inline(sheet.title),)
-    body = table_blocks(_visible_rows(sheet), heading_path=path)
+    numbered = _visible_rows(sheet)
+    body = table_blocks([row for _, row in numbered], heading_path=path,
+                        lines=[number for number, _ in numbered])
     return [Block(path[0], heading_path=path, kind="heading"), *body] if body else []
 
 

@@ -61,7 +61,7 @@ def test_an_answer_streams_in_pieces_and_its_citation_opens_the_pdf_page_highlig
     image = page.locator("figure.pdf-page img")
     expect(image).to_be_visible()
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
-    expect(page.locator(".cited-page")).to_have_text("2")
+    expect(page.locator(".cited-place")).to_have_text("page 2")
     box = page.locator("figure.pdf-page svg rect.quote").first
     expect(box).to_be_attached()
     # The sentence starts 130 mm down page 2 (tests/e2e/site.py), below its first third:

@@ -47,8 +47,10 @@ def test_a_stock_openai_client_gets_cited_answers_whole_and_streamed(server, own
     assert "90 days" in message.content and "[^1]" in message.content
     assert citations[0]["knowledge_base"] == "it-handbook" and citations[0]["supported"]
     assert citations[0]["source_url"].startswith(f"{server}/sources/")
-    assert re.search(rf"^\[\^1\]: \[IT handbook\]\({re.escape(citations[0]['source_url'])}\)$",
-                     message.content, flags=re.MULTILINE)
+    # The quoted sentence is on line 10 of handbook.md (tests/integration/api_support.py).
+    assert (citations[0]["line"], citations[0]["location"]) == (10, "line 10")
+    assert re.search(rf"^\[\^1\]: \[IT handbook\]\({re.escape(citations[0]['source_url'])}\), "
+                     r"line 10$", message.content, flags=re.MULTILINE)
     assert message.model_extra["grounded"] and not message.model_extra["not_found"]
     assert reply.choices[0].finish_reason == "stop" and reply.model == "it-handbook"
     usage = reply.usage
@@ -140,7 +142,7 @@ def test_citation_markers_become_footnotes_and_come_back_as_markers():
     assert footnote_refs("tuple([1, 2]) returns") == "tuple([1, 2]) returns"  # quoted text
     url = "https://cw.example/sources/9/?page=4#cited"
     notes = footnotes([{"n": 1, "title": "Guide [draft]", "document": "g.pdf", "page": 4,
-                        "source_url": url}])
+                        "location": "page 4", "source_url": url}])
     assert notes == f"\n\n[^1]: [Guide \\[draft\\]]({url}), page 4"
     assert answer_of("Passwords expire every 90 days [^1]." + notes) == \
         "Passwords expire every 90 days [1]."

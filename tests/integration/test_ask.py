@@ -233,7 +233,7 @@ def test_ask_command_json_and_question_lists(it_kb, tmp_path):
                  stdout=out)
     data = json.loads(out.getvalue())
     assert set(data) == {"question", "answer", "not_found", "grounded", "citations", "usage"}
-    assert set(data["citations"][0]) == {"n", "chunk_id", "document", "title", "page",
+    assert set(data["citations"][0]) == {"n", "chunk_id", "document", "title", "page", "line",
                                          "heading_path", "snippet", "supported"}
     questions = tmp_path / "q.txt"
     questions.write_text("How often do passwords expire?\nWhat is the capital of Peru?\n")

@@ -1,6 +1,8 @@
 """`manage.py serve` (what `make run` runs) on the embedded defaults: a fresh data dir,
-SQLite and the filesystem broker, no other server. Ready within two minutes; Ctrl-C
-stops the web server and the worker; a second start is safe."""
+SQLite and the filesystem broker, no other server. Ready within two minutes; the URL and
+the admin password are printed last, after both servers' start-up output; Ctrl-C stops
+the web server and the worker; a second start is safe. A port in use, or a second serve
+on the same data dir, is one line and exit status 1 before anything starts."""
 
 from __future__ import annotations
 
@@ -42,11 +44,11 @@ class Serve:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.port = port
         self.log_path = data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log"
-        env = clean_env(CITEWISE_DATA_DIR=str(data_dir), PORT=str(port),
-                        CITEWISE_ADMIN_USER="owner")
+        self.env = clean_env(CITEWISE_DATA_DIR=str(data_dir), PORT=str(port),
+                             CITEWISE_ADMIN_USER="owner")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve"], cwd=REPO_ROOT, env=env,
+                [sys.executable, "manage.py", "serve"], cwd=REPO_ROOT, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT,
             )
 
@@ -66,6 +68,15 @@ class Serve:
             time.sleep(0.5)
         raise AssertionError(f"not ready within {READY_WITHIN} s:\n{self.output()}")
 
+    def wait_for(self, text: str) -> str:
+        deadline = time.monotonic() + READY_WITHIN
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return self.output()
+            assert self.process.poll() is None, self.output()
+            time.sleep(0.5)
+        raise AssertionError(f"{text!r} not printed within {READY_WITHIN} s:\n{self.output()}")
+
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         return self.process.wait(timeout=60)
@@ -81,6 +92,21 @@ def children_of(pid: int) -> list[int]:
         if re.search(rf"^PPid:\s+{pid}$", text, flags=re.MULTILINE):
             found.append(int(status.parent.name))
     return found
+
+
+def assert_address_and_password_come_last(output: str, port: int) -> None:
+    """The last lines serve prints itself are the URL, the admin account and how to stop,
+    together, after uvicorn's and Celery's start-up output (which a newcomer would
+    otherwise have to scroll back through)."""
+    lines = output.splitlines()
+    at = {name: next(i for i, line in enumerate(lines) if marker in line) for name, marker in (
+        ("url", f"Citewise is running at http://localhost:{port}/"),
+        ("uvicorn", "Application startup complete."),
+        ("celery", "ready."),
+    )}
+    assert at["url"] > at["uvicorn"] and at["url"] > at["celery"], output
+    assert lines[at["url"] + 1].startswith("Created admin account 'owner' with password")
+    assert lines[at["url"] + 3] == "Press Ctrl-C to stop.", output
 
 
 def wait_for_demo_answer(data_dir: Path, question: str) -> dict:
@@ -111,11 +137,21 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path):
         assert body["checks"]["broker"]["detail"].startswith("filesystem:")
         children = children_of(serve.process.pid)
         assert len(children) == 2  # uvicorn and the celery worker
-        output = serve.output()
-        assert f"Citewise is running at http://localhost:{serve.port}/" in output
+        output = serve.wait_for("Press Ctrl-C to stop.")
         password = re.search(r"Created admin account 'owner' with password (\S+)", output)
         assert password, output
         assert "Demo knowledge base 'citewise-docs'" in output
+        assert_address_and_password_come_last(output, serve.port)
+        # A second serve on the same data dir would run a second worker on it: refused.
+        second = subprocess.run([sys.executable, "manage.py", "serve"], cwd=REPO_ROOT,
+                                env=serve.env | {"PORT": str(free_port())},
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert second.returncode == 1
+        assert second.stderr.strip() == (
+            f"Citewise is already running on the data directory {data_dir} (another "
+            "`make run` or `manage.py serve`). Stop it first, or set CITEWISE_DATA_DIR to "
+            "another folder."), second.stderr
+        assert len(children_of(serve.process.pid)) == 2 and serve.process.poll() is None
         # The worker indexes the demo knowledge base: Citewise's own docs answer at once.
         found = wait_for_demo_answer(data_dir, "Which address does make run listen on?")
         assert found["results"][0]["document"] in {"configuration.md", "operations.md"}
@@ -131,7 +167,10 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path):
     again = Serve(data_dir, free_port())
     try:
         again.wait_ready()
-        assert "Admin account: already set up." in again.output()
+        lines = again.wait_for("Press Ctrl-C to stop.").splitlines()
+        url_at = next(i for i, line in enumerate(lines) if "Citewise is running at" in line)
+        assert lines[url_at + 1:url_at + 3] == ["Admin account: already set up.",
+                                                "Press Ctrl-C to stop."]
         assert "with password" not in again.output()
     finally:
         assert again.interrupt() == 0
@@ -160,3 +199,40 @@ def test_serve_stops_when_its_worker_dies(tmp_path):
     finally:
         if serve.process.poll() is None:
             serve.interrupt()
+
+
+def listening_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_serve_refuses_a_port_in_use_before_starting_anything(tmp_path):
+    data_dir = tmp_path / "data"
+    with listening_socket() as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve"], cwd=REPO_ROOT, capture_output=True,
+            text=True, timeout=120, check=False,
+            env=clean_env(CITEWISE_DATA_DIR=str(data_dir), PORT=str(port)))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Port {port} on 127.0.0.1 is already in use (is Citewise already running?). "
+        f"Stop that program or choose another port, e.g. make run PORT={port + 1}")
+    assert result.stdout == ""  # no "running", no admin account, no demo queued
+    assert not (data_dir / "citewise.sqlite3").exists()  # not even migrated
+
+
+def test_make_run_checks_the_port_before_installing(tmp_path):
+    venv = tmp_path / "venv"
+    with listening_socket() as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            ["make", "--no-print-directory", "run", f"PORT={port}", f"VENV={venv}"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+            env=clean_env())
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0].startswith(f"Port {port} on 127.0.0.1 is already in use")
+    assert result.stdout == ""
+    assert not venv.exists()  # nothing installed

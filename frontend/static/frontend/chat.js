@@ -299,8 +299,8 @@
       text += "\n\n" + strings.sources + ":\n";
       sources.forEach(function (li) {
         const url = li.dataset.url ? new URL(li.dataset.url, window.location.href).href : "";
-        const page = li.dataset.page ? ", " + strings.page + " " + li.dataset.page : "";
-        text += "[" + li.dataset.n + "] " + li.dataset.title + page + (url ? " " + url : "") + "\n";
+        const place = li.dataset.location ? ", " + li.dataset.location : "";
+        text += "[" + li.dataset.n + "] " + li.dataset.title + place + (url ? " " + url : "") + "\n";
       });
     }
     return text.trim();

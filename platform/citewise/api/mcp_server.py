@@ -203,15 +203,15 @@ class Refused(Exception):
 
 def run_search(caller: Caller, arguments: SearchArguments) -> dict:
     """{passages: [the REST search's passage: chunk_id, knowledge_base, document,
-    title, page, heading_path, text, score, scores, source_url]}"""
+    title, page, line, location, heading_path, text, score, scores, source_url]}"""
     kbs = chosen_knowledge_bases(caller.actor, arguments.knowledge_bases)
     passages = search(caller.actor, arguments.query, knowledge_bases=kbs, k=arguments.k)
     return {"passages": [passage_json(caller.request, passage) for passage in passages]}
 
 
 def run_ask(caller: Caller, arguments: AskArguments) -> dict:
-    """The REST ask's answer object: answer, citations (n, document, title, page,
-    heading_path, snippet, supported, source_url, ...), grounded, not_found,
+    """The REST ask's answer object: answer, citations (n, document, title, page, line,
+    location, heading_path, snippet, supported, source_url, ...), grounded, not_found,
     closest_documents, usage, conversation_id, message_id."""
     kbs = chosen_knowledge_bases(caller.actor, arguments.knowledge_bases)
     try:
@@ -251,12 +251,15 @@ TOOLS = {
     "search": Tool(
         Operation.SEARCH, SearchArguments, run_search, "Search the knowledge bases",
         "Find the passages of the company's documents that best match a query (retrieval "
-        "only, no answer). Each passage has its text, score, document title, page, heading "
+        "only, no answer). Each passage has its text, score, document title, page, line, "
+        "location (its place in words: \"page 3\", \"Prices, row 12\", \"line 40\"), heading "
         "path and a source_url a person can open."),
     "ask": Tool(
         Operation.ASK, AskArguments, run_ask, "Ask the knowledge bases",
         "Answer a question from the company's documents only. The answer marks claims "
-        "with [n]; citations give each number's document, title, page, snippet, whether "
+        "with [n]; citations give each number's document, title, the page, line and "
+        "location (\"page 3\", \"slide 2\", \"Prices, row 12\", \"line 40\") of the quoted "
+        "sentence, the snippet, whether "
         "the passage supports the claim, and a source_url. When the documents do not "
         "answer, not_found is true and closest_documents lists the nearest documents; "
         "nothing is invented."),

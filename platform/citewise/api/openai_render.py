@@ -47,13 +47,14 @@ def footnote_refs(piece: str) -> str:
 
 
 def footnotes(citations: list[dict]) -> str:
-    """The footnote list after an answer: "[^1]: [Title](source URL), page 3"."""
+    """The footnote list after an answer: "[^1]: [Title](source URL), page 3" (or "slide
+    3", "Prices, row 12", "line 40": the citation's location)."""
     lines = []
     for citation in citations:
         title = re.sub(r"([\[\]])", r"\\\1", citation["title"] or citation["document"])
         line = f"[^{citation['n']}]: [{title}]({citation['source_url']})"
-        if citation["page"]:
-            line += ", " + _("page %(page)s") % {"page": citation["page"]}
+        if citation["location"]:
+            line += ", " + citation["location"]
         lines.append(line)
     return "\n\n" + "\n".join(lines) if lines else ""
 
@@ -83,11 +84,12 @@ class MessageContent:
             # recognised as one): only what the refusal adds can still be sent.
             piece = event.text[len(self.text):] if event.text.startswith(self.text) else ""
         elif isinstance(event, AskResult):
-            data = answer_json(self.request, event)
+            # The citations' locations in the footnotes' language.
+            with translation.override(self.language):
+                data = answer_json(self.request, event)
             self.fields = {field: data[field] for field in EXTRA_FIELDS}
             if not event.not_found:
-                with translation.override(self.language):
-                    piece = footnotes(self.fields["citations"])
+                piece = footnotes(self.fields["citations"])
         self.text += piece
         return piece
 

@@ -57,7 +57,20 @@ class SourceOut(serializers.Serializer):
     knowledge_base = serializers.CharField()
     document = serializers.CharField()
     title = serializers.CharField()
-    page = serializers.IntegerField(allow_null=True)
+    page = serializers.IntegerField(
+        allow_null=True, help_text="The page of a PDF or the slide of a presentation "
+        "(1-based) holding the quoted sentence (a passage: where it starts); null for "
+        "formats without pages.")
+    line = serializers.IntegerField(
+        allow_null=True, help_text="The line of a text, Markdown or CSV file (as an editor "
+        "numbers it, a CSV's header line included), or the row of a spreadsheet (as Excel "
+        "numbers it, on the sheet named first in heading_path), holding the quoted "
+        "sentence (a passage: where it starts); null for formats without lines (PDF, Word, "
+        "HTML, presentations).")
+    location = serializers.CharField(
+        allow_blank=True, help_text="Where that is, in words and in the response's "
+        "language: \"page 3\", \"slide 3\", \"Prices, row 12\", \"line 40\"; empty when "
+        "the format has neither pages nor lines.")
     heading_path = serializers.ListField(child=serializers.CharField())
 
 
@@ -247,7 +260,7 @@ class MessageOut(serializers.ModelSerializer):
     def get_citations(self, message: Message) -> list[dict]:
         """Only those of knowledge bases the key still reads."""
         shown = visible_citations(self.context["actor"], message)
-        return [{**{k: v for k, v in shown[n].items() if k != "url"},
+        return [{**{k: v for k, v in shown[n].items() if k not in ("url", "document_type")},
                  "source_url": _absolute_or_none(self.context["request"], shown[n]["url"])}
                 for n in sorted(shown)]
 

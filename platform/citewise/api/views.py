@@ -46,6 +46,7 @@ from citewise.knowledge.permissions import (
     readable_documents,
     readable_knowledge_bases,
 )
+from citewise.knowledge.places import citation_place
 from citewise.knowledge.search import Passage, search
 from citewise.knowledge.services import add_document, delete_document
 
@@ -84,13 +85,20 @@ def _absolute(request, url: str) -> str:
 
 
 def citation_json(request, citation) -> dict:
+    """A cited source as the API shows it: its place in words (`location`, in the active
+    language) instead of the document type it is made from."""
     data = citation.as_json()
     data["source_url"] = _absolute(request, data.pop("url"))
+    data["location"] = citation_place(data)
+    data.pop("document_type")
     return data
 
 
 def passage_json(request, passage: Passage) -> dict:
-    return {**passage.as_json(),
+    data = passage.as_json()
+    data["location"] = citation_place(data)
+    data.pop("document_type")
+    return {**data,
             "source_url": _absolute(request, source_url(passage.chunk_id, passage.page, None))}
 
 
@@ -180,6 +188,11 @@ async def _sse(request, events: Iterator[AskEvent], language: str) -> AsyncItera
 
 
 def _sse_message(request, event: AskEvent, language: str) -> bytes:
+    with translation.override(language):  # a citation's location, in words
+        return _sse_event(request, event)
+
+
+def _sse_event(request, event: AskEvent) -> bytes:
     if event.type == EventType.TEXT:
         return sse("delta", event.as_json())
     if event.type == EventType.CITATION:

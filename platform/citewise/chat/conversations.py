@@ -27,6 +27,7 @@ from citewise.knowledge.permissions import (
     acting_user,
     readable_knowledge_bases,
 )
+from citewise.knowledge.places import place_label
 from citewise.knowledge.search import allowed_knowledge_bases
 
 TITLE_LENGTH = 200
@@ -172,7 +173,8 @@ def still_indexing(knowledge_bases: list[KnowledgeBase]) -> list[KnowledgeBase]:
 
 def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
     """A stored answer's citations as the page shows them ({n: n, chunk_id,
-    knowledge_base (slug), document, title, page, heading_path, snippet, supported, url}),
+    knowledge_base (slug), document, title, page, line, document_type, location (the
+    place in words: knowledge.places), heading_path, snippet, supported, url}),
     only those of knowledge bases the actor still reads; a citation whose document was
     deleted keeps its words but loses its link (url "", chunk_id None)."""
     readable = dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
@@ -184,7 +186,11 @@ def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
             "n": citation.n, "chunk_id": citation.chunk_id,
             "knowledge_base": readable.get(citation.knowledge_base_id, ""),
             "title": citation.title, "document": citation.document_name,
-            "page": citation.page, "heading_path": citation.heading_path,
+            "page": citation.page, "line": citation.line,
+            "document_type": citation.document_type,
+            "location": place_label(citation.document_type, page=citation.page,
+                                    line=citation.line, heading_path=citation.heading_path),
+            "heading_path": citation.heading_path,
             "snippet": citation.snippet, "supported": citation.supported,
             "url": (source_url(citation.chunk_id, citation.page, citation.snippet)
                     if citation.chunk_id else "")}

@@ -83,6 +83,8 @@ class CitedSource:
     snippet: str
     supported: bool
     url: str
+    line: int | None = None  # the quoted sentence's line or spreadsheet row (Citation.line)
+    document_type: str = ""  # Document.detected_type: what page and line count
 
     def as_json(self) -> dict:
         return asdict(self)

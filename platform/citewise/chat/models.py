@@ -88,6 +88,12 @@ class Citation(models.Model):
     document_name = models.CharField(max_length=255)
     title = models.CharField(max_length=500)
     page = models.PositiveIntegerField(null=True, blank=True)
+    # The quoted sentence's line (text, Markdown, CSV) or row (spreadsheet), 1-based as an
+    # editor or Excel shows it; null for formats without lines (ingestion Block.line).
+    line = models.PositiveIntegerField(null=True, blank=True)
+    # The document's detected_type, kept like its name: whether `page` is a slide and
+    # `line` a row of the sheet named first in heading_path (knowledge.places).
+    document_type = models.CharField(max_length=20, blank=True)
     heading_path = models.JSONField(default=list, blank=True)
     snippet = models.TextField()
     supported = models.BooleanField(default=True)

@@ -356,8 +356,9 @@ class _Answer:
                 document_id=by_n[c.n][1].document_id,
                 knowledge_base=next((kb for kb in self.kbs if kb.slug == c.knowledge_base),
                                     None),
-                document_name=c.document, title=c.title, page=c.page,
-                heading_path=c.heading_path, snippet=c.snippet, supported=c.supported,
+                document_name=c.document, title=c.title, page=c.page, line=c.line,
+                document_type=c.document_type, heading_path=c.heading_path,
+                snippet=c.snippet, supported=c.supported,
             ) for c in citations)
             self.conversation.save(update_fields=["updated_at"])
         return AskResult(
@@ -480,22 +481,23 @@ def _scores(passage: Passage) -> SimpleNamespace:
 
 def _cited(n: int, source: Source, passage: Passage, *, supported: bool,
            snippet: str | None) -> CitedSource:
-    page, heading_path = _quoted_location(source, passage, snippet)
+    found = _quoted_location(source, passage, snippet)
     return CitedSource(
         n=n, chunk_id=source.chunk_id, knowledge_base=passage.knowledge_base,
-        document=source.document, title=source.title, page=page,
-        heading_path=heading_path, snippet=snippet or source.text[:300],
-        supported=supported, url=source_url(source.chunk_id, page, snippet))
+        document=source.document, title=source.title, page=found.page,
+        heading_path=list(found.heading_path), snippet=snippet or source.text[:300],
+        supported=supported, url=source_url(source.chunk_id, found.page, snippet),
+        line=found.line, document_type=passage.document_type)
 
 
-def _quoted_location(source: Source, passage: Passage,
-                     snippet: str | None) -> tuple[int | None, list[str]]:
-    """Page and heading path of the sentence the citation quotes (the verifier's best
-    supporting sentence), not of the passage's start: a passage may span pages."""
+def _quoted_location(source: Source, passage: Passage, snippet: str | None) -> Location:
+    """Page, heading path and line of the sentence the citation quotes (the verifier's
+    best supporting sentence), not of the passage's start: a passage may span pages,
+    sheet rows and lines."""
     found = quoted_location(source.text, _locations(passage), snippet or "")
     if found is None:  # a chunk stored before locations were kept
-        return source.page, list(source.heading_path)
-    return found.page, list(found.heading_path)
+        return Location(0, source.page, tuple(source.heading_path))
+    return found
 
 
 def source_url(chunk_id: int, page: int | None, quote: str | None) -> str:

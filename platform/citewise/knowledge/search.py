@@ -14,6 +14,7 @@ from citewise.knowledge import indexing
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
 from citewise.ops.metrics import SEARCH_LATENCY, answer_stage
+from ingestion.chunker import Location
 from retrieval.errors import SourceChanged
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
@@ -36,10 +37,13 @@ class Passage:
     score: float
     scores: dict[str, float | int | None] = field(default_factory=dict)
     locations: list[list] = field(default_factory=list)  # Chunk.locations
+    document_type: str = ""  # Document.detected_type
+    line: int | None = None  # the line or spreadsheet row the passage starts on
 
     def as_json(self) -> dict:
         return {"chunk_id": self.chunk_id, "knowledge_base": self.knowledge_base,
                 "document": self.document, "title": self.title, "page": self.page,
+                "line": self.line, "document_type": self.document_type,
                 "heading_path": self.heading_path, "text": self.text, "score": self.score,
                 "scores": self.scores}
 
@@ -107,7 +111,8 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
             scores={"fused": result.fused_score, "dense": result.dense_score,
                     "dense_rank": result.dense_rank, "lexical": result.lexical_score,
                     "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
-            locations=chunk.locations,
+            locations=chunk.locations, document_type=chunk.document.detected_type,
+            line=_first_line(chunk.locations),
         ))
     with answer_stage("term_coverage"):
         return _with_term_coverage(query, passages[:k], by_key)
@@ -140,6 +145,11 @@ class _LiveChunks:
 
     def texts(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
         return {(c.knowledge_base.index_key, c.pk): c.text for c in self.rows(keys)}
+
+
+def _first_line(locations: list[list]) -> int | None:
+    """The line the passage starts on, from Chunk.locations."""
+    return Location.from_json(locations[0]).line if locations else None
 
 
 def _with_term_coverage(query: str, passages: list[Passage],

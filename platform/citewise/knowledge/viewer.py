@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from citewise.knowledge.places import place_label
 from citewise.knowledge.storage import path_of
 from ingestion.chunker import Location, quoted_location
 from textproc.sentences import sentence_spans
@@ -112,7 +113,14 @@ class SourceView:
     passage: TextView  # the passage alone (no context), split around the quote
     page: PageView | None  # PDFs
     text: TextView | None  # other formats
-    page_number: int | None  # the page, slide or sheet number shown beside the title
+    page_number: int | None  # the page or slide number shown beside the title
+    line: int | None = None  # the quote's line or spreadsheet row (the passage's first)
+
+    @property
+    def place(self) -> str:
+        """"page 3", "slide 3", "Prices, row 12", "line 40" (knowledge.places)."""
+        return place_label(self.document.detected_type, page=self.page_number,
+                           line=self.line, heading_path=self.heading_path)
 
 
 def source_view(chunk: Chunk, *, page: int | None, quote: str) -> SourceView | None:
@@ -132,7 +140,8 @@ def source_view(chunk: Chunk, *, page: int | None, quote: str) -> SourceView | N
                           None, page_view.number)
     # Other formats, and a PDF whose original is gone: the extracted text.
     return SourceView(chunk, chunk.document, heading_path, quote, passage, None,
-                      text_view(chunk, quote_span), default_page)
+                      text_view(chunk, quote_span), default_page,
+                      line=located.line if located else None)
 
 
 def is_pdf(document: Document) -> bool:

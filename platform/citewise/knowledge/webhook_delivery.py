@@ -19,7 +19,6 @@ import logging
 import time
 from functools import partial
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -116,6 +115,8 @@ def post(delivery: WebhookDelivery, secret: str) -> tuple[int | None, str]:
         "Citewise-Timestamp": timestamp,
         "Citewise-Signature": sign(secret, timestamp, body),
     }
+    import httpx  # lazy: only the worker sends webhooks; every process imports this module
+
     try:
         # Redirects are not followed: the signed body goes only where the admin said.
         response = httpx.post(delivery.url, content=body, headers=headers,

@@ -59,3 +59,16 @@ def make_pdf(path: Path, pages: list[list[tuple[int, str]]], font: Path | None =
             pdf.ln(size * 0.4)
     pdf.output(str(path))
     return path
+
+
+def make_deck(path: Path, slides: list[tuple[str, str]]) -> Path:
+    """A PowerPoint file of title-and-content slides, one per (title, text)."""
+    from pptx import Presentation
+
+    presentation = Presentation()
+    for title, text in slides:
+        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = text
+    presentation.save(str(path))
+    return path

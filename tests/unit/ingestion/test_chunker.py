@@ -8,7 +8,7 @@ from pathlib import Path
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.chunker import ChunkDraft, chunk_document, extracted_text, quoted_location
 from ingestion.parse import parse_document
-from tests.unit.ingestion.conftest import make_pdf, words
+from tests.unit.ingestion.conftest import make_deck, make_pdf, words
 
 
 def assert_invariant(doc: ParsedDocument, chunks: list[ChunkDraft]) -> None:
@@ -155,17 +155,9 @@ def assert_locations(doc: ParsedDocument, chunks: list[ChunkDraft]) -> int:
 
 
 def test_a_passage_over_several_slides_locates_each_sentence_on_its_slide(tmp_path: Path):
-    from pptx import Presentation
-
-    presentation = Presentation()
-    for title, line in (("Welcome", "The kickoff starts at nine."),
-                        ("Lunch", "Lunch is served in the atrium."),
-                        ("Parking", "Visitors park on level B1.")):
-        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
-        slide.shapes.title.text = title
-        slide.placeholders[1].text_frame.text = line
-    path = tmp_path / "day.pptx"
-    presentation.save(str(path))
+    path = make_deck(tmp_path / "day.pptx", [("Welcome", "The kickoff starts at nine."),
+                                             ("Lunch", "Lunch is served in the atrium."),
+                                             ("Parking", "Visitors park on level B1.")])
     doc = parse_document(path, "day.pptx")
     chunks = chunk_document(doc, words, max_tokens=100)
     assert len(chunks) == 1 and (chunks[0].page_start, chunks[0].page_end) == (1, 3)

@@ -18,10 +18,11 @@ from citewise.chat.services import ask
 from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.models import KnowledgeBase
 from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.places import citation_place
 
 JSON_KEYS = ("question", "answer", "not_found", "grounded", "citations", "usage")
-CITATION_KEYS = ("n", "chunk_id", "document", "title", "page", "heading_path", "snippet",
-                 "supported")
+CITATION_KEYS = ("n", "chunk_id", "document", "title", "page", "line", "heading_path",
+                 "snippet", "supported")
 
 
 def result_json(result: AskResult) -> str:
@@ -33,6 +34,10 @@ def result_json(result: AskResult) -> str:
 
 class Command(BaseCommand):
     help = "Ask a question of knowledge bases and print the cited answer."
+    # Django's system checks load every URL and view (a second and more of a cold start);
+    # they guard deployment, which `manage.py check`, migrate and serve run. A question
+    # asked from the terminal needs none of it.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("question", nargs="?")
@@ -68,9 +73,10 @@ class Command(BaseCommand):
             return
         self.stdout.write("")
         for citation in result.citations:
-            page = f", page {citation.page}" if citation.page else ""
+            where = citation_place(citation.as_json())
+            where = f", {where}" if where else ""
             mark = "" if citation.supported else "  (not supported by the passage)"
-            self.stdout.write(f"[{citation.n}] {citation.title}{page} "
+            self.stdout.write(f"[{citation.n}] {citation.title}{where} "
                               f"({citation.document}){mark}")
 
     def _answer(self, question: str, kbs: list[KnowledgeBase], *,

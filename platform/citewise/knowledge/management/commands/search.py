@@ -15,19 +15,25 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.places import citation_place
 from citewise.knowledge.search import Passage, search
 
 
 def result_json(query: str, passages: list[Passage]) -> str:
     return json.dumps({"query": query, "results": [
         {key: value for key, value in passage.as_json().items()
-         if key in ("chunk_id", "document", "title", "page", "heading_path", "text", "score")}
+         if key in ("chunk_id", "document", "title", "page", "line", "heading_path", "text",
+                    "score")}
         for passage in passages
     ]}, ensure_ascii=False)
 
 
 class Command(BaseCommand):
     help = "Search knowledge bases and print the passages found."
+    # Django's system checks load every URL and view (a second and more of a cold start);
+    # they guard deployment, which `manage.py check`, migrate and serve run. A question
+    # asked from the terminal needs none of it.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("query", nargs="?", help="the question (or use --queries)")
@@ -57,9 +63,10 @@ class Command(BaseCommand):
             self.stdout.write("No passage found.")
         for n, passage in enumerate(passages, start=1):
             where = " > ".join(passage.heading_path)
-            page = f", page {passage.page}" if passage.page else ""
+            place = citation_place(passage.as_json())
+            place = f", {place}" if place else ""
             self.stdout.write(self.style.SUCCESS(
-                f"{n}. {passage.title}{page}  [{passage.score:.4f}]"))
+                f"{n}. {passage.title}{place}  [{passage.score:.4f}]"))
             if where:
                 self.stdout.write(f"   {where}")
             self.stdout.write(f"   {passage.text[:300]}")
