@@ -27,6 +27,7 @@ from textproc.tokens import match_tokens
 
 FEATURES = ("fused", "dense", "lexical", "coverage", "term_coverage", "sentence",
             "sentence_lexical", "sentence_semantic")
+SENTENCE_FEATURES = frozenset({"sentence", "sentence_lexical", "sentence_semantic"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class AnswerabilityConfig:
         if unknown:
             raise ValueError(f"unknown answerability features {sorted(unknown)}; "
                              f"known: {FEATURES}")
+
+    @property
+    def uses_sentences(self) -> bool:
+        """Whether the decision reads the extractive backend's scored sentences (which
+        cost an embedding of every sentence of the sources)."""
+        return any(self.weights.get(name) for name in SENTENCE_FEATURES)
 
 
 @dataclass(frozen=True)

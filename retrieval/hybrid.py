@@ -13,11 +13,16 @@ Fair multi-knowledge-base merging:
   term statistics and are not comparable; every knowledge base's best lexical match thus
   earns the same RRF credit, so a large knowledge base cannot crowd out a small one.
 - RRF then adds the lists' weighted 1/(k + rank) contributions.
+
+Timing: a `timer` (stage name -> context manager, e.g. a Prometheus histogram's
+labels(stage=...).time()) wraps each stage: query_embedding, vector_search,
+lexical_search, fusion, dedupe and rerank (the `texts` lookup is the caller's to time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,6 +37,7 @@ from retrieval.vector_store import EmbeddingSource
 
 Key = tuple[str, int]  # (kb_key, chunk_id)
 TextLookup = Callable[[list[Key]], Mapping[Key, str]]
+Timer = Callable[[str], AbstractContextManager[object]]  # stage name -> timing block
 
 
 @dataclass(frozen=True)
@@ -68,11 +74,13 @@ class SearchOptions:
 
 class HybridSearcher:
     def __init__(self, vectors: VectorIndex, lexical: LexicalStore, *,
-                 fusion: FusionConfig | None = None, reranker: Reranker | None = None) -> None:
+                 fusion: FusionConfig | None = None, reranker: Reranker | None = None,
+                 timer: Timer | None = None) -> None:
         self.vectors = vectors
         self.lexical = lexical
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
+        self.timer: Timer = timer or (lambda stage: nullcontext())
 
     def search(self, query: str, knowledge_bases: Iterable[KnowledgeBaseRef], *,
                options: SearchOptions | None = None,
@@ -92,6 +100,12 @@ class HybridSearcher:
             lists += self._dense_lists(query, list(kbs.values()), partial)
         if options.use_lexical:
             lists += self._lexical_lists(query, list(kbs.values()), partial)
+        with self.timer("fusion"):
+            results = self._fuse(lists, partial)
+        return self._finish(query, results, options, texts)
+
+    def _fuse(self, lists: list[RankedList],
+              partial: dict[Key, dict[str, float | int]]) -> list[SearchResult]:
         fused = rrf(lists, k=self.fusion.rrf_k)
         # Ties (e.g. every list weighted 0 because no method is confident) fall back to
         # the best rank any method gave, so a single-method search keeps that method's order.
@@ -100,10 +114,9 @@ class HybridSearcher:
             return (-fused[key], min(float(r) for r in ranks if r is not None), key)
 
         ordered: list[Key] = sorted(fused, key=order)  # type: ignore[arg-type]
-        results = [SearchResult(chunk_id=cid, kb_key=kb, rank=0, fused_score=fused[(kb, cid)],
-                                **partial[(kb, cid)])  # type: ignore[arg-type]
-                   for kb, cid in ordered]
-        return self._finish(query, results, options, texts)
+        return [SearchResult(chunk_id=cid, kb_key=kb, rank=0, fused_score=fused[(kb, cid)],
+                             **partial[(kb, cid)])  # type: ignore[arg-type]
+                for kb, cid in ordered]
 
     def _dense_lists(self, query: str, kbs: list[KnowledgeBaseRef],
                      partial: dict[Key, dict[str, float | int]]) -> list[RankedList]:
@@ -112,13 +125,15 @@ class HybridSearcher:
             by_model.setdefault(kb.embedder, []).append(kb)
         lists = []
         for config, group in by_model.items():
-            embedder = get_embedder(config)
-            vector = embedder.embed_query(query)
+            with self.timer("query_embedding"):
+                embedder = get_embedder(config)
+                vector = embedder.embed_query(query)
             hits: list[tuple[float, Key]] = []
             for kb in group:
-                ids, scores = self.vectors.search(kb.key, vector, self.fusion.candidates,
-                                                  model=embedder.model_name,
-                                                  source=kb.vector_source)
+                with self.timer("vector_search"):
+                    ids, scores = self.vectors.search(kb.key, vector, self.fusion.candidates,
+                                                      model=embedder.model_name,
+                                                      source=kb.vector_source)
                 hits += [(float(s), (kb.key, int(i))) for i, s in zip(ids, scores, strict=True)]
             hits.sort(key=lambda hit: -hit[0])
             hits = hits[: self.fusion.candidates]
@@ -137,8 +152,9 @@ class HybridSearcher:
                        partial: dict[Key, dict[str, float | int]]) -> list[RankedList]:
         lists = []
         for kb in kbs:
-            ids, scores = self.lexical.search(kb.key, query, self.fusion.candidates,
-                                              source=kb.text_source)
+            with self.timer("lexical_search"):
+                ids, scores = self.lexical.search(kb.key, query, self.fusion.candidates,
+                                                  source=kb.text_source)
             keys = [(kb.key, int(i)) for i in ids]
             for rank, (key, score) in enumerate(zip(keys, scores, strict=True), start=1):
                 partial.setdefault(key, {}).update(lexical_score=float(score),
@@ -156,14 +172,16 @@ class HybridSearcher:
             # Look at a few extra so dropping duplicates still leaves enough results.
             head = results[: window * 2]
             found = texts([(r.kb_key, r.chunk_id) for r in head])
-            dropped = near_duplicates([(r.kb_key, r.chunk_id) for r in head], found,
-                                      threshold=options.dedupe_threshold)
+            with self.timer("dedupe"):
+                dropped = near_duplicates([(r.kb_key, r.chunk_id) for r in head], found,
+                                          threshold=options.dedupe_threshold)
             results = [r for r in head if (r.kb_key, r.chunk_id) not in dropped]
         if self.reranker is not None and texts is not None:
             head = results[: options.rerank_candidates]
             found = texts([(r.kb_key, r.chunk_id) for r in head])
-            scores = self.reranker.score(query, [found.get((r.kb_key, r.chunk_id), "")
-                                                 for r in head])
+            with self.timer("rerank"):
+                scores = self.reranker.score(query, [found.get((r.kb_key, r.chunk_id), "")
+                                                     for r in head])
             head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
             results = rerank_order(head) + results[len(head):]
         return [replace(r, rank=i) for i, r in enumerate(results[: options.k], start=1)]

@@ -77,7 +77,8 @@ class VectorStore(WritesById):
         loaded = self._reader(kb_key, model=model, dimension=query.shape[1], source=source)
         if loaded.payload.ntotal == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = loaded.payload.search(query, min(k, loaded.payload.ntotal))
+        scores, ids = faiss_index.search_one(loaded.payload, query,
+                                             min(k, loaded.payload.ntotal))
         keep = ids[0] >= 0  # IVF may return fewer than k when probed lists are small
         return ids[0][keep], scores[0][keep]
 

@@ -15,6 +15,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usa
 from inference.errors import BackendBusy, ErrorCode, LLMUnavailable
 from inference.prompt import PromptBudget, TokenCounter, build_prompt, rewrite_messages
 from textproc.tokens import approx_tokens
+
+Timer = Callable[[str], AbstractContextManager[object]]  # stage name -> timing block
 
 
 @dataclass(frozen=True)
@@ -66,15 +69,17 @@ class VLLMBackend:
     name = "vllm"
 
     def __init__(self, config: VLLMConfig, *, count_tokens: TokenCounter | None = None,
-                 http_client: Any = None) -> None:
+                 http_client: Any = None, timer: Timer | None = None) -> None:
         """`http_client`: an httpx-compatible client for the openai client and health checks
-        (tests pass one with a mock transport)."""
+        (tests pass one with a mock transport). `timer` wraps prompt building (stage
+        "prompt"), e.g. a Prometheus histogram's labels(stage=...).time()."""
         from openai import OpenAI, Timeout  # lazy: only processes that answer need it
 
         if not config.model:
             raise ValueError("VLLMConfig.model is required (the served model name)")
         self.config = config
         self.count_tokens = count_tokens or approx_tokens
+        self.timer: Timer = timer or (lambda stage: nullcontext())
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._http = http_client
         self.client = OpenAI(
@@ -93,7 +98,8 @@ class VLLMBackend:
 
     def stream(self, request: AnswerRequest) -> Iterator[Event]:
         max_tokens = request.max_tokens or self.config.max_tokens
-        prompt = build_prompt(request, self.budget(max_tokens), self.count_tokens)
+        with self.timer("prompt"):
+            prompt = build_prompt(request, self.budget(max_tokens), self.count_tokens)
         yield from self.stream_messages(
             prompt.messages, max_tokens=max_tokens,
             temperature=self.config.temperature if request.temperature is None

@@ -5,6 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from citewise.chat.events import AskResult
+from citewise.chat.services import ask
+from citewise.knowledge.permissions import SYSTEM
+from tests.factories import load_document, make_kb
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,3 +105,30 @@ def test_metrics_allow_a_configured_network(client, settings):
     settings.METRICS_ALLOWED_IPS = ["10.20.0.0/16"]
     assert client.get("/metrics", **OUTSIDER).status_code == 200
     assert client.get("/metrics", **OPERATOR).status_code == 403
+
+
+STAGES_OF_A_QUOTED_ANSWER = ("permissions", "query_embedding", "vector_search",
+                             "lexical_search", "fusion", "chunk_fetch", "term_coverage",
+                             "answerability", "verification", "storage")
+
+
+def answer_stage_counts(client) -> dict[str, float]:
+    """citewise_answer_stage_seconds_count by stage, as Prometheus would read /metrics."""
+    text = client.get("/metrics", **OPERATOR).content.decode()
+    (family,) = [f for f in text_string_to_metric_families(text)
+                 if f.name == "citewise_answer_stage_seconds"]
+    return {sample.labels["stage"]: sample.value for sample in family.samples
+            if sample.name.endswith("_count")}
+
+
+def test_metrics_time_each_stage_of_an_answer(client):
+    kb = make_kb("it-handbook")
+    load_document(kb, "handbook.md", "# Passwords\n\nPasswords expire every 90 days. Reset "
+                                     "your password in the self-service portal.\n")
+    before = answer_stage_counts(client)
+    events = list(ask(SYSTEM, "How often do passwords expire?", knowledge_bases=[kb]))
+    assert isinstance(events[-1], AskResult) and not events[-1].not_found
+    after = answer_stage_counts(client)
+    grown = {stage for stage in STAGES_OF_A_QUOTED_ANSWER
+             if after.get(stage, 0) > before.get(stage, 0)}
+    assert grown == set(STAGES_OF_A_QUOTED_ANSWER)

@@ -14,6 +14,7 @@ from django.conf import settings
 from citewise.knowledge import indexing
 from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import KnowledgeBase
+from citewise.ops.metrics import answer_stage
 from inference.backends.extractive import ExtractiveBackend
 from inference.backends.vllm import VLLMBackend, VLLMConfig
 from inference.errors import ErrorCode, LLMUnavailable
@@ -36,7 +37,7 @@ def vllm_backend() -> VLLMBackend:
         raise LLMUnavailable("No language model is configured on this server (VLLM_BASE_URL "
                              "and VLLM_MODEL); ask an administrator.",
                              code=ErrorCode.NOT_CONFIGURED)
-    return VLLMBackend(vllm_config())
+    return VLLMBackend(vllm_config(), timer=answer_stage)
 
 
 def vllm_config(*, timeout: float | None = None) -> VLLMConfig:

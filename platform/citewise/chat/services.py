@@ -48,7 +48,7 @@ from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import AnswerExample, KnowledgeBase
 from citewise.knowledge.permissions import Actor, KeyActor, acting_user
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
-from citewise.ops.metrics import ANSWER_LATENCY
+from citewise.ops.metrics import ANSWER_LATENCY, answer_stage
 from inference.answerability import AnswerabilityConfig, decide, evidence
 from inference.backends.base import (
     AnswerBackend as BackendProtocol,
@@ -110,7 +110,8 @@ def ask(actor: Actor, question: str, *, knowledge_bases: Iterable[KnowledgeBase]
         raise ValueError("the question is empty")
     if history is not None and conversation is not None:
         raise ValueError("give the history or a stored conversation, not both")
-    kbs = allowed_knowledge_bases(actor, knowledge_bases)
+    with answer_stage("permissions"):
+        kbs = allowed_knowledge_bases(actor, knowledge_bases)
     if not kbs:
         raise PermissionDenied("there is no knowledge base you may read")
     began = time.perf_counter()
@@ -125,10 +126,17 @@ class _Answer:
                  history: Sequence[Turn] | None = None,
                  sampling: Sampling | None = None) -> None:
         self.actor, self.question, self.kbs, self.began = actor, question, kbs, began
-        self.conversation = conversation or new_conversation(actor, question, kbs)
+        # A new conversation is created with the exchange it holds (_store), after the
+        # answer: one transaction fewer before the first token.
+        self.conversation = conversation
         self.language = detect_language(question)
-        self.history = (_history(self.conversation) if history is None
-                        else list(history)[-HISTORY_TURNS:])
+        if history is not None:
+            self.history = list(history)[-HISTORY_TURNS:]
+        elif conversation is None:
+            self.history = []
+        else:
+            with answer_stage("history"):
+                self.history = _history(conversation)
         self.sampling = sampling or Sampling()
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
@@ -161,7 +169,8 @@ class _Answer:
         """Search; a word of the question that the passages found do not use but spell
         one letter differently is a typo: corrected, and searched again."""
         passages = self._search(query)
-        corrected = correct_typos(query, (p.text for p in passages))
+        with answer_stage("spelling"):
+            corrected = correct_typos(query, (p.text for p in passages))
         if corrected == query:
             return query, passages
         return corrected, self._search(corrected)
@@ -173,15 +182,20 @@ class _Answer:
                 passages: list[Passage]) -> bool:
         """Does the evidence answer the question (inference.answerability), and, for the
         extractive backend, is there a sentence to quote? A refusal decided here streams
-        nothing before it."""
-        extractive = extractive_backend(self.kbs[0])
-        sentences = extractive.score_sentences(search_query, sources)
-        features = evidence(search_query, sources=sources,
-                            results=[_scores(p) for p in passages], sentences=sentences)
-        if not decide(features, answerability_config()).answerable:
-            return False
-        return (self.backend_name != AnswerBackend.EXTRACTIVE
-                or bool(extractive.select(search_query, sources)))
+        nothing before it. The sources' sentences are embedded and scored only when the
+        decision or the backend reads them: for an LLM answer with the default feature
+        (term_coverage) that work would only delay the first token."""
+        with answer_stage("answerability"):
+            extractive = extractive_backend(self.kbs[0])
+            config = answerability_config()
+            quoting = self.backend_name == AnswerBackend.EXTRACTIVE
+            sentences = (extractive.score_sentences(search_query, sources)
+                         if quoting or config.uses_sentences else [])
+            features = evidence(search_query, sources=sources,
+                                results=[_scores(p) for p in passages], sentences=sentences)
+            if not decide(features, config).answerable:
+                return False
+            return not quoting or bool(extractive.select(search_query, sources))
 
     def _request(self, search_query: str, sources: list[Source]) -> AnswerRequest:
         return AnswerRequest(
@@ -231,8 +245,9 @@ class _Answer:
             if closest and not parser.citations:
                 answer += _closest_listing(self.language, closest)
             self._record_gap(closest, passages)
-        verification = verifier(extractive_backend(self.kbs[0]).embed_passages).verify(
-            parser.text, parser.citations, sources)
+        with answer_stage("verification"):
+            verification = verifier(extractive_backend(self.kbs[0]).embed_passages).verify(
+                parser.text, parser.citations, sources)
         return self._store(answer=answer, search_query=search_query, sources=sources,
                            passages=passages, cited=sorted({n for c in parser.citations
                                                             for n in c.numbers}),
@@ -259,8 +274,9 @@ class _Answer:
         keeps those that fit a quarter of the prompt)."""
         if self.backend_name != AnswerBackend.VLLM:
             return []
-        rows = AnswerExample.objects.filter(knowledge_base__in=self.kbs).order_by(
-            "knowledge_base__name", "position", "pk")[:MAX_EXAMPLES]
+        with answer_stage("examples"):
+            rows = list(AnswerExample.objects.filter(knowledge_base__in=self.kbs).order_by(
+                "knowledge_base__name", "position", "pk")[:MAX_EXAMPLES])
         return [Example(row.question, row.answer, (row.source,) if row.source.strip() else ())
                 for row in rows]
 
@@ -269,12 +285,15 @@ class _Answer:
             return self.question
         if self.backend_name == AnswerBackend.VLLM:
             try:
-                rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
-                                                                       self.question)
+                with answer_stage("rewrite"):
+                    rewritten, self.rewrite_usage = vllm_backend().rewrite(self.history,
+                                                                           self.question)
                 return rewritten
             except LLMUnavailable as error:
                 self.llm_down = error  # the answer step reports it; retrieval still works
-        return extractive_backend(self.kbs[0]).rewrite_question(self.history, self.question)
+        with answer_stage("rewrite"):
+            return extractive_backend(self.kbs[0]).rewrite_question(self.history,
+                                                                    self.question)
 
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
         closest = _closest_documents(passages)
@@ -299,7 +318,7 @@ class _Answer:
     def _record_gap(self, closest: list[dict], passages: list[Passage]) -> None:
         """The question goes to the admins' report of what the documents do not answer,
         with how close the closest passage came."""
-        with transaction.atomic():
+        with answer_stage("storage"), transaction.atomic():
             gap = UnansweredQuestion.objects.create(
                 question=self.question, best_score=closest_similarity(passages),
                 closest_documents=closest,
@@ -319,7 +338,9 @@ class _Answer:
                 zip(sources, passages, strict=True)}
         citations = [_cited(n, *by_n[n], supported=supported.get(n, False),
                             snippet=snippets.get(n)) for n in cited if n in by_n]
-        with transaction.atomic():
+        with answer_stage("storage"), transaction.atomic():
+            if self.conversation is None:
+                self.conversation = new_conversation(self.actor, self.question, self.kbs)
             Message.objects.create(conversation=self.conversation, role=Role.USER,
                                    text=self.question)
             message = Message.objects.create(

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from citewise.knowledge import indexing
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
 from citewise.knowledge.permissions import Actor, readable_knowledge_bases
-from citewise.ops.metrics import SEARCH_LATENCY
+from citewise.ops.metrics import SEARCH_LATENCY, answer_stage
 from ingestion.chunker import Location
 from retrieval.errors import SourceChanged
 from retrieval.fusion import FusionConfig
@@ -58,7 +58,7 @@ def searcher() -> HybridSearcher:
     fusion = FusionConfig(dense_weight=settings.DENSE_WEIGHT,
                           lexical_weight=settings.LEXICAL_WEIGHT)
     return HybridSearcher(indexing.vector_store(), indexing.lexical_store(), fusion=fusion,
-                          reranker=reranker)
+                          reranker=reranker, timer=answer_stage)
 
 
 def allowed_knowledge_bases(actor: Actor,
@@ -86,26 +86,18 @@ def search(actor: Actor, query: str, *, knowledge_bases: Iterable[KnowledgeBase]
 
 def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] | None,
             k: int) -> list[Passage]:
-    kbs = allowed_knowledge_bases(actor, knowledge_bases)
+    with answer_stage("permissions"):
+        kbs = allowed_knowledge_bases(actor, knowledge_bases)
     for kb in kbs:  # rows read just now: their index_version is the database's
         indexing.refresh_local_indexes(kb)
     by_key = {kb.index_key: kb for kb in kbs}
     refs = [KnowledgeBaseRef(key=kb.index_key, embedder=indexing.embedder_config(kb),
                              vector_source=indexing.embedding_source(kb),
                              text_source=indexing.text_source(kb)) for kb in kbs]
-
-    def live_chunks(keys: Iterable[tuple[str, int]]):
-        ids = [chunk_id for kb_key, chunk_id in keys if kb_key in by_key]
-        return (Chunk.objects.filter(pk__in=ids, knowledge_base__in=kbs,
-                                     document__status=DocumentStatus.INDEXED)
-                .select_related("document", "knowledge_base"))
-
-    def texts(keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
-        return {(c.knowledge_base.index_key, c.pk): c.text for c in live_chunks(keys)}
-
+    live = _LiveChunks(kbs)
     results = searcher().search(query, refs, options=SearchOptions(k=k + STALE_SLACK),
-                                texts=texts)
-    rows = {chunk.pk: chunk for chunk in live_chunks((r.kb_key, r.chunk_id) for r in results)}
+                                texts=live.texts)
+    rows = {chunk.pk: chunk for chunk in live.rows((r.kb_key, r.chunk_id) for r in results)}
     passages = []
     for result in results:
         chunk = rows.get(result.chunk_id)
@@ -124,7 +116,37 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
             locations=chunk.locations, document_type=chunk.document.detected_type,
             line=_first_line(chunk.locations),
         ))
-    return _with_term_coverage(query, passages[:k], by_key)
+    with answer_stage("term_coverage"):
+        return _with_term_coverage(query, passages[:k], by_key)
+
+
+class _LiveChunks:
+    """The rows of indexed chunks of the knowledge bases searched (the database, not the
+    index, decides what is live), each read at most once per search: dedupe asks for the
+    texts of the top hits, then the passages need the same rows."""
+
+    def __init__(self, kbs: list[KnowledgeBase]) -> None:
+        self.kbs = kbs
+        self.keys = {kb.index_key for kb in kbs}
+        self._rows: dict[int, Chunk] = {}
+        self._asked: set[int] = set()
+
+    def rows(self, keys: Iterable[tuple[str, int]]) -> list[Chunk]:
+        wanted = [chunk_id for kb_key, chunk_id in keys if kb_key in self.keys]
+        new = [chunk_id for chunk_id in wanted if chunk_id not in self._asked]
+        if new:
+            self._asked.update(new)
+            with answer_stage("chunk_fetch"):
+                self._rows.update((chunk.pk, chunk) for chunk in Chunk.objects.filter(
+                    pk__in=new, knowledge_base__in=self.kbs,
+                    document__status=DocumentStatus.INDEXED,
+                ).select_related("document", "knowledge_base")
+                  # The stored vectors (1.5 KB each with MiniLM) are for rebuilds only.
+                  .defer("embedding", "next_embedding"))
+        return [self._rows[chunk_id] for chunk_id in wanted if chunk_id in self._rows]
+
+    def texts(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
+        return {(c.knowledge_base.index_key, c.pk): c.text for c in self.rows(keys)}
 
 
 def _first_line(locations: list[list]) -> int | None:

@@ -8,6 +8,7 @@ web server's memory never sees. Later stages add retrieval and LLM timings here.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 from django.db.models import Count, Sum
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -38,6 +39,20 @@ ANSWER_LATENCY = Histogram(
     "Time to answer a question, from the question to the stored answer (LLM included).",
     buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
 )
+
+ANSWER_STAGE_LATENCY = Histogram(
+    "citewise_answer_stage_seconds",
+    "Time spent in one stage of answering a question (searches through the search API "
+    "add to the search stages).",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def answer_stage(stage: str) -> AbstractContextManager[object]:
+    """Times the block into citewise_answer_stage_seconds{stage} (the stage names are
+    listed in docs/operations.md). Retrieval and inference take it as their `timer`."""
+    return ANSWER_STAGE_LATENCY.labels(stage=stage).time()
 
 
 class TaskTableCollector(Collector):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from retrieval.dedupe import jaccard, near_duplicates, shingles
@@ -64,3 +66,32 @@ def test_dense_confidence_uses_the_absolute_cosine_lead():
     assert dense_confidence([0.60, 0.56, 0.55, 0.55, 0.54], confident_gap=0.3) < 0.25
     assert dense_confidence([0.60, 0.56, 0.55, 0.55, 0.54], confident_gap=0.3,
                             noise_gap=0.15) == 0.0
+
+
+def test_near_duplicates_drop_exactly_what_the_shingle_jaccard_definition_drops():
+    """The array implementation (every search runs it before an answer's first token)
+    against the definition: Jaccard of character 5-gram sets, better-ranked copy kept."""
+    rng = random.Random(15)  # noqa: S311 (test data, not secrets)
+    words = ["reset", "your", "password", "every", "90", "days", "비밀번호는", "계정",
+             "페이지에서", "재설정할", "VPN", "ＶＰＮ", "client"]
+    for _ in range(300):
+        base = [" ".join(rng.choices(words, k=rng.randint(0, 30))) for _ in range(6)]
+        texts = {}
+        for key in range(rng.randint(1, 16)):
+            text = rng.choice(base)
+            if rng.random() < 0.5:  # a near copy: cut short, something added
+                text = text[:rng.randint(0, len(text))] + rng.choice(["", " again", "!"])
+            if rng.random() < 0.15:  # empty and shorter than a shingle
+                text = rng.choice(["", "ab", "abcde", "ABCDE", "aaaaaa"])
+            texts[key] = text
+        ordered = rng.sample(range(20), 20)  # some keys have no text
+        for threshold in (0.5, 0.8, 1.0):
+            kept: list[frozenset[str]] = []
+            expected = set()
+            for key in (k for k in ordered if k in texts):
+                current = shingles(texts[key])
+                if any(jaccard(current, other) >= threshold for other in kept):
+                    expected.add(key)
+                else:
+                    kept.append(current)
+            assert near_duplicates(ordered, texts, threshold=threshold) == expected
