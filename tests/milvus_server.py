@@ -43,8 +43,10 @@ def milvus_lite_server(folder: Path | str) -> Iterator[str]:
     if not server.init() or not server.start():
         raise RuntimeError("Milvus Lite did not start (see its log above)")
     try:
+        uri = f"http://127.0.0.1:{port}"
         _wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        _wait_until_serving(uri)
+        yield uri
     finally:
         server.stop()
 
@@ -58,6 +60,27 @@ def _wait_for_port(port: int) -> None:
             raise RuntimeError(f"Milvus Lite did not listen on port {port} "
                                f"within {STARTUP_SECONDS:.0f}s")
         time.sleep(0.1)
+
+
+def _wait_until_serving(uri: str) -> None:
+    """The port opens before the engine answers requests: a first test that wrote at once
+    failed now and then. Wait until a client can list the collections."""
+    from pymilvus import MilvusClient
+
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            client = MilvusClient(uri, timeout=5)
+            try:
+                client.list_collections()
+                return
+            finally:
+                client.close()
+        except Exception as error:  # pymilvus raises several types while the server starts
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Milvus Lite at {uri} did not answer within "
+                                   f"{STARTUP_SECONDS:.0f}s: {error}") from error
+            time.sleep(0.2)
 
 
 def drop_collections(uri: str, prefix: str) -> None:
