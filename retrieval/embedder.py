@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -352,8 +353,15 @@ def _quantize_int8(fp32: Path, out: Path) -> None:
     # Per-channel int8 weights for the MatMuls: per-tensor scales (quantize_dynamic's
     # default) cost all-MiniLM-L6-v2 a cosine of 0.91-0.97, sometimes far less, against
     # fp32 on real passages; per-channel keeps it at about 0.98-0.99.
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
+    # The quantizer logs a line per tensor on the root logger at INFO (hundreds, in the
+    # middle of a first `make run` or ingest) and a pre-processing hint as a warning;
+    # nothing in them is for an operator.
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _cpu_count() -> int:

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,10 @@ class MilvusVectorStore(WritesById):
             if self._client is None or self._client_pid != os.getpid():
                 from pymilvus import MilvusClient  # lazy: only deployments on Milvus load it
 
-                self._client = MilvusClient(self.uri)
+                with warnings.catch_warnings():
+                    # Milvus Lite 2.5 imports pkg_resources, which warns on every start.
+                    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                    self._client = MilvusClient(self.uri)
                 self._client_pid = os.getpid()
             return self._client
 
