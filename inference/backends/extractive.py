@@ -268,7 +268,7 @@ class ExtractiveBackend:
         strength = {n: b.score + cfg.coverage_weight * coverage.get(n, 0.0)
                     for n, b in best.items()}
         strongest = max(strength, key=lambda n: (strength[n], -n))
-        if best[strongest].defines:  # it defines what the question names
+        if best[strongest].defines or _names_the_question(best[strongest]):
             return strongest
         chosen = min(n for n in strength
                      if strength[n] >= strength[strongest] * cfg.source_tolerance)
@@ -376,6 +376,13 @@ def strip_heading(sentence: str, headings: Sequence[str]) -> str:
         if glued and rest and not rest[0].islower():
             return rest
     return sentence
+
+
+def _names_the_question(best: ScoredSentence) -> bool:
+    """The passage's best match is its heading (or a question it asks) holding every term
+    of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
+    an index?"), whatever passage retrieval ranked above it."""
+    return not best.quotable and best.lexical >= 1.0 - 1e-9
 
 
 def _defines(sentence: str, named: dict[str, float]) -> bool:

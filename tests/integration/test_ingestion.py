@@ -79,7 +79,9 @@ def test_ingest_command_indexes_files_and_reports_failures(tmp_path):
     top = found["results"][0]
     assert found["query"] == "how do I connect to the VPN?"
     assert top["document"] == "vpn.md" and "WireGuard" in top["text"]
-    assert set(top) == {"chunk_id", "document", "title", "page", "heading_path", "text", "score"}
+    assert set(top) == {"chunk_id", "document", "title", "page", "line", "heading_path", "text",
+                        "score"}
+    assert top["page"] is None and top["line"] >= 1  # a Markdown file has lines, not pages
 
     korean = search_json("연차 휴가는 며칠인가요?", "handbook")["results"][0]
     assert korean["document"] == "leave-ko.txt" and "15일" in korean["text"]

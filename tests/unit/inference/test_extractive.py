@@ -353,3 +353,20 @@ def test_the_passage_defining_the_named_endpoint_answers_not_one_mentioning_it()
         chosen = backend.select("What does /healthz report?", sources)
         assert [s.n for s in chosen][:1] == [2], chosen
         assert chosen[0].text.startswith("GET /healthz: 200")
+
+
+def test_the_section_whose_heading_is_the_question_answers_over_a_higher_ranked_one():
+    """Retrieval ranked first a section that touches the subject; the section headed with
+    every word of the question is the one about it (it was refused as a disagreement)."""
+    sources = [
+        source(1, "A large knowledge base makes the first question after the damage slow "
+                  "while it rebuilds; to rebuild ahead of time, run the command. Each index "
+                  "file has a manifest. An index file may be truncated. The index of every "
+                  "knowledge base is derived.", heading=("Damaged index files",)),
+        source(2, "Search also rebuilds what is missing by itself. Run the rebuild command "
+                  "to rebuild them all now.", heading=("Rebuilding indexes",)),
+    ]
+    sources = [replace(sources[0], coverage=1.0), replace(sources[1], coverage=0.6)]
+    for backend in backends():
+        chosen = backend.select("How can I rebuild an index?", sources)
+        assert chosen and {s.n for s in chosen} == {2}, chosen

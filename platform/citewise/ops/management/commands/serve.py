@@ -179,9 +179,15 @@ def _lock_data_dir(data_dir: Path) -> IO[str] | None:
 
 
 def _worker_answers() -> bool:
-    from citewise.celery import app
+    """The readiness check's ping: the filesystem broker polls once a second, so a
+    shorter wait than its timeout misses a worker that is up."""
+    from citewise.ops.readiness import NotReady, check_worker
 
-    return bool(app.control.ping(timeout=0.5, limit=1))
+    try:
+        check_worker()
+    except NotReady:
+        return False
+    return True
 
 
 def _probe_host(host: str) -> str:
