@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,32 +73,25 @@ class Bm25Matrix:
         """The idf and the BM25 weights follow the matrix; rebuilt on next use."""
         self._weights = self._idf_values = None
 
-    def search(self, query_tokens: list[str], k: int,
-               weights: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (ids, scores): BM25 summed over the query's distinct terms, each times its
-        weight in `weights` (1 when absent)."""
-        terms = sorted({t for t in query_tokens if t in self.vocab}, key=self.vocab.get)
-        if not terms or not len(self.ids) or k <= 0:
+    def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        cols = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
+        if not cols or not len(self.ids) or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        cols = [self.vocab[t] for t in terms]
-        factors = np.array([(weights or {}).get(t, 1.0) for t in terms], dtype=np.float32)
-        scores = np.asarray(self._weight_matrix()[:, cols] @ factors).ravel()
+        scores = np.asarray(self._weight_matrix()[:, cols].sum(axis=1)).ravel()
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return self.ids[hits], scores[hits].astype(np.float32)
 
-    def term_coverage(self, query_tokens: list[str], ids: Iterable[int],
-                      weights: Mapping[str, float] | None = None) -> dict[int, float]:
+    def term_coverage(self, query_tokens: list[str], ids: Iterable[int]) -> dict[int, float]:
         """For each chunk id: the share of the query's distinct terms it contains, each
         term weighted by its idf in this knowledge base. A term the knowledge base never
         uses weighs most, so a question about something the documents do not mention
         scores low even when its common words ("Python", "회사") are everywhere. An unseen
         term weighs like a term of one chunk: in a small knowledge base the textbook idf of
         an unseen term would outweigh everything the passage does contain. A term still in
-        the vocabulary whose chunks were all removed is unseen too. `weights` multiply
-        the idf of the terms they name (a named identifier counts more)."""
+        the vocabulary whose chunks were all removed is unseen too."""
         terms = list(dict.fromkeys(query_tokens))
         rows = np.flatnonzero(np.isin(self.ids, np.fromiter(ids, dtype=np.int64)))
         if not terms or not len(rows):
@@ -107,14 +100,12 @@ class Bm25Matrix:
         unseen = float(np.log1p((len(self.ids) - 1 + 0.5) / 1.5))
         cols = [self.vocab.get(t) for t in terms]
         # idf falls as df rises, so the cap changes only terms of no chunk (df 0).
-        factors = [(weights or {}).get(t, 1.0) for t in terms]
-        term_weights = np.array([f * (unseen if c is None else min(float(idf[c]), unseen))
-                             for c, f in zip(cols, factors, strict=True)])
+        weights = np.array([unseen if c is None else min(float(idf[c]), unseen) for c in cols])
         known = [i for i, c in enumerate(cols) if c is not None]
         present = np.zeros((len(rows), len(terms)), dtype=bool)
         if known:
             present[:, known] = self.tf[rows][:, [cols[i] for i in known]].toarray() > 0
-        shares = present @ term_weights / (float(term_weights.sum()) or 1.0)
+        shares = present @ weights / (float(weights.sum()) or 1.0)
         return {int(self.ids[row]): float(share) for row, share in zip(rows, shares, strict=True)}
 
     def _idf(self) -> np.ndarray:

@@ -27,7 +27,7 @@ from retrieval.bm25 import Bm25Matrix
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnavailable
 from retrieval.locking import KbLock
 from retrieval.versioned import Loaded, VersionCache, VersionedFiles, log_rebuilt
-from textproc.tokens import TokenizerConfig, identifier_weights, tokenize
+from textproc.tokens import TokenizerConfig, tokenize
 
 TextSource = Callable[[], tuple[Sequence[int], Sequence[str]]]
 IdSource = Callable[[], Sequence[int]]
@@ -59,17 +59,14 @@ class LexicalStore:
     def search(self, kb_key: str, query: str, k: int, *,
                source: TextSource | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (chunk ids, BM25 scores) for a query text, best first; chunks sharing
-        no term with the query are not returned. Identifiers the query writes as code
-        (textproc.tokens.identifier_weights) weigh more than its other terms."""
-        return self._reader(kb_key, source).payload.search(
-            self.tokens(query), k, identifier_weights(query, self.tokenizer))
+        no term with the query are not returned."""
+        return self._reader(kb_key, source).payload.search(self.tokens(query), k)
 
     def term_coverage(self, kb_key: str, query: str, ids: Sequence[int], *,
                       source: TextSource | None = None) -> dict[int, float]:
         """Per chunk id, the idf-weighted share of the query's terms it contains
         (Bm25Matrix.term_coverage): evidence that a passage is about the question."""
-        return self._reader(kb_key, source).payload.term_coverage(
-            self.tokens(query), ids, identifier_weights(query, self.tokenizer))
+        return self._reader(kb_key, source).payload.term_coverage(self.tokens(query), ids)
 
     def ensure(self, kb_key: str, *, source: TextSource) -> dict[str, Any]:
         return dict(self._reader(kb_key, source).manifest)

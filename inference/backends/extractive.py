@@ -25,15 +25,7 @@ from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace
 from textproc.sentences import sentence_spans
-from textproc.tokens import (
-    MATCHING,
-    approx_tokens,
-    defined_identifiers,
-    identifier_weights,
-    light_stem,
-    match_tokens,
-    word_count,
-)
+from textproc.tokens import approx_tokens, light_stem, match_tokens, word_count
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
 EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -52,7 +44,6 @@ class ScoredSentence:
     # question marks its answer) but are never quoted: a question is not an answer.
     quotable: bool = True
     section: int = 0  # which section of its passage (Source.section_starts) it is in
-    defines: bool = False  # opens by defining a name the question writes as code
 
 
 @dataclass(frozen=True)
@@ -108,11 +99,6 @@ class ExtractiveConfig:
     # step then refused or quoted another passage where retrieval's first was right.
     # 0.3 measured best of 0.2-1.0 (benchmarks/RESULTS.md, "Answer step").
     coverage_weight: float = 0.3
-    # Added to a sentence that opens by defining a name the question writes as code
-    # ("GET /readyz: ...", "Variable: CITEWISE_X; ..."), whose passage then answers: a
-    # sentence mentioning the name in passing ("Probe paths (/healthz, /readyz) are
-    # logged ...") otherwise won on retrieval's rank (tests/integration/test_demo_answers.py).
-    definition_bonus: float = 0.25
     min_score: float = 0.05  # below this, nothing answers: a "not found" reply
     # Shorter fragments (headings, list bullets) are not quoted. Counted in words, stop
     # words included: "Alcohol is not reimbursed." has two content words and is an answer.
@@ -162,9 +148,7 @@ class ExtractiveBackend:
         question_tokens = set(word_forms(question))
         df = Counter(t for c in candidates for t in set(c.tokens))
         total = len(candidates)
-        named = {light_stem(t): w for t, w in identifier_weights(question, MATCHING).items()}
-        idf = {t: named.get(t, 1.0) * math.log(1 + (total + 1) / (df.get(t, 0) + 0.5))
-               for t in question_tokens}
+        idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
         idf_sum = sum(idf.values()) or 1.0
         lexical = [sum(idf[t] for t in question_tokens & set(c.tokens)) / idf_sum
                    for c in candidates]
@@ -178,10 +162,8 @@ class ExtractiveBackend:
         scored = []
         for c, lex, sem in zip(candidates, lexical, semantic, strict=True):
             score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
-            defines = c.quotable and _defines(c.text, named)
-            scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex,
-                                         score + cfg.definition_bonus * defines, c.quotable,
-                                         c.section, defines))
+            scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex, score, c.quotable,
+                                         c.section))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
 
@@ -268,7 +250,7 @@ class ExtractiveBackend:
         strength = {n: b.score + cfg.coverage_weight * coverage.get(n, 0.0)
                     for n, b in best.items()}
         strongest = max(strength, key=lambda n: (strength[n], -n))
-        if best[strongest].defines or _names_the_question(best[strongest]):
+        if _names_the_question(best[strongest]):
             return strongest
         chosen = min(n for n in strength
                      if strength[n] >= strength[strongest] * cfg.source_tolerance)
@@ -383,10 +365,6 @@ def _names_the_question(best: ScoredSentence) -> bool:
     of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
     an index?"), whatever passage retrieval ranked above it."""
     return not best.quotable and best.lexical >= 1.0 - 1e-9
-
-
-def _defines(sentence: str, named: dict[str, float]) -> bool:
-    return any(light_stem(t) in named for t in defined_identifiers(sentence, MATCHING))
 
 
 def _is_question(text: str) -> bool:

@@ -321,40 +321,6 @@ def test_a_short_sentence_made_mostly_of_stop_words_is_still_an_answer():
     answer = collect(ExtractiveBackend().stream(
         AnswerRequest(question="Is alcohol reimbursed?", sources=[source(1, text)])))
     assert "Alcohol is not reimbursed. [1]" in answer.text
-
-
-def test_the_sentence_naming_the_asked_identifier_is_quoted_not_its_namesakes():
-    """Sentences that share the parts of a setting's name ("reconciler", "seconds") or the
-    question's other words do not answer a question about the setting itself."""
-    sources = [
-        source(1, "Variable: CITEWISE_INGEST_LEASE_SECONDS; Default: 600; What it does: "
-                  "seconds before the reconcile step of Citewise queues a document again."),
-        source(2, "Variable: CITEWISE_RECONCILE_SECONDS; Default: 60; What it does: how "
-                  "often the worker runs it."),
-    ]
-    # Retrieval ranked the namesake first and found the question's words in both alike.
-    sources = [replace(s, coverage=0.6) for s in sources]
-    for backend in backends():
-        chosen = backend.select("What does CITEWISE_RECONCILE_SECONDS do?", sources)
-        assert [s.n for s in chosen] == [2], chosen
-
-
-def test_the_passage_defining_the_named_endpoint_answers_not_one_mentioning_it():
-    """Retrieval ranked first a passage that only lists the endpoint; the one that says what
-    it is comes second and is quoted."""
-    sources = [
-        source(1, "Logs. Probe paths (/healthz, /readyz, /metrics) are logged at DEBUG "
-                  "level only, and every request writes one line."),
-        source(2, "GET /healthz: 200 while the process serves requests. For liveness "
-                  "probes of the orchestrator."),
-    ]
-    sources = [replace(s, coverage=0.85) for s in sources]
-    for backend in backends():
-        chosen = backend.select("What does /healthz report?", sources)
-        assert [s.n for s in chosen][:1] == [2], chosen
-        assert chosen[0].text.startswith("GET /healthz: 200")
-
-
 def test_the_section_whose_heading_is_the_question_answers_over_a_higher_ranked_one():
     """Retrieval ranked first a section that touches the subject; the section headed with
     every word of the question is the one about it (it was refused as a disagreement)."""

@@ -105,27 +105,3 @@ def test_term_coverage_weighs_rare_terms_over_common_ones(tmp_path):
     korean.rebuild("kb", list(KOREAN), list(KOREAN.values()))
     assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [3])[3] > 0.9
     assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [1])[1] < 0.1
-
-
-# A configuration table and a runbook, as Citewise's own docs write them: the passage that
-# defines a setting shares only its name with the question; others share the question's
-# other words ("reports") or the name's parts ("reconciler", "seconds").
-SETTINGS_DOCS = {
-    1: "Variable: CITEWISE_RECONCILE_SECONDS; Default: 60; What it does: how often the "
-       "reconciler runs.",
-    2: "Variable: CITEWISE_INGEST_LEASE_SECONDS; Default: 600; What it does: seconds before "
-       "the reconciler queues a document again. The reconciler reports what it queued.",
-    3: "The reports page shows what answers cost. Reports cover the retained period; "
-       "reports are kept for a year.",
-    4: "GET /readyz: 200 when Citewise can answer, 503 when it cannot, with a JSON body "
-       "naming each check, its state and how long it took to run on this server.",
-}
-
-
-def test_a_named_identifier_outweighs_the_questions_other_words(tmp_path):
-    store = LexicalStore(tmp_path)
-    store.rebuild("kb", list(SETTINGS_DOCS), list(SETTINGS_DOCS.values()))
-    assert top(store, "What does CITEWISE_RECONCILE_SECONDS do?")[0] == 1
-    assert top(store, "What does /readyz report?")[0] == 4
-    coverage = store.term_coverage("kb", "What does /readyz report?", [3, 4])
-    assert coverage[4] > 0.7 > 0.3 > coverage[3]
