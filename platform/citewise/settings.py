@@ -362,8 +362,8 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"CITEWISE_VECTOR_STORE: {error}") from None
 MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
-# "auto": the backend recorded for the model as the fastest at equal quality (onnx-int8
-# for all-MiniLM-L6-v2 on CPU), "onnx" for other models on CPU, torch on a GPU
+# "auto": the backend recorded for the model as the fastest at equal quality (onnx, i.e.
+# fp32, for all-MiniLM-L6-v2 on CPU), "onnx" for other models on CPU, torch on a GPU
 # (retrieval.embedder.choose_backend; benchmarks/RESULTS.md). "torch", "onnx" or
 # "onnx-int8" force one. Exported models are cached here.
 EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "auto")
