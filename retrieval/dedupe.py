@@ -90,7 +90,7 @@ def _shingle_ids(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     digits = digits.astype(np.uint64)
     base = np.uint64(len(alphabet))
     windows = np.lib.stride_tricks.sliding_window_view(digits, SIZE)
-    ids = np.zeros(len(windows), dtype=np.uint64)
+    ids: np.ndarray = np.zeros(len(windows), dtype=np.uint64)
     for column in range(SIZE):
         ids = ids * base + windows[:, column]
     # Keep the windows that start and end inside one text.

@@ -327,7 +327,8 @@ def _export_fp32(folder: Path, out: Path) -> None:
     model = SentenceTransformer(str(folder), device="cpu",
                                 model_kwargs={"attn_implementation": "eager"})
     first = model[0]
-    transformer = (getattr(first, "auto_model", None) or first.model).eval()
+    transformer: Any = (getattr(first, "auto_model", None) or first.model)
+    transformer.eval()
     sample = model.tokenizer(["An example sentence.", "Another, longer example sentence."],
                              padding=True, return_tensors="pt")
     names = [n for n in _ONNX_INPUTS if n in sample]

@@ -51,7 +51,7 @@ def table_blocks(
     when given, holds each row's source line (a CSV line, a spreadsheet row number),
     which its block keeps."""
     numbered = [([clean_inline(cell) for cell in row], number) for row, number in
-                zip(rows, lines or [None] * len(rows), strict=True)]
+                zip(rows, lines or _no_lines(rows), strict=True)]
     numbered = [(row, number) for row, number in numbered if any(row)]
     start = next((i for i, (row, _) in enumerate(numbered)
                   if len({c for c in row if c}) >= 2), 0)
@@ -79,6 +79,10 @@ def table_blocks(
         # A one-row table has no header to speak of: keep its text as a paragraph.
         return [*titles, block(" | ".join(first), first_line)]
     return blocks
+
+
+def _no_lines(rows: list[list[str]]) -> list[int | None]:
+    return [None] * len(rows)
 
 
 def line_breaks(joined: str, lines: list[str], clean: Callable[[str], str]) -> tuple[int, ...]:

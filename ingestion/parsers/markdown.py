@@ -151,15 +151,15 @@ def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
             continue
         elif (item := _LIST_ITEM.match(line)) is not None:
             flush()
-            text = [item.group(1)]
+            item_lines = [item.group(1)]
             # Continuation lines of the same item are indented and not a new item.
             while (i + 1 < len(lines) and lines[i + 1].startswith(("  ", "\t"))
                    and not _LIST_ITEM.match(lines[i + 1])):
                 i += 1
-                text.append(lines[i])
-            if joined := _inline(" ".join(text)):
-                blocks.append(Block(joined, heading_path=headings.path, kind="list",
-                                    line=number, line_breaks=line_breaks(joined, text, _inline)))
+                item_lines.append(lines[i])
+            if joined := _inline(" ".join(item_lines)):
+                blocks.append(Block(joined, heading_path=headings.path, kind="list", line=number,
+                                    line_breaks=line_breaks(joined, item_lines, _inline)))
         elif line.startswith(("    ", "\t")) and not paragraph and line.strip():
             code = []
             while i < len(lines) and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
