@@ -53,6 +53,9 @@ from retrieval.versioned import log_rebuilt
 FORMAT = 1
 INSERT_BATCH = 2000  # rows per insert: 2000 x 1024 floats stays far below gRPC's 64 MB
 PREFIX = "citewise_"
+# A server that does not accept a connection within this is down: fail rather than hang
+# a search or a readiness probe (pymilvus waits 10 s by default).
+CONNECT_TIMEOUT = 3.0
 
 
 class MilvusVectorStore(WritesById):
@@ -79,9 +82,19 @@ class MilvusVectorStore(WritesById):
                 with warnings.catch_warnings():
                     # Milvus Lite 2.5 imports pkg_resources, which warns on every start.
                     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-                    self._client = MilvusClient(self.uri)
+                    self._client = MilvusClient(self.uri, **self._connect_options())
                 self._client_pid = os.getpid()
             return self._client
+
+    def _connect_options(self) -> dict[str, Any]:
+        # Milvus Lite (a file path) starts a local server first, which takes longer.
+        return {"timeout": CONNECT_TIMEOUT} if "://" in self.uri else {}
+
+    def ping(self, timeout: float = 2.0) -> str:
+        """A short description of the server ("milvus, N collections"); raises what
+        pymilvus raises (MilvusException) when it does not answer within `timeout` s."""
+        collections = self.client().list_collections(timeout=timeout)
+        return f"milvus, {len(collections)} collections"
 
     def collection(self, kb_key: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", kb_key or ""):

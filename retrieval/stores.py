@@ -40,6 +40,11 @@ class VectorIndex(Protocol):
         """At least model, dimension, count and index_type."""
         ...
 
+    def ping(self, timeout: float = 2.0) -> str:
+        """A short description of the store when it can serve; raises when its server
+        does not answer within `timeout` seconds."""
+        ...
+
     def search(self, kb_key: str, query: np.ndarray, k: int, *, model: str,
                source: EmbeddingSource | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 

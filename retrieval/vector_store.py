@@ -67,6 +67,11 @@ class VectorStore(WritesById):
     def lock(self, kb_key: str) -> KbLock:
         return KbLock(self.root, kb_key, timeout=self.lock_timeout)
 
+    def ping(self, timeout: float = 2.0) -> str:
+        """Files need no server: whether they can be written is the data directory's
+        readiness check."""
+        return "faiss files"
+
     def manifest(self, kb_key: str) -> dict[str, Any]:
         return dict(self._files.read_manifest(kb_key))
 

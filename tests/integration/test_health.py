@@ -40,7 +40,8 @@ def test_readyz_is_200_when_every_part_works(client, own_worker):
     response = client.get("/readyz", **OPERATOR)
     assert response.status_code == 200, response.json()
     checks = response.json()["checks"]
-    assert set(checks) == {"database", "broker", "worker", "data_dir", "originals", "llm"}
+    assert set(checks) == {"database", "broker", "worker", "data_dir", "originals", "vector_store",
+                           "llm"}
     assert all(check["ok"] for check in checks.values())
     assert worker.hostname in checks["worker"]["detail"]
     assert checks["worker"]["ms"] < 2000
@@ -132,3 +133,34 @@ def test_metrics_time_each_stage_of_an_answer(client):
     grown = {stage for stage in STAGES_OF_A_QUOTED_ANSWER
              if after.get(stage, 0) > before.get(stage, 0)}
     assert grown == set(STAGES_OF_A_QUOTED_ANSWER)
+
+
+@pytest.fixture
+def vector_store_at(settings):
+    """Points the deployment's vector store at a URI for one test."""
+    from citewise.knowledge import indexing
+    from retrieval.stores import parse_vector_store
+
+    def point(value: str) -> None:
+        settings.VECTOR_STORE = parse_vector_store(value)
+        indexing.vector_store.cache_clear()
+
+    yield point
+    indexing.vector_store.cache_clear()
+
+
+def test_readyz_checks_the_milvus_server_and_names_it_when_it_is_down(
+        client, own_worker, milvus_uri, vector_store_at):
+    own_worker("ready-milvus")
+    vector_store_at(f"milvus:{milvus_uri}")
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["vector_store"]["detail"].startswith("milvus")
+
+    down = f"http://127.0.0.1:{closed_port()}"
+    vector_store_at(f"milvus:{down}")
+    response = client.get("/readyz", **OPERATOR)
+    assert response.status_code == 503
+    check = response.json()["checks"]["vector_store"]
+    assert check["ok"] is False
+    assert down in check["detail"] and check["ms"] < 5000

@@ -73,6 +73,18 @@ def check_originals() -> str:
         raise NotReady(f"the object store of the originals cannot be used: {error}") from None
 
 
+def check_vector_store() -> str:
+    """The vector index's server answers (Milvus lists its collections); FAISS files
+    need none (check_data_dir covers them)."""
+    from citewise.knowledge.indexing import vector_store  # lazy: it loads retrieval
+
+    try:
+        return vector_store().ping(timeout=2.0)
+    except Exception as error:  # pymilvus raises its own and gRPC errors
+        raise NotReady(f"the vector store ({settings.VECTOR_STORE.uri}) did not answer: "
+                       f"{error}") from None
+
+
 def check_llm() -> str:
     """The answer backend's own health check (GET /health, then /v1/models serving
     VLLM_MODEL), with a short timeout: a readiness probe must not hang."""
@@ -95,6 +107,7 @@ CHECKS: dict[str, Callable[[], str]] = {
     "worker": check_worker,
     "data_dir": check_data_dir,
     "originals": check_originals,
+    "vector_store": check_vector_store,
     "llm": check_llm,
 }
 
