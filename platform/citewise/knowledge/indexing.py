@@ -86,8 +86,8 @@ def embedding_source(kb: KnowledgeBase) -> Callable[[], tuple[np.ndarray, np.nda
                                 f"not {kb.embedding_model}")
         rows = list(searchable_chunks(kb).exclude(embedding=None)
                     .values_list("pk", "embedding").iterator(chunk_size=2000))
-        dimension = embedder_for(kb).dimension
-        if not rows:
+        if not rows:  # only an empty index needs the model, for its dimension
+            dimension = embedder_for(kb).dimension
             return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
         ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
         vectors = np.vstack([np.frombuffer(bytes(blob), dtype=np.float32) for _, blob in rows])
