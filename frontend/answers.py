@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from citewise.chat import conversations
 from citewise.chat.models import Conversation, Feedback, Message, Role
+from citewise.chat.visibility import WITHHELD_CODE, withheld, withheld_sentence
 from citewise.knowledge.permissions import Actor
 from frontend.chat_messages import error_sentence
 from frontend.rendering import citation_chips, render_answer
@@ -32,6 +34,7 @@ class ShownMessage:
     feedback: Feedback | None = None
     is_last_answer: bool = False
     question: str = ""  # the question this answer answers (regenerate asks it again)
+    text: str = ""  # what Copy copies: the answer's Markdown, or why it is withheld
 
     @property
     def is_answer(self) -> bool:
@@ -54,10 +57,15 @@ def shown(actor: Actor, message: Message, *, feedback: Feedback | None = None,
           question: str = "") -> ShownMessage:
     if message.role != Role.ASSISTANT:
         return ShownMessage(message)
+    if withheld(actor, message):
+        html = format_html('<p class="withheld" data-code="{}">{}</p>', WITHHELD_CODE,
+                           withheld_sentence())
+        return ShownMessage(message, html, text=withheld_sentence(), feedback=feedback,
+                            question=question)
     citations = conversations.visible_citations(actor, message)
     html = "" if message.not_found else _render(message.text, citations)
     return ShownMessage(message, mark_safe(html),  # noqa: S308 - sanitised by rendering.py
-                        sources=[citations[n] for n in sorted(citations)],
+                        text=message.text, sources=[citations[n] for n in sorted(citations)],
                         closest=conversations.visible_closest_documents(actor, message),
                         feedback=feedback, question=question)
 

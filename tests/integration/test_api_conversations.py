@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from citewise.chat.models import Feedback
+from citewise.chat.models import Conversation, Feedback
+from citewise.chat.services import history_of
+from citewise.knowledge.permissions import KeyActor
 from tests.integration.api_support import ApiClient, assert_problem, new_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,6 +64,21 @@ def test_citations_of_a_knowledge_base_the_key_no_longer_reads_disappear(owner, 
     detail = body(client.get(f"{CONVERSATIONS}/{asked['conversation_id']}"))
     assert detail["knowledge_bases"] == [] and detail["messages"][1]["citations"] == []
     assert body(client.get(CONVERSATIONS))["results"][0]["knowledge_bases"] == []
+    # The answer's words came from B's passage: withheld too, saying why.
+    assert "secretary" in asked["answer"]
+    answer = detail["messages"][1]
+    assert "secretary" not in json.dumps(detail)
+    assert answer["withheld"] is True and "no longer" in answer["text"]
+
+
+def test_a_follow_up_does_not_feed_a_withheld_answer_to_the_model(owner, kb_a, kb_b):
+    key = new_key(owner, [kb_a, kb_b])
+    asked = ask(ApiClient(key), "Who rotates the vault passwords?", knowledge_bases=["board"])
+    conversation = Conversation.objects.get(pk=asked["conversation_id"])
+    actor = KeyActor(conversation.api_key)
+    assert "secretary" in " ".join(turn.content for turn in history_of(actor, conversation))
+    kb_b.reader_users.remove(owner)
+    assert "secretary" not in " ".join(turn.content for turn in history_of(actor, conversation))
 
 
 def test_feedback_rates_the_keys_own_answers(owner, kb_a):

@@ -190,6 +190,26 @@ def test_a_follow_up_continues_the_conversation_and_keeps_its_knowledge_bases(ki
     assert f'value="{it_kb.pk}" checked' in picker and f'value="{other.pk}">' in picker
 
 
+def test_an_answer_from_a_knowledge_base_one_no_longer_reads_is_withheld(kim, it_kb):
+    board = make_kb("board")
+    board.reader_users.add(kim)
+    load_document(board, "minutes.md", "# Board minutes\n\nThe board's vault passwords are "
+                                       "rotated every 30 days by the company secretary.")
+    _, events = stream(kim, {"question": "Who rotates the vault passwords?",
+                             "knowledge_base": [board.pk]})
+    assert "secretary" in events[-1][1]["answer"]
+    board.reader_users.remove(kim)
+    page = signed_in(kim).get(reverse("frontend:conversation",
+                                      args=[events[-1][1]["conversation_id"]]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "secretary" not in html
+    assert "no longer" in html
+    korean = signed_in(kim).get(reverse("frontend:conversation",
+                                        args=[events[-1][1]["conversation_id"]]),
+                                HTTP_ACCEPT_LANGUAGE="ko")
+    assert "secretary" not in korean.content.decode() and "더 이상" in korean.content.decode()
+
+
 def test_a_refusal_names_the_knowledge_bases_and_links_the_closest_documents(kim, it_kb):
     _, events = stream(kim, {"question": "What is the capital city of Peru?"})
     names = [name for name, _ in events]

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from citewise.api.problems import UnreadableFile, UploadTooLarge
 from citewise.chat.conversations import visible_citations, visible_closest_documents
 from citewise.chat.models import Conversation, Feedback, Message, Rating
+from citewise.chat.visibility import visible_text, withheld
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from ingestion.detect import SUPPORTED_LIST, detect_stream_type
 from ingestion.errors import EncryptedDocument, IngestionError
@@ -245,6 +246,8 @@ class MessageOut(serializers.ModelSerializer):
 
     # Context: request, actor, feedback ({message id: Feedback}).
 
+    text = serializers.SerializerMethodField()
+    withheld = serializers.SerializerMethodField()
     citations = serializers.SerializerMethodField()
     closest_documents = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
@@ -252,9 +255,18 @@ class MessageOut(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "role", "text", "created_at", "grounded", "not_found", "stopped",
-                  "error_code", "notice", "backend", "citations", "closest_documents", "usage",
-                  "feedback"]
+        fields = ["id", "role", "text", "withheld", "created_at", "grounded", "not_found",
+                  "stopped", "error_code", "notice", "backend", "citations",
+                  "closest_documents", "usage", "feedback"]
+
+    def get_text(self, message: Message) -> str:
+        """The question or answer; for a withheld answer, the sentence saying why."""
+        return visible_text(self.context["actor"], message)
+
+    def get_withheld(self, message: Message) -> bool:
+        """True for an answer that cited a knowledge base the key no longer reads: its
+        text is not shown (code answer_withheld)."""
+        return withheld(self.context["actor"], message)
 
     @extend_schema_field(CitationOut(many=True))
     def get_citations(self, message: Message) -> list[dict]:

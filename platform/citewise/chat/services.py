@@ -44,6 +44,7 @@ from citewise.chat.events import (
     NoticeCode,
 )
 from citewise.chat.models import Citation, Conversation, Message, Role, UnansweredQuestion
+from citewise.chat.visibility import withheld
 from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import AnswerExample, KnowledgeBase
 from citewise.knowledge.permissions import Actor, KeyActor, acting_user
@@ -136,7 +137,7 @@ class _Answer:
             self.history = []
         else:
             with answer_stage("history"):
-                self.history = _history(conversation)
+                self.history = history_of(actor, conversation)
         self.sampling = sampling or Sampling()
         self.backend_name = backend_name(kbs)
         self.kb_names = ", ".join(kb.name for kb in kbs)
@@ -443,9 +444,13 @@ def new_conversation(actor: Actor, question: str, kbs: list[KnowledgeBase]) -> C
     return conversation
 
 
-def _history(conversation: Conversation) -> list[Turn]:
-    recent = list(conversation.messages.order_by("-created_at", "-pk")[:HISTORY_TURNS])
-    return [Turn(message.role, message.text) for message in reversed(recent)]
+def history_of(actor: Actor, conversation: Conversation) -> list[Turn]:
+    """The conversation's last HISTORY_TURNS messages as the model sees them, oldest
+    first, leaving out answers the actor may no longer see (chat.visibility)."""
+    recent = list(conversation.messages.order_by("-created_at", "-pk")
+                  .prefetch_related("citations")[:HISTORY_TURNS])
+    return [Turn(message.role, message.text) for message in reversed(recent)
+            if not withheld(actor, message)]
 
 
 def _closest_listing(language: str, closest: list[dict]) -> str:
