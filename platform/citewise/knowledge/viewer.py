@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from citewise.knowledge.places import place_label
+from citewise.knowledge.places import headings_below_title, place_label
 from citewise.knowledge.storage import local_copy, original_exists
 from ingestion.chunker import Location, quoted_location
 from textproc.sentences import sentence_spans
@@ -115,6 +115,11 @@ class SourceView:
     text: TextView | None  # other formats
     page_number: int | None  # the page or slide number shown beside the title
     line: int | None = None  # the quote's line or spreadsheet row (the passage's first)
+
+    @property
+    def headings(self) -> list[str]:
+        """The heading path as the breadcrumbs show it, after the document's title."""
+        return headings_below_title(self.heading_path, self.document.title)
 
     @property
     def place(self) -> str:
