@@ -339,3 +339,26 @@ def test_a_markdown_documents_title_is_shown_once_where_its_passages_are_read(cl
                          "snippet": cited.snippet, "url": "/sources/1/"})
     where = re.search(r'<span class="cite-where">(.*?)</span>', chip).group(1)
     assert "Expense policy" in chip and "Expense policy" not in where and "Approval" in where
+
+
+def test_a_page_number_in_the_passage_is_not_boxed_in_the_chapter_title(tmp_path):
+    """A bare page number kept in a passage ("1") is found first in the chapter's title
+    ("Chapter 1") at the top of the page: it must not mark the title as cited."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_font("Helvetica", size=20)
+    pdf.add_page()
+    pdf.cell(text="Chapter 1")
+    pdf.set_font("Helvetica", size=12)
+    pdf.set_y(120)
+    pdf.multi_cell(w=0, h=7, text="The canteen opens at noon on working days.")
+    pdf.set_y(270)
+    pdf.cell(text="1")
+    path = tmp_path / "chapter.pdf"
+    path.write_bytes(bytes(pdf.output()))
+
+    page = viewer._page_view(path, 1, "The canteen opens at noon on working days.\n\n1", "")
+    assert page is not None and page.passage_boxes
+    # The sentence, 120 mm (340 points) down; nothing in the title's band at the top.
+    assert all(box.y > 300 for box in page.passage_boxes), page.passage_boxes
