@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from markdown_it import MarkdownIt
 
-from citewise.knowledge.places import citation_place, names_sheet
+from citewise.knowledge.places import citation_place, headings_below_title, names_sheet
 
 ALLOWED_TAGS = frozenset({
     "p", "br", "hr", "em", "strong", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a",
@@ -182,13 +182,8 @@ def _where(citation: Mapping[str, Any]) -> str:
     headings = [str(heading) for heading in heading_path]
     if names_sheet(str(citation.get("document_type") or ""), citation.get("line")):
         headings = headings[1:]
-    # The title is shown just above: a path that starts with it only says it again.
-    if headings and _same(headings[0], str(citation.get("title") or "")):
-        headings = headings[1:]
+    # The title is shown just above.
+    headings = headings_below_title(headings, str(citation.get("title") or ""))
     if headings:
         parts.append(" › ".join(headings))
     return " · ".join(parts)
-
-
-def _same(heading: str, title: str) -> bool:
-    return " ".join(heading.split()).casefold() == " ".join(title.split()).casefold()

@@ -32,6 +32,7 @@ from citewise.knowledge.browse import (
 )
 from citewise.knowledge.choices import FAILURE_ADVICE, FailureCode
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, Stage
+from citewise.knowledge.places import headings_below_title
 from citewise.knowledge.services import delete_document
 from citewise.knowledge.uploads import (
     CannotRetry,
@@ -323,6 +324,9 @@ def document_detail(request: HttpRequest, slug: str, document_id: int) -> HttpRe
     preview_page = _preview_page(request, document) if pdf else None
     return render(request, "frontend/console/documents/detail.html", {
         "kb": kb, "document": document, "row": row(document), "chunks": chunks,
+        # Each passage with its headings below the title (the page's heading).
+        "passages": [(chunk, headings_below_title(chunk.heading_path, document.title))
+                     for chunk in chunks],
         "document_languages": [(code, language_name(code), percent)
                       for code, percent in languages_of(document)],
         "pdf": pdf, "preview_page": preview_page,

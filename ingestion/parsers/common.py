@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import groupby
 
 from ingestion.blocks import Block
 from textproc.normalize import clean_inline, normalize_text
@@ -44,41 +45,79 @@ def table_blocks(
     rows: list[list[str]], *, page: int | None = None, heading_path: tuple[str, ...] = (),
     lines: list[int] | None = None,
 ) -> list[Block]:
-    """A table as a header block ("A | B | C") and one record per row
-    ("A: 1; B: 2"), so every row stays meaningful when a chunk holds only part of the
-    table. The first row with two or more values is the header; rows above it holding
-    one value (a title banner spanning the columns) are paragraphs before it. `lines`,
-    when given, holds each row's source line (a CSV line, a spreadsheet row number),
-    which its block keeps."""
+    """A table as a header block ("A | B | C") and one record per row ("A: 1; B: 2"), so
+    every row stays meaningful when a chunk holds only part of the table. `lines`, when
+    given, holds each row's source line (a CSV line, a spreadsheet row number), which its
+    block keeps.
+
+    Read as a person reads a small table: the header is the first row of two or more
+    labels (no numbers or dates: a year is a label) with rows below it; rows above it (a
+    title banner, "Prepared: 2025-01-01") and every row of a table without one (a
+    "Summary" sheet of "Revenue | 1200" pairs) are lines of their own ("Revenue: 1200").
+    A header with a single record below it is said once, in the record."""
     numbered = [([clean_inline(cell) for cell in row], number) for row, number in
                 zip(rows, lines or _no_lines(rows), strict=True)]
     numbered = [(row, number) for row, number in numbered if any(row)]
-    start = next((i for i, (row, _) in enumerate(numbered)
-                  if len({c for c in row if c}) >= 2), 0)
 
     def block(text: str, number: int | None, kind: str = "paragraph") -> Block:
         return Block(text, page=page, heading_path=heading_path, kind=kind, line=number)
 
-    titles = [block(next(c for c in row if c), number) for row, number in numbered[:start]]
-    numbered = numbered[start:]
-    if not numbered:
-        return []
-    (first, first_line), *body = numbered
+    start = _header_index([row for row, _ in numbered])
+    lead = [block(_line_text(row), number) for row, number in numbered[:start]]
+    if start == len(numbered):
+        return lead
+    (first, first_line), *body = numbered[start:]
     header = [cell or f"Column {i + 1}" for i, cell in enumerate(first)]
-    blocks = [*titles, block(" | ".join(header), first_line, "table_header")]
-    for row, number in body:
-        pairs = []
-        for i, value in enumerate(row):
-            if not value:
-                continue
-            name = header[i] if i < len(header) else f"Column {i + 1}"
-            pairs.append(f"{name}: {value}")
-        if pairs:
-            blocks.append(block("; ".join(pairs), number, "table_row"))
-    if len(blocks) == len(titles) + 1:
-        # A one-row table has no header to speak of: keep its text as a paragraph.
-        return [*titles, block(" | ".join(first), first_line)]
-    return blocks
+    records = [(_record(header, row), number) for row, number in body]
+    records = [(text, number) for text, number in records if text]
+    if len(records) == 1:
+        # The record names every label: a header block beside it would only repeat them.
+        return [*lead, block(records[0][0], records[0][1])]
+    return [*lead, block(" | ".join(header), first_line, "table_header"),
+            *(block(text, number, "table_row") for text, number in records)]
+
+
+# A cell holding a quantity or a date, not a label: "1,200", "-3.5", "15%", "€40",
+# "2025-01-01", "01/02/2025". A bare year ("2024") is a common column label and stays one.
+_VALUE = re.compile(r"[-+(]?[$€£¥₩]?\s?\d[\d,.\s]*(?:%|[kKmM])?\)?"
+                    r"|\d{4}-\d{2}-\d{2}(?:[ T][\d:.]+)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _is_value(cell: str) -> bool:
+    return bool(_VALUE.fullmatch(cell)) and not _YEAR.fullmatch(cell)
+
+
+def _header_index(rows: list[list[str]]) -> int:
+    """The index of the header row, or len(rows) when the table has none: the first row
+    of two or more distinct labels with a row below it. A table whose first row pairs a
+    label with a value ("Total | 2") is a list of such pairs, whatever follows."""
+    cells = [_distinct(row) for row in rows]
+    if cells and len(cells[0]) == 2 and _is_value(cells[0][1]) and all(
+            len(row) == 2 and not _is_value(row[0]) for row in cells):
+        return len(rows)
+    return next((i for i, row in enumerate(cells[:-1])
+                 if len(set(row)) >= 2 and not any(map(_is_value, row))), len(rows))
+
+
+def _line_text(row: list[str]) -> str:
+    """A row outside the header's table: "Revenue: 1200" for a label and its value,
+    else its cells in order."""
+    cells = _distinct(row)
+    if len(cells) == 2 and not _is_value(cells[0]):
+        return f"{cells[0]}: {cells[1]}"
+    return " | ".join(cells)
+
+
+def _distinct(row: list[str]) -> list[str]:
+    """The row's values in order, a value repeated in adjacent cells once (a merged cell
+    fills each cell it covers: ingestion.parsers.spreadsheet)."""
+    return [cell for cell, _ in groupby(row) if cell]
+
+
+def _record(header: list[str], row: list[str]) -> str:
+    return "; ".join(f"{header[i] if i < len(header) else f'Column {i + 1}'}: {value}"
+                     for i, value in enumerate(row) if value)
 
 
 def _no_lines(rows: list[list[str]]) -> list[int | None]:

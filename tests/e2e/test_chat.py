@@ -172,6 +172,11 @@ def test_a_korean_session_gets_korean_pages_and_a_korean_answer(site, new_page, 
     expect(answer.locator("details.sources summary")).to_contain_text("출처")
     expect(answer.get_by_role("button", name="도움이 됨")).to_be_visible()
     shoot(page, screenshots, "chat-ko")
+    # Korean wraps between words, as it is read, not inside them ("선\n택"): in the
+    # answer and in the source viewer.
+    word_break = "e => getComputedStyle(e).wordBreak"
+    assert answer.locator(".answer-body").evaluate(word_break) == "keep-all"
     chip.click()
     expect(page.locator("mark#cited")).to_contain_text(KOREAN_SENTENCE)
+    assert page.locator("mark#cited").evaluate(word_break) == "keep-all"
     no_trouble(errors)

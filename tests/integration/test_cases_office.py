@@ -114,3 +114,43 @@ def test_a_word_heading_2_section_is_cited_under_both_headings(tmp_path):
     result = answer(kb, "How much may a hotel room cost per night?")
     assert "150 euros per night" in result.answer
     assert result.citations[0].heading_path == ["Travel", "Hotels"]
+
+
+def test_a_small_sheet_reads_as_its_labels_and_values_and_cites_its_row(tmp_path):
+    """A "Summary" sheet of one label row and one values row, a sheet of label/value
+    pairs and a sheet whose first row is a title: each value is read beside its own
+    label, once, and the citation names the value's row."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    summary = workbook.active
+    summary.title = "Summary"
+    summary.append(["Total revenue", "Headcount", "Offices"])
+    summary.append([1_200_000, 42, 3])
+    terms = workbook.create_sheet("Terms")
+    terms.append(["Annual leave days", 25])
+    terms.append(["Notice period in weeks", 4])
+    budget = workbook.create_sheet("Budget")
+    budget.append(["Travel budget 2025"])
+    budget.append(["Conference travel", "8,000 euros"])
+    path = tmp_path / "figures.xlsx"
+    workbook.save(str(path))
+    kb = ingested_file(path, "figures")
+
+    texts = " ".join(Chunk.objects.filter(knowledge_base=kb).values_list("text", flat=True))
+    assert "Total revenue: 1200000; Headcount: 42; Offices: 3" in texts
+    assert "Total revenue | Headcount" not in texts  # the labels are said once, in the record
+    assert "Annual leave days: 25" in texts and "Notice period in weeks: 4" in texts
+    assert "Annual leave days: Notice" not in texts  # the first pair is not a header
+    assert "Conference travel: 8,000 euros" in texts
+
+    for question, right, sheet, row in [
+        ("What is the headcount?", "Headcount: 42", "Summary", 2),
+        ("How many annual leave days are there?", "Annual leave days: 25", "Terms", 1),
+        ("What is the conference travel budget?", "Conference travel: 8,000 euros", "Budget", 2),
+    ]:
+        result = answer(kb, question)
+        assert right in result.answer, question
+        assert "|" not in result.answer, question
+        cited = result.citations[0]
+        assert (cited.heading_path[0], cited.line) == (sheet, row), question

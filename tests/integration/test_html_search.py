@@ -57,6 +57,7 @@ def test_sections_named_share_or_related_answer(question: str, expected: str, se
     cited = Chunk.objects.get(pk=result.citations[0].chunk_id)
     # The page's small sections share one chunk, under the heading they have in common.
     assert cited.heading_path[0] == "Employee benefits" and section in cited.text
+    assert result.citations[0].heading_path[-1] == section
 
 
 def test_markdown_front_matter_is_not_prose_and_the_answer_cites_its_section():
@@ -68,4 +69,6 @@ def test_markdown_front_matter_is_not_prose_and_the_answer_cites_its_section():
     # Was empty: the front matter paragraph had no heading, so the merged chunk's common
     # path was nothing. (Its sections are small and share one chunk.)
     assert cited.heading_path[0] == "Expense claims" and "Approval" in cited.text
+    # The citation names the quoted sentence's own section (the README's right result).
+    assert result.citations[0].heading_path == ["Expense claims", "Approval"]
     assert all("Finance office" not in c.text for c in Chunk.objects.filter(knowledge_base=kb))

@@ -198,6 +198,12 @@ def test_the_admin_form_starts_on_auto_and_the_page_shows_what_auto_chose(client
     add_and_ingest(kb, "it-faq.html", KOREAN_FAQ_HTML)
     page = client.get(f"/admin/knowledge/knowledgebase/{kb.pk}/change/").content.decode()
     assert "auto: Korean (100% of " in page
+    # The console names the detected language as a reader says it, in the page's language.
+    overview = client.get(f"/console/knowledge-bases/{kb.slug}/").content.decode()
+    assert "Detect from the documents (detected: Korean)" in overview
+    overview = client.get(f"/console/knowledge-bases/{kb.slug}/",
+                          HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "(알아낸 언어: 한국어)" in overview
     assert f"model {settings.EMBEDDING_MODEL_KOREAN}, chunk budget" in page
     listing = client.get("/admin/knowledge/knowledgebase/").content.decode()
     assert "auto: Korean" in listing

@@ -5,7 +5,7 @@ sentence once, the quote marked; nothing for readers of other knowledge bases.""
 from __future__ import annotations
 
 import re
-from io import BytesIO
+from io import BytesIO, StringIO
 from itertools import pairwise
 from pathlib import Path
 
@@ -293,3 +293,72 @@ def test_a_quote_cut_by_a_page_break_is_boxed_on_both_pages(client):
 @pytest.fixture(autouse=True)
 def _data_dir(settings, tmp_path: Path):
     settings.DATA_DIR = tmp_path
+
+
+POLICY_MD = """# Expense policy
+
+## Approval
+
+Claims under 500 euros are approved by the line manager.
+Larger claims need the finance director's signature.
+"""
+
+
+def test_a_markdown_documents_title_is_shown_once_where_its_passages_are_read(client):
+    """The top heading of a Markdown file is its title and the first heading of every
+    passage's path; the viewer's breadcrumbs, the search command and a citation's
+    preview name it once, then the sections below it."""
+    from django.core.management import call_command
+
+    from citewise.chat.services import AskResult, ask
+    from frontend.rendering import chip_html
+
+    kb = make_kb("expenses")
+    document = load_document(kb, "policy.md", POLICY_MD)
+    assert document.title == "Expense policy"
+    chunk = passage_with(document, "line manager")
+    assert chunk.heading_path[:2] == ["Expense policy", "Approval"]
+    quote = "Claims under 500 euros are approved by the line manager."
+
+    reader_of(kb, client)
+    page = client.get(f"/sources/{chunk.pk}/", {"quote": quote}).content.decode()
+    crumbs = re.search(r'<nav class="source-crumbs".*?</nav>', page, re.S).group(0)
+    assert re.findall(r"<li>(.*?)</li>", crumbs) == ["Expenses", "Expense policy", "Approval"]
+
+    out = StringIO()
+    call_command("search", "Who approves expense claims?", "--kb", "expenses", stdout=out)
+    # The result's title line, then its headings below the title (its text follows).
+    title_line, headings_line = out.getvalue().splitlines()[:2]
+    assert title_line.startswith("1. Expense policy") and headings_line.strip() == "Approval"
+
+    (result,) = [e for e in ask(SYSTEM, "Who approves claims under 500 euros?",
+                                knowledge_bases=[kb]) if isinstance(e, AskResult)]
+    cited = result.citations[0]
+    chip = chip_html(1, {"title": cited.title, "heading_path": cited.heading_path,
+                         "document_type": cited.document_type, "line": cited.line,
+                         "snippet": cited.snippet, "url": "/sources/1/"})
+    where = re.search(r'<span class="cite-where">(.*?)</span>', chip).group(1)
+    assert "Expense policy" in chip and "Expense policy" not in where and "Approval" in where
+
+
+def test_a_page_number_in_the_passage_is_not_boxed_in_the_chapter_title(tmp_path):
+    """A bare page number kept in a passage ("1") is found first in the chapter's title
+    ("Chapter 1") at the top of the page: it must not mark the title as cited."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_font("Helvetica", size=20)
+    pdf.add_page()
+    pdf.cell(text="Chapter 1")
+    pdf.set_font("Helvetica", size=12)
+    pdf.set_y(120)
+    pdf.multi_cell(w=0, h=7, text="The canteen opens at noon on working days.")
+    pdf.set_y(270)
+    pdf.cell(text="1")
+    path = tmp_path / "chapter.pdf"
+    path.write_bytes(bytes(pdf.output()))
+
+    page = viewer._page_view(path, 1, "The canteen opens at noon on working days.\n\n1", "")
+    assert page is not None and page.passage_boxes
+    # The sentence, 120 mm (340 points) down; nothing in the title's band at the top.
+    assert all(box.y > 300 for box in page.passage_boxes), page.passage_boxes

@@ -2,7 +2,7 @@
 of a PDF, "slide 3" of a presentation, "Prices, row 12" of a spreadsheet, "line 40" of a
 text, Markdown or CSV file. Every door (chat, source viewer, REST, OpenAI footnotes,
 MCP, the console and the `ask` command) names a place with these functions, in the
-language active when they are called."""
+language active when they are called, and which headings to show beside a title."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def citation_place(citation: Mapping[str, Any]) -> str:
     return place_label(str(citation.get("document_type") or ""), page=citation.get("page"),
                        line=citation.get("line"),
                        heading_path=citation.get("heading_path") or ())
+
+
+def headings_below_title(heading_path: Sequence[str], title: str) -> list[str]:
+    """The heading path as shown next to the document's title: without its first heading
+    when that is the title again (a Markdown or HTML document's top heading usually is,
+    and the parsers keep it in the path, where it helps retrieval)."""
+    headings = [str(heading) for heading in heading_path]
+    if headings and _same_words(headings[0], title):
+        return headings[1:]
+    return headings
+
+
+def _same_words(heading: str, title: str) -> bool:
+    return " ".join(heading.split()).casefold() == " ".join(title.split()).casefold()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from citewise.knowledge.places import place_label
+from citewise.knowledge.places import headings_below_title, place_label
 from citewise.knowledge.storage import local_copy, original_exists
 from ingestion.chunker import Location, quoted_location
 from textproc.sentences import sentence_spans
@@ -47,6 +47,9 @@ MAX_QUOTE_CHARS = 2000
 # The shortest part of a sentence (letters and digits) taken as found on a page when the
 # whole sentence is not there: shorter prefixes match by chance.
 MIN_PARTIAL_MATCH = 12
+# The fewest letters and digits of a passage's sentence that get a box: shorter ones (a
+# page number, a footnote mark) are found first wherever the page has them ("Chapter 1").
+MIN_BOXED_SENTENCE = 4
 # Punctuation marks next to a match that its box takes in (".", ")." or an opening "(").
 MAX_TOUCHING_PUNCTUATION = 2
 # pdfium is not thread-safe: one render or text search at a time per process. Taking it
@@ -115,6 +118,11 @@ class SourceView:
     text: TextView | None  # other formats
     page_number: int | None  # the page or slide number shown beside the title
     line: int | None = None  # the quote's line or spreadsheet row (the passage's first)
+
+    @property
+    def headings(self) -> list[str]:
+        """The heading path as the breadcrumbs show it, after the document's title."""
+        return headings_below_title(self.heading_path, self.document.title)
 
     @property
     def place(self) -> str:
@@ -328,7 +336,8 @@ def _page_view(original: Path, number: int, passage: str, quote: str) -> PageVie
         if letters:
             to_view = _converter(page, width, height)
             for sentence in _sentences(passage):
-                boxes += _boxes(textpage, letters, indices, sentence, to_view, quoted=False)
+                if len(_fold(sentence)) >= MIN_BOXED_SENTENCE:
+                    boxes += _boxes(textpage, letters, indices, sentence, to_view, quoted=False)
             if quote:
                 boxes += _boxes(textpage, letters, indices, quote, to_view, quoted=True)
         return PageView(number, len(pdf), width, height, tuple(boxes), has_text=bool(letters),

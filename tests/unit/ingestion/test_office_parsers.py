@@ -373,12 +373,14 @@ def test_a_banner_merged_above_an_xlsx_table_is_a_title_not_its_header(tmp_path)
     sheet.append([])
     sheet.append(["Item", "Owner", "Due"])
     sheet.append(["Projector", "Kim", "2025-03-01"])
+    sheet.append(["Laptop", "Lee", "2025-04-01"])
     path = tmp_path / "loans.xlsx"
     workbook.save(str(path))
 
     doc = parse_stored(path, tmp_path)
     assert texts(doc) == ["Loans", "Equipment loans 2025", "Item | Owner | Due",
-                          "Item: Projector; Owner: Kim; Due: 2025-03-01"]
+                          "Item: Projector; Owner: Kim; Due: 2025-03-01",
+                          "Item: Laptop; Owner: Lee; Due: 2025-04-01"]
 
 
 def test_pptx_hidden_slides_shapes_and_footers_are_left_out_groups_and_merges_read(tmp_path):
@@ -436,14 +438,15 @@ def test_a_tab_separated_file_with_korean_rows(tmp_path):
     path = tmp_path / "staff.tsv"
     path.write_bytes("이름\t부서\t메모\n김민수\t영업\t\"서울, 부산 담당\"\n".encode("cp949"))
     doc = parse_stored(path, tmp_path, "staff.tsv")
-    assert texts(doc, "table_row") == ["이름: 김민수; 부서: 영업; 메모: 서울, 부산 담당"]
+    # One record: its labels are said once, in it (no "이름 | 부서 | 메모" block).
+    assert texts(doc) == ["이름: 김민수; 부서: 영업; 메모: 서울, 부산 담당"]
 
 
 def test_excels_sep_line_names_the_delimiter_and_is_not_a_row(tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(b"sep=,\r\nOffice,Hours;Notes\r\nMill Road,09:30-18:00;closed Sun\r\n")
     doc = parse_stored(path, tmp_path, "export.csv")
-    assert texts(doc, "table_row") == ["Office: Mill Road; Hours;Notes: 09:30-18:00;closed Sun"]
+    assert texts(doc) == ["Office: Mill Road; Hours;Notes: 09:30-18:00;closed Sun"]
     assert "sep=" not in everything(doc)
 
 

@@ -171,7 +171,8 @@ def test_markdown_headings_code_and_lists(tmp_path: Path):
     assert ("paragraph", "소개 문단입니다.", ("사용자 안내",)) in kinds
     assert ("list", "step one", ("사용자 안내", "Install")) in kinds
     assert ("code", "pip install citewise", ("사용자 안내", "Install")) in kinds
-    assert ("table_row", "A: 1; B: 2", ("사용자 안내", "Install")) in kinds
+    assert ("paragraph", "A: 1; B: 2", ("사용자 안내", "Install")) in kinds
+    assert "A | B" not in texts(doc)  # a one-record table says its labels once
 
 
 def test_plain_text_utf16_and_euc_kr(tmp_path: Path):

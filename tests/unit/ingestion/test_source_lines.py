@@ -42,7 +42,7 @@ def test_a_spreadsheet_row_is_located_by_its_row_number_on_its_sheet(tmp_path: P
     found = line_of(chunks, "Item: Bibimbap; Price: 7,500 won")
     assert (found.heading_path, found.line) == (("Prices",), 12)
     assert line_of(chunks, "Item: Dish 6").line == 6  # after a hidden row: Excel's numbers
-    assert line_of(chunks, "Owner | Facilities team").line == 1
+    assert line_of(chunks, "Owner: Facilities team").line == 1
 
 
 def test_a_csv_record_is_located_on_its_line_counting_the_header_and_quoted_breaks(

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from citewise.knowledge.cli import knowledge_bases_named, lines_of
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.places import citation_place
+from citewise.knowledge.places import citation_place, headings_below_title
 from citewise.knowledge.search import Passage, search
 
 
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         if not passages:
             self.stdout.write("No passage found.")
         for n, passage in enumerate(passages, start=1):
-            where = " > ".join(passage.heading_path)
+            where = " > ".join(headings_below_title(passage.heading_path, passage.title))
             place = citation_place(passage.as_json())
             place = f", {place}" if place else ""
             self.stdout.write(self.style.SUCCESS(
