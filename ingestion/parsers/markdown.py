@@ -18,7 +18,9 @@ from textproc.normalize import clean_inline
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+(.*)$")
+# An ordered item keeps its number ("2. Run ..."): the reader sees it, and text such as
+# "repeat step 2" refers to it. A bullet is dropped.
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|(\d+[.)]))[ \t]+(.*)$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _INLINE = (
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
@@ -151,7 +153,7 @@ def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
             continue
         elif (item := _LIST_ITEM.match(line)) is not None:
             flush()
-            item_lines = [item.group(1)]
+            item_lines = [" ".join(filter(None, item.groups()))]
             # Continuation lines of the same item are indented and not a new item.
             while (i + 1 < len(lines) and lines[i + 1].startswith(("  ", "\t"))
                    and not _LIST_ITEM.match(lines[i + 1])):

@@ -58,3 +58,12 @@ def test_a_bold_line_heads_the_text_below_it(tmp_path: Path):
         ("paragraph", "This is bold inside text.", under_question),
         ("heading", "Other", ("자주 묻는 질문", "Other")),
         ("paragraph", "Text.", ("자주 묻는 질문", "Other"))]
+
+
+def test_an_ordered_list_keeps_its_numbers_and_a_bullet_list_does_not(tmp_path: Path):
+    """A reader sees "2." and the text says "repeat step 2": the number stays."""
+    doc = parse(tmp_path, "# Rebuild\n\n1. Stop the worker.\n2. Run the command\n"
+                          "   with care.\n\n- A bullet.\n\nIf it fails, repeat step 2.\n")
+    texts = [block.text for block in doc.blocks]
+    assert "1. Stop the worker." in texts and "2. Run the command with care." in texts
+    assert "A bullet." in texts
