@@ -41,6 +41,10 @@ _CONTINUES = tuple(".,;:!?)-–—。、，；：！？」』")
 _FURNITURE_SHARE = 0.2
 _FURNITURE_MIN_PAGES = 3
 _ROMAN_NUMBER = re.compile(r"\b[ivxlcdm]+\b")
+# A page's first or last line holding only a number ("12", "- 12 -", "xii"): its page
+# number, even on a page without the running header (a chapter's first page).
+_BARE_PAGE_NUMBER = re.compile(r"[\s\-–—]*(?:\d{1,4}|[ivxlcdm]{1,7})[\s\-–—]*",
+                               re.IGNORECASE)
 # A table-of-contents line: a title, dot leaders, a page number ("2.1 Install . . . 12").
 _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE)
 # What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
@@ -259,7 +263,8 @@ def _without_page_furniture(pages: list[list[_Line]], body: float) -> list[list[
     repeated = _repeated_ends(ends)
     return [[line for line in lines
              if not (any(line is end for end in page_ends)
-                     and _furniture_key(line.text) in repeated)
+                     and (_furniture_key(line.text) in repeated
+                          or _BARE_PAGE_NUMBER.fullmatch(line.text)))
              and not _TOC_ENTRY.search(line.text)]
             for lines, page_ends in zip(pages, ends, strict=True)]
 

@@ -142,6 +142,25 @@ def test_running_headers_page_numbers_and_contents_lines_are_not_indexed(tmp_pat
     assert not any(line.strip().isdigit() for line in text.split("\n\n"))
 
 
+def test_a_page_number_alone_on_a_chapter_page_is_not_indexed(tmp_path: Path):
+    """A chapter's first page has no running header, only its number at the foot: too few
+    pages to recur, yet a reader skips it as well."""
+    from fpdf import FPDF
+
+    class Book(FPDF):
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, f"- {self.page_no()} -")
+
+    pdf = Book()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    _line(pdf, "Chapter 1. Lockers are emptied on Fridays.")
+    text = _read(pdf, tmp_path / "chapter.pdf")
+    assert "Lockers are emptied on Fridays." in text and "- 1 -" not in text
+
+
 def test_numbered_headings_printed_for_bookmarks_give_the_heading_path(tmp_path: Path):
     """The bookmark "Console basics" printed as "1.1 Console basics", under a chapter
     whose number is on a line of its own: each heading starts its section where it is
