@@ -250,6 +250,19 @@ def summarize(firsts: list[dict], pairs: list[dict], refused: list[str]) -> dict
     }
 
 
+def embedding_setting(torch_threads: int | None) -> str:
+    """The query embedder as measured: model, backend and its threads."""
+    from django.conf import settings
+
+    from retrieval.embedder import EmbedderConfig, _cpu_count, choose_backend
+
+    config = EmbedderConfig(backend=settings.EMBEDDING_BACKEND)
+    backend = choose_backend(config)
+    threads = (torch_threads or "default" if backend == "torch"
+               else _cpu_count())
+    return f"{config.model} ({backend}, {threads} intra-op threads)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=12)
@@ -286,9 +299,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     summary = summarize(firsts, pairs, refused)
     summary["load_before"] = round(load_before, 2)
-    import torch
-
-    summary["torch_threads"] = torch.get_num_threads()
+    summary["embedding"] = embedding_setting(args.torch_threads)
     if args.json:
         print(json.dumps(summary, indent=2))
     text = report(summary, command, time.perf_counter() - started, server.ready_s)
@@ -309,8 +320,7 @@ def report(summary: dict, command: str, elapsed: float, ready_s: float) -> str:
         f"{summary['load_before']}. vLLM CPU build serving the tiny random-weight test model "
         "(tests/vllm/build_tiny_model.py), --max-model-len 512, on the same cores as "
         "Citewise. Settings: ANSWER_BACKEND=vllm, VLLM_CONTEXT_LENGTH=512, "
-        f"VLLM_MAX_TOKENS={MAX_TOKENS}, embedding model all-MiniLM-L6-v2 (torch, "
-        f"{summary['torch_threads']} intra-op threads), python-faq "
+        f"VLLM_MAX_TOKENS={MAX_TOKENS}, embedding model {summary['embedding']}, python-faq "
         "pages ingested through add_document + ingest, SQLite.", "",
         f"{summary['questions']} questions, {summary['answered_by_llm']} reached the LLM "
         f"({summary['refused']} refused before it); {summary['pairs']} pairs of (Citewise "

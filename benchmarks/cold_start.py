@@ -110,6 +110,9 @@ accounted = sum(v for k, v in stages.items()
                 if k not in ("interpreter start", "probe set-up (numpy, our packages)"))
 stages["the rest (query, database, answer)"] = time.time() - before - accounted
 stages["total"] = time.time() - SPAWNED_AT
+import resource
+stages["peak RSS, MiB (models and indexes loaded)"] = (
+    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps(stages))
 """
 
@@ -198,8 +201,19 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def servers_ready(env: dict[str, str]) -> tuple[float, float]:
-    """(worker ready, web ready) in seconds, each from its own spawn."""
+def rss_mib(pid: int) -> float:
+    """Resident memory of a running process (Linux), MiB; nan where /proc is missing."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) / 1024
+
+
+def servers_ready(env: dict[str, str]) -> tuple[float, float, float, float]:
+    """(worker ready, web ready) in seconds, each from its own spawn, then the worker's and
+    the web process's resident memory (MiB) when ready (models load on first use)."""
     from citewise.celery import app
     from citewise.ops.management.commands.serve import web_command, worker_command
 
@@ -213,11 +227,12 @@ def servers_ready(env: dict[str, str]) -> tuple[float, float]:
                               "worker")
         web = subprocess.Popen(web_command("127.0.0.1", port), **quiet)
         web_s = wait_until(lambda: answers_200(f"http://127.0.0.1:{port}/readyz"), web, "web")
+        memory = rss_mib(worker.pid), rss_mib(web.pid)
     finally:
         for process in (web, worker):
             if process is not None:
                 stop(process)
-    return worker_s, web_s
+    return worker_s, web_s, *memory
 
 
 def summary_line(name: str, values: list[float]) -> str:
@@ -242,6 +257,9 @@ def report(label: str, runs: dict[str, list[float]], stages: dict[str, dict[str,
         summary_line("`manage.py search`, CPU seconds", runs["search cpu"]),
         summary_line("worker ready (ping answered)", runs["worker"]),
         summary_line("web ready (/readyz 200, worker up)", runs["web"]),
+        summary_line("worker resident memory when ready, MiB", runs["worker MiB"]),
+        summary_line("web resident memory when ready (no model loaded yet), MiB",
+                     runs["web MiB"]),
         "", "Where one cold ask and one cold search spend their time (s):", "",
         "| stage | ask | search |", "|---|---|---|",
     ]
@@ -272,15 +290,15 @@ def main() -> None:
     ask_argv = ["ask", args.question, "--kb", kb]
     search_argv = ["search", args.question, "--kb", kb]
     runs: dict[str, list[float]] = {name: [] for name in (
-        "ask", "ask cpu", "search", "search cpu", "worker", "web")}
+        "ask", "ask cpu", "search", "search cpu", "worker", "web", "worker MiB", "web MiB")}
     for n in range(1, args.runs + 1):
         for name, argv in (("ask", ask_argv), ("search", search_argv)):
             wall, cpu = timed_command(argv, env)
             runs[name].append(wall)
             runs[f"{name} cpu"].append(cpu)
-        worker_s, web_s = servers_ready(env)
-        runs["worker"].append(worker_s)
-        runs["web"].append(web_s)
+        for name, value in zip(("worker", "web", "worker MiB", "web MiB"), servers_ready(env),
+                               strict=True):
+            runs[name].append(value)
         log(f"run {n}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in runs.items()))
     stages = {"ask": breakdown(ask_argv, env), "search": breakdown(search_argv, env)}
     body = report(args.label, runs, stages, command, args.question)

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from textproc.tokens import STOP_WORDS, light_stem
 
@@ -81,7 +82,9 @@ class _Vocabulary:
         return match[0] if match else None
 
 
+@lru_cache(maxsize=65536)
 def _letters(word: str) -> str:
     """Case-folded, Hangul syllables split into their letters (NFD), so one mistyped
-    letter of a syllable is one edit."""
+    letter of a syllable is one edit. Cached: every question reads its passages' words
+    again, before the first token of the answer."""
     return unicodedata.normalize("NFD", word.casefold())

@@ -11,12 +11,14 @@ re-wrapped lines. It runs on every search, before the first token of an answer, 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from textproc.normalize import fold
 
 SIZE = 5
+K = TypeVar("K", bound=Hashable)
 
 
 def shingles(text: str, size: int = SIZE) -> frozenset[str]:
@@ -34,8 +36,8 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def near_duplicates(ordered: Sequence[Hashable], texts: Mapping[Hashable, str], *,
-                    threshold: float = 0.8) -> set[Hashable]:
+def near_duplicates(ordered: Sequence[K], texts: Mapping[K, str], *,
+                    threshold: float = 0.8) -> set[K]:
     """Keys to drop: each key whose text is >= threshold similar (Jaccard of shingles) to
     a better-ranked kept one. Keys without a text are kept (nothing to compare)."""
     present = [key for key in ordered if key in texts]
@@ -43,7 +45,7 @@ def near_duplicates(ordered: Sequence[Hashable], texts: Mapping[Hashable, str], 
         return set()
     sizes, overlap = _shingle_overlaps([texts[key] for key in present])
     kept: list[int] = []
-    dropped: set[Hashable] = set()
+    dropped: set[K] = set()
     for i, key in enumerate(present):
         if kept:
             shared = overlap[i, kept]

@@ -169,13 +169,7 @@ class HybridSearcher:
                 texts: TextLookup | None) -> list[SearchResult]:
         window = max(options.k, options.rerank_candidates if self.reranker else 0)
         if texts is not None and options.dedupe_threshold is not None:
-            # Look at a few extra so dropping duplicates still leaves enough results.
-            head = results[: window * 2]
-            found = texts([(r.kb_key, r.chunk_id) for r in head])
-            with self.timer("dedupe"):
-                dropped = near_duplicates([(r.kb_key, r.chunk_id) for r in head], found,
-                                          threshold=options.dedupe_threshold)
-            results = [r for r in head if (r.kb_key, r.chunk_id) not in dropped]
+            results = self._deduped(results, window, texts, options.dedupe_threshold)
         if self.reranker is not None and texts is not None:
             head = results[: options.rerank_candidates]
             found = texts([(r.kb_key, r.chunk_id) for r in head])
@@ -185,6 +179,25 @@ class HybridSearcher:
             head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
             results = rerank_order(head) + results[len(head):]
         return [replace(r, rank=i) for i, r in enumerate(results[: options.k], start=1)]
+
+    def _deduped(self, results: list[SearchResult], window: int, texts: TextLookup,
+                 threshold: float) -> list[SearchResult]:
+        """The first `window` results that are not near-duplicates of a better-ranked one,
+        looking at most 2 * window deep. A hit is dropped only for one ranked above it, so
+        the texts of the top `window` usually decide it: more are read (from the database,
+        before the first token of an answer) only for the places duplicates freed."""
+        keys = [(r.kb_key, r.chunk_id) for r in results[: window * 2]]
+        found: dict[Key, str] = {}
+        dropped: set[Key] = set()
+        read = 0
+        while True:
+            missing = window - (read - len(dropped))  # places still to fill
+            found.update(texts(keys[read:read + missing]))
+            read = min(len(keys), read + missing)
+            with self.timer("dedupe"):
+                dropped = near_duplicates(keys[:read], found, threshold=threshold)
+            if read - len(dropped) >= window or read == len(keys):
+                return [r for r in results[:read] if (r.kb_key, r.chunk_id) not in dropped]
 
 
 def rerank_order(results: list[SearchResult]) -> list[SearchResult]:

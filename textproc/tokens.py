@@ -34,6 +34,7 @@ from textproc.scripts import HANGUL_SYLLABLES, count_cjk
 KOREAN_MODES = ("bigram", "kiwi", "kiwi+bigram")
 
 _WORD = re.compile(r"\w+")
+_PIECE = re.compile(r"\w+|[^\w\s]")  # what approx_tokens counts
 _HANGUL_OR_NOT = re.compile(f"[{HANGUL_SYLLABLES}]+|[^{HANGUL_SYLLABLES}]+")
 _HAS_HANGUL = re.compile(f"[{HANGUL_SYLLABLES}]")
 # Content morphemes: nouns, numerals, pronouns, verb/adjective stems, roots, foreign
@@ -104,8 +105,11 @@ def word_count(text: str) -> int:
 def approx_tokens(text: str) -> int:
     """A conservative LLM token estimate when no tokenizer is given: one per CJK/Hangul
     character, one per ~4 characters of other words, one per punctuation mark."""
+    pieces = _PIECE.findall(text)
+    if not count_cjk(text):  # the common case, without a per-piece CJK scan
+        return sum((len(piece) + 3) // 4 for piece in pieces)
     count = 0
-    for piece in re.findall(r"\w+|[^\w\s]", text):
+    for piece in pieces:
         cjk = count_cjk(piece)
         rest = len(piece) - cjk
         count += cjk + (math.ceil(rest / 4) if rest else 0)

@@ -9,6 +9,7 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 from citewise.knowledge import indexing
 from citewise.knowledge.models import Chunk, DocumentStatus, KnowledgeBase
@@ -17,7 +18,7 @@ from citewise.ops.metrics import SEARCH_LATENCY, answer_stage
 from ingestion.chunker import Location
 from retrieval.errors import SourceChanged
 from retrieval.fusion import FusionConfig
-from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
+from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions, SearchResult
 
 # Extra hits asked of the indexes, because a few may belong to a document that is being
 # replaced or deleted right now (the database, not the index, decides what is live).
@@ -97,56 +98,72 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
     live = _LiveChunks(kbs)
     results = searcher().search(query, refs, options=SearchOptions(k=k + STALE_SLACK),
                                 texts=live.texts)
-    rows = {chunk.pk: chunk for chunk in live.rows((r.kb_key, r.chunk_id) for r in results)}
-    passages = []
-    for result in results:
-        chunk = rows.get(result.chunk_id)
-        if chunk is None or chunk.knowledge_base.index_key != result.kb_key:
-            continue
-        passages.append(Passage(
-            chunk_id=chunk.pk, knowledge_base=chunk.knowledge_base.slug,
-            document_id=chunk.document_id, document=chunk.document.original_name,
-            title=chunk.document.title, page=chunk.page_start,
-            heading_path=list(chunk.heading_path), text=chunk.text,
-            score=round(result.rerank_score if result.rerank_score is not None
-                        else result.fused_score, 6),
-            scores={"fused": result.fused_score, "dense": result.dense_score,
-                    "dense_rank": result.dense_rank, "lexical": result.lexical_score,
-                    "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
-            locations=chunk.locations, document_type=chunk.document.detected_type,
-            line=_first_line(chunk.locations),
-        ))
+    passages = [_passage(result, row) for result, row in live.first_rows(results, k)]
     with answer_stage("term_coverage"):
-        return _with_term_coverage(query, passages[:k], by_key)
+        return _with_term_coverage(query, passages, by_key)
+
+
+def _passage(result: SearchResult, row: dict) -> Passage:
+    return Passage(
+        chunk_id=row["pk"], knowledge_base=row["knowledge_base__slug"],
+        document_id=row["document_id"], document=row["document__original_name"],
+        title=row["document__title"], page=row["page_start"],
+        heading_path=list(row["heading_path"]), text=row["text"],
+        score=round(result.rerank_score if result.rerank_score is not None
+                    else result.fused_score, 6),
+        scores={"fused": result.fused_score, "dense": result.dense_score,
+                "dense_rank": result.dense_rank, "lexical": result.lexical_score,
+                "lexical_rank": result.lexical_rank, "rerank": result.rerank_score},
+        locations=row["locations"], document_type=row["document__detected_type"],
+        line=_first_line(row["locations"]),
+    )
 
 
 class _LiveChunks:
-    """The rows of indexed chunks of the knowledge bases searched (the database, not the
-    index, decides what is live), each read at most once per search: dedupe asks for the
-    texts of the top hits, then the passages need the same rows."""
+    """The chunks of the knowledge bases searched that are indexed now (the database, not
+    the index, decides what is live). Dedupe reads the texts of the top hits (one light
+    query); the passages then read the other columns of only the k they keep."""
+
+    PASSAGE_FIELDS = ("pk", "knowledge_base_id", "knowledge_base__slug", "document_id",
+                      "document__original_name", "document__title",
+                      "document__detected_type", "page_start", "heading_path", "text",
+                      "locations")
 
     def __init__(self, kbs: list[KnowledgeBase]) -> None:
         self.kbs = kbs
-        self.keys = {kb.index_key for kb in kbs}
-        self._rows: dict[int, Chunk] = {}
-        self._asked: set[int] = set()
+        self.key_of = {kb.pk: kb.index_key for kb in kbs}
+        self._texts: dict[tuple[str, int], str] = {}
+        self._asked: set[tuple[str, int]] = set()
 
-    def rows(self, keys: Iterable[tuple[str, int]]) -> list[Chunk]:
-        wanted = [chunk_id for kb_key, chunk_id in keys if kb_key in self.keys]
-        new = [chunk_id for chunk_id in wanted if chunk_id not in self._asked]
+    def _live(self) -> QuerySet[Chunk]:
+        return Chunk.objects.filter(knowledge_base__in=self.kbs,
+                                    document__status=DocumentStatus.INDEXED).order_by()
+
+    def texts(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
+        new = [key for key in keys if key not in self._asked]
         if new:
             self._asked.update(new)
             with answer_stage("chunk_fetch"):
-                self._rows.update((chunk.pk, chunk) for chunk in Chunk.objects.filter(
-                    pk__in=new, knowledge_base__in=self.kbs,
-                    document__status=DocumentStatus.INDEXED,
-                ).select_related("document", "knowledge_base")
-                  # The stored vectors (1.5 KB each with MiniLM) are for rebuilds only.
-                  .defer("embedding", "next_embedding"))
-        return [self._rows[chunk_id] for chunk_id in wanted if chunk_id in self._rows]
+                self._texts.update(
+                    ((self.key_of[kb_id], pk), text) for pk, kb_id, text in
+                    self._live().filter(pk__in=[pk for _, pk in new])
+                    .values_list("pk", "knowledge_base_id", "text"))
+        return {key: self._texts[key] for key in keys if key in self._texts}
 
-    def texts(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], str]:
-        return {(c.knowledge_base.index_key, c.pk): c.text for c in self.rows(keys)}
+    def first_rows(self, results: list[SearchResult], k: int) -> list[tuple[SearchResult, dict]]:
+        """The first k results whose chunk is live (in order), each with its row. A chunk
+        whose text was read and missing is not read again."""
+        found: list[tuple[SearchResult, dict]] = []
+        candidates = [r for r in results if (r.kb_key, r.chunk_id) in self._texts
+                      or (r.kb_key, r.chunk_id) not in self._asked]
+        while candidates and len(found) < k:
+            batch, candidates = candidates[:k - len(found)], candidates[k - len(found):]
+            with answer_stage("chunk_fetch"):
+                rows = {row["pk"]: row for row in self._live().filter(
+                    pk__in=[r.chunk_id for r in batch]).values(*self.PASSAGE_FIELDS)}
+            found += [(r, rows[r.chunk_id]) for r in batch if r.chunk_id in rows
+                      and self.key_of[rows[r.chunk_id]["knowledge_base_id"]] == r.kb_key]
+        return found
 
 
 def _first_line(locations: list[list]) -> int | None:

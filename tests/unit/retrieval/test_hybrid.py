@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from retrieval.dedupe import near_duplicates
 from retrieval.embedder import TextEmbedder
 from retrieval.fusion import FusionConfig
 from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
@@ -91,6 +92,28 @@ def test_near_duplicates_across_knowledge_bases_are_removed_when_texts_are_given
     kept = [(r.kb_key, r.chunk_id) for r in deduped]
     assert len([k for k in kept if k in {("hr", 1), ("engineering", 13)}]) == 1
     assert [r.rank for r in deduped] == list(range(1, len(deduped) + 1))
+
+
+def test_dedupe_reads_texts_only_as_deep_as_the_results_it_returns(searcher):
+    """Dedupe runs before an answer's first token and its texts come from the database:
+    it reads the top k, and further only for the places duplicates free, and returns what
+    dedupe over every candidate returns."""
+    query = "paid vacation days per year"
+    everything = refs("hr", "engineering", "finance")
+    ranked = [(r.kb_key, r.chunk_id) for r in searcher.search(query, everything)]
+    assert {("hr", 1), ("engineering", 13)} <= set(ranked[:2])  # the copies rank first
+    survivors = [key for key in ranked if key not in near_duplicates(ranked, texts(ranked))]
+    for k in (1, 2, 3):
+        read: list[tuple[str, int]] = []
+
+        def reading(keys, read=read):
+            read.extend(keys)
+            return texts(keys)
+
+        kept = [(r.kb_key, r.chunk_id) for r in searcher.search(
+            query, everything, options=SearchOptions(k=k), texts=reading)]
+        assert kept == survivors[:k]
+        assert read == ranked[:ranked.index(survivors[k - 1]) + 1]
 
 
 def test_single_method_search(searcher):
