@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from citewise.chat.models import Citation
-from citewise.chat.services import AskResult, ask
+from citewise.chat.services import AskResult, ask, source_path
 from citewise.knowledge.models import Document
 from citewise.knowledge.permissions import SYSTEM
 from tests.factories import load_document, make_kb, make_user
@@ -302,3 +303,9 @@ def test_citations_stored_before_lines_learn_their_documents_type(tmp_path):
     migration.copy_document_types(apps, None)
     stored = Citation.objects.get(message_id=result.message_id)
     assert (stored.document_type, stored.page, stored.line) == ("pptx", 1, None)
+
+
+def test_a_citation_link_is_the_path_the_project_serves_the_viewer_at():
+    """source_path reverses in the pages' own URLconf (a cold start need not load the
+    API's); it must still be where the project mounts the viewer."""
+    assert source_path(42) == reverse("frontend:source", args=[42])

@@ -510,7 +510,15 @@ def source_url(chunk_id: int, page: int | None, quote: str | None) -> str:
     quoted sentence (the verifier's; never the passage's start) highlighted in it."""
     query = urlencode({key: value for key, value in (("page", page), ("quote", quote))
                        if value})
-    return reverse("frontend:source", args=[chunk_id]) + (f"?{query}" if query else "") + "#cited"
+    return source_path(chunk_id) + (f"?{query}" if query else "") + "#cited"
+
+
+def source_path(chunk_id: int) -> str:
+    """The source viewer's path for a passage, reversed in the pages' own URLconf
+    (frontend.urls, mounted at the root): the project's would first import the API's
+    and the admin's views, most of a cold `manage.py ask`'s start (benchmarks/RESULTS.md,
+    cold start)."""
+    return reverse("source", urlconf="frontend.urls", args=[chunk_id])
 
 
 def _closest_documents(passages: list[Passage]) -> list[dict]:
@@ -518,8 +526,7 @@ def _closest_documents(passages: list[Passage]) -> list[dict]:
     for passage in passages:
         if passage.document_id not in seen:
             seen[passage.document_id] = {"document": passage.document, "title": passage.title,
-                                         "url": reverse("frontend:source",
-                                                        args=[passage.chunk_id]),
+                                         "url": source_path(passage.chunk_id),
                                          "knowledge_base": passage.knowledge_base}
         if len(seen) == CLOSEST_DOCUMENTS:
             break
