@@ -8,7 +8,7 @@ the issue's answer gates measure: citation precision, refusal of answerable and 
 unanswerable questions, and "search had it at rank 1 but ask refused or cited another
 passage".
 
-    .venv/bin/python benchmarks/debian_docs_answer_variants.py --data-dir DIR --rows ROWS
+    .venv/bin/python benchmarks/debian_docs_answer_variants.py --data-dir DIR --rows ROWS [--list]
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ class Prepared:
                       for c in chunks.select_related("document")}
 
     def cited(self, overrides: dict) -> list[int] | None:
-        """The chunk ids the variant quotes; None for a refusal. An "answerability" entry
+        """The chunk ids the variant quotes; None for a refusal."""
+        chosen = self.quoted(overrides)
+        return sorted({self.passages[s.n - 1].chunk_id for s in chosen}) or None
+
+    def quoted(self, overrides: dict) -> list:
+        """The sentences the variant quotes (empty: a refusal). An "answerability" entry
         of `overrides` ("FEATURE>=THRESHOLD") replaces the service's decision."""
         from inference.answerability import AnswerabilityConfig, decide
         from inference.backends.extractive import ExtractiveBackend
@@ -79,12 +84,11 @@ class Prepared:
             gate = AnswerabilityConfig(weights={feature: 1.0}, threshold=float(threshold))
         answerable = self.answerable if gate is None else decide(self.features, gate).answerable
         if not answerable:
-            return None
+            return []
         ex = self.extractive
         backend = ExtractiveBackend(embed_query=ex.embed_query, embed_passages=ex.embed_passages,
                                     config=dataclasses.replace(ex.config, **overrides))
-        chosen = backend.select(self.query, self.sources)
-        return sorted({self.passages[s.n - 1].chunk_id for s in chosen}) or None
+        return backend.select(self.query, self.sources)
 
 
 def measure(language: str, rows: dict, overrides: dict, prepared: dict) -> dict:
@@ -114,6 +118,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--rows", required=True, type=Path)
+    parser.add_argument("--list", action="store_true",
+                        help="also list, for the default, each question answered wrongly, "
+                             "refused, or lost at rank 1, with search's first passage and "
+                             "the quote")
     parser.add_argument("--features", type=Path,
                         help="also write each question's answerability features (JSON lines)")
     args = parser.parse_args()
@@ -132,6 +140,42 @@ def main() -> None:
                   flush=True)
         if args.features:
             write_features(args.features, language, rows, prepared)
+        if args.list:
+            list_failures(language, rows, prepared)
+
+
+def list_failures(language: str, rows: dict, prepared: dict) -> None:
+    """Each question the default answer step got wrong: the kind of failure, the question
+    (and its respelling), search's first passage, and what the answer quoted."""
+    from benchmarks.debian_docs import hand_written, holds
+
+    def short(text: str, limit: int = 160) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[:limit] + "..."
+
+    for item in hand_written(language):
+        ready = prepared[item.id]
+        quoted = ready.quoted({})
+        cited = {ready.passages[s.n - 1].chunk_id for s in quoted}
+        held = any(holds(item, *ready.texts[c]) for c in cited)
+        first = item.kind != "unanswerable" and rows[item.id]["rank"] == 1
+        if item.kind == "unanswerable":
+            failure = "answered an unanswerable question" if quoted else ""
+        elif not quoted:
+            failure = "refused" if ready.answerable else "refused by the extractive step"
+        else:
+            failure = "" if held else "cited no passage holding the evidence"
+        if not failure:
+            continue
+        print(f"\n{item.id} ({item.kind}{', search had it at rank 1' if first else ''}): "
+              f"{failure}\n  question: {item.question}"
+              + (f" (searched as: {ready.query})" if ready.query != item.question else ""))
+        if ready.passages:
+            top = ready.passages[0]
+            print(f"  search's first: {top.document} > {' > '.join(top.heading_path)}: "
+                  f"{short(top.text)}")
+        for sentence in quoted:
+            print(f"  quoted [{sentence.n}]: {short(sentence.text)}")
 
 
 def write_features(path: Path, language: str, rows: dict, prepared: dict) -> None:

@@ -29,6 +29,8 @@ from textproc.tokens import STOP_WORDS, light_stem
 _WORD = re.compile(r"\w+")  # words as the lexical index sees them: identifiers whole
 _LETTERS = re.compile(r"[^\W\d_]+")  # the words inside an identifier (rebuild_indexes)
 MIN_LETTERS = 5
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+_LONE_JAMO = frozenset(chr(c) for c in range(0x3131, 0x318F))  # compatibility jamo (ㄱ, ㅏ)
 MAX_EDITS = 1
 
 
@@ -70,7 +72,7 @@ class _Vocabulary:
             return word
         meant = key if key in self.surface else self._one_edit(key)
         found = self.by_stem.get(light_stem(meant or key)) or meant
-        if found is None:
+        if found is None or not _korean_typo(word, self.surface[found]):
             return word
         return self.surface[found].lower() if word.islower() else self.surface[found]
 
@@ -80,6 +82,21 @@ class _Vocabulary:
 
         match = process.extractOne(key, self.keys, scorer=OSA.distance, score_cutoff=MAX_EDITS)
         return match[0] if match else None
+
+
+def _korean_typo(word: str, meant: str) -> bool:
+    """Whether respelling a Korean word as `meant` can be a typo's fix (always true for
+    other words). One letter changes a short Korean word into another word (보는 -> 또는,
+    안에 -> 간에), and a change in the last syllable is a particle or an ending (메뉴에 ->
+    메뉴의, 머리글은 -> 머리글을), which the lexical index reads either way: neither is
+    respelled. A stray letter at the end (필터ㄹ) is a typo."""
+    if not _HANGUL.search(word):
+        return True
+    if word[-1:] in _LONE_JAMO:
+        return True
+    shared = next((i for i, (a, b) in enumerate(zip(word, meant, strict=False)) if a != b),
+                  min(len(word), len(meant)))
+    return len(word) >= 3 and shared < min(len(word), len(meant)) - 1
 
 
 @lru_cache(maxsize=65536)

@@ -71,7 +71,23 @@ class TokenizerConfig:
         return f"v1;korean={self.korean};stem={int(self.stem)};stop={int(self.stop_words)}"
 
 
-_MATCHING = TokenizerConfig(korean="bigram", stem=False)
+# The answer step's comparisons (match_tokens): dictionary-free, unstemmed.
+MATCHING = TokenizerConfig(korean="bigram", stem=False)
+
+# Names written as code: paths and flags (/readyz, /api/v1/ask, --sync), snake_case and
+# CONSTANT_CASE (rebuild_indexes, CITEWISE_RECONCILE_SECONDS), Latin letters mixed with
+# digits (E403, x86_64, IPv6) and CamelCase (HybridSearcher). A question that names one asks
+# about that thing, and a sentence that only shares its parts ("reconciler", "seconds") or
+# the question's other words ("reports") is about something else.
+_IDENTIFIER = re.compile(
+    r"(?<![\w/])(?:/|--?)\w[\w./-]*"
+    r"|\b\w*_\w+\b"
+    r"|\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{2,}\b"
+    r"|\b[A-Z][a-z]+[A-Z]\w*\b")
+_DEFINES = re.compile(r"[`'\")\]]*\s*(?:[:;=]|[-–—]\s)")
+# How much more a named identifier weighs than another word of the question in the answer
+# step's sentence scores (idf x this).
+IDENTIFIER_WEIGHT = 3.0
 
 
 def tokenize(text: str, config: TokenizerConfig | None = None) -> list[str]:
@@ -93,7 +109,29 @@ def tokenize(text: str, config: TokenizerConfig | None = None) -> list[str]:
 def match_tokens(text: str) -> list[str]:
     """Dictionary-free tokens for comparing a sentence with a passage or a question:
     words without English stop words, and each Hangul run with its character bigrams."""
-    return tokenize(text, _MATCHING)
+    return tokenize(text, MATCHING)
+
+
+def named_identifiers(text: str, config: TokenizerConfig | None = None) -> list[frozenset[str]]:
+    """The tokens (by `config`, default kiwi) of each name `text` writes as code, one set
+    per name ("/etc/hosts" -> {"etc", "hosts"})."""
+    config = config or TokenizerConfig()
+    names = (frozenset(tokenize(match.group(), config)) for match in _IDENTIFIER.finditer(text))
+    return [name for name in names if name]
+
+
+def defined_identifiers(sentence: str, config: TokenizerConfig | None = None) -> frozenset[str]:
+    """Tokens of the name a sentence defines, if it opens by defining one: a name written
+    as code among its first three words, followed by ":", ";", "=" or a dash ("GET /readyz:
+    200 when ...", "Variable: CITEWISE_X; Default: 60", "E403 - access denied"). A sentence
+    that mentions the name in passing ("/readyz shows ...", "(/healthz, /readyz)") defines
+    nothing."""
+    match = _IDENTIFIER.search(sentence)
+    if match is None or len(_WORD.findall(sentence[:match.start()])) > 2:
+        return frozenset()
+    if not _DEFINES.match(sentence[match.end():]):
+        return frozenset()
+    return frozenset(tokenize(match.group(), config or TokenizerConfig()))
 
 
 def word_count(text: str) -> int:

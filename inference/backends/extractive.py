@@ -25,7 +25,16 @@ from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace
 from textproc.sentences import sentence_spans
-from textproc.tokens import approx_tokens, light_stem, match_tokens, word_count
+from textproc.tokens import (
+    IDENTIFIER_WEIGHT,
+    MATCHING,
+    approx_tokens,
+    defined_identifiers,
+    light_stem,
+    match_tokens,
+    named_identifiers,
+    word_count,
+)
 
 EmbedQuery = Callable[[str], "np.ndarray | Sequence[float]"]
 EmbedPassages = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -44,6 +53,7 @@ class ScoredSentence:
     # question marks its answer) but are never quoted: a question is not an answer.
     quotable: bool = True
     section: int = 0  # which section of its passage (Source.section_starts) it is in
+    defines: bool = False  # opens by defining a name the question writes as code
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,11 @@ class ExtractiveConfig:
     # step then refused or quoted another passage where retrieval's first was right.
     # 0.3 measured best of 0.2-1.0 (benchmarks/RESULTS.md, "Answer step").
     coverage_weight: float = 0.3
+    # Added to a sentence that opens by defining a name the question writes as code
+    # ("GET /readyz: ...", "Variable: CITEWISE_X; ..."), whose passage then answers: a
+    # sentence mentioning the name in passing ("Probe paths (/healthz, /readyz) are
+    # logged ...") otherwise won on retrieval's rank (tests/integration/test_demo_answers.py).
+    definition_bonus: float = 0.25
     min_score: float = 0.05  # below this, nothing answers: a "not found" reply
     # Shorter fragments (headings, list bullets) are not quoted. Counted in words, stop
     # words included: "Alcohol is not reimbursed." has two content words and is an answer.
@@ -148,7 +163,14 @@ class ExtractiveBackend:
         question_tokens = set(word_forms(question))
         df = Counter(t for c in candidates for t in set(c.tokens))
         total = len(candidates)
-        idf = {t: math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
+        # A name the question writes as code weighs more than its other words: a sentence
+        # sharing only the name's parts ("reconciler", "seconds") or the question's other
+        # words ("reports") is about something else.
+        names = [frozenset(map(light_stem, name))
+                 for name in named_identifiers(question, MATCHING)]
+        named = {t for name in names for t in name}
+        idf = {t: (IDENTIFIER_WEIGHT if t in named else 1.0)
+               * math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
         idf_sum = sum(idf.values()) or 1.0
         lexical = [sum(idf[t] for t in question_tokens & set(c.tokens)) / idf_sum
                    for c in candidates]
@@ -162,8 +184,10 @@ class ExtractiveBackend:
         scored = []
         for c, lex, sem in zip(candidates, lexical, semantic, strict=True):
             score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
-            scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex, score, c.quotable,
-                                         c.section))
+            defines = c.quotable and _defines(c.text, names)
+            scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex,
+                                         score + cfg.definition_bonus * defines, c.quotable,
+                                         c.section, defines))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
 
@@ -218,6 +242,10 @@ class ExtractiveBackend:
         # neighbouring section's look-alike sentence first, in reading order.
         scored = [s for s in scored if (s.n, s.section) == (scored[0].n, scored[0].section)
                   or not cfg.single_source]
+        # A sentence defining the asked name ("Variable: VLLM_BASE_URL; ...") is not
+        # explained by its neighbours defining other names: the rows of one table.
+        if scored[0].defines:
+            scored = [s for s in scored if s.defines or not defined_identifiers(s.text, MATCHING)]
         # Relative to the best sentence that may be quoted: with a source_tolerance below
         # relative_cutoff, the chosen passage's own best sentence could otherwise fall
         # under the cut and nothing would be said.
@@ -250,7 +278,7 @@ class ExtractiveBackend:
         strength = {n: b.score + cfg.coverage_weight * coverage.get(n, 0.0)
                     for n, b in best.items()}
         strongest = max(strength, key=lambda n: (strength[n], -n))
-        if _names_the_question(best[strongest]):
+        if _names_the_question(best[strongest]) or best[strongest].defines:
             return strongest
         chosen = min(n for n in strength
                      if strength[n] >= strength[strongest] * cfg.source_tolerance)
@@ -365,6 +393,14 @@ def _names_the_question(best: ScoredSentence) -> bool:
     of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
     an index?"), whatever passage retrieval ranked above it."""
     return not best.quotable and best.lexical >= 1.0 - 1e-9
+
+
+def _defines(sentence: str, names: Sequence[frozenset[str]]) -> bool:
+    """The sentence opens by defining one of the names the question writes as code, the
+    whole name: "file: /etc/mailname; ..." shares "etc" with "/etc/hosts" and defines
+    another file."""
+    defined = frozenset(map(light_stem, defined_identifiers(sentence, MATCHING)))
+    return bool(defined) and defined in names
 
 
 def _is_question(text: str) -> bool:

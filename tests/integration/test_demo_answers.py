@@ -2,8 +2,10 @@
 `ingest docs --kb citewise-docs --create --sync`): each is answered, not refused, and
 cites the document and section that answer it; the answer's words are that section's.
 Before, search ranked the right section first for "How do I rebuild the indexes?" while
-the answer said "not found", and "What file types can I upload?" quoted an unrelated
-paragraph."""
+the answer said "not found", "What file types can I upload?" quoted an unrelated
+paragraph, "What does CITEWISE_RECONCILE_SECONDS do?" quoted the row of another setting
+that shares words of its name, and "What is VLLM_BASE_URL?" quoted a row that mentions it
+before the row that defines it."""
 
 from __future__ import annotations
 
@@ -33,15 +35,27 @@ NEWCOMER = {
                                       "Excel (.xlsx)"),
     "How can I rebuild an index?": ("admin-guide.md", "Rebuilding indexes", "rebuild"),
     "How do I rebiuld the indexs?": ("admin-guide.md", "Rebuilding indexes", "rebuild"),
+    # Named endpoints and settings: the sentence that defines the name, not one that
+    # mentions it in passing or shares parts of it.
+    "What does /healthz report?": ("operations.md", "Health, readiness and metrics",
+                                   "200 while the process serves requests"),
+    "What does /metrics show?": ("operations.md", "Health, readiness and metrics",
+                                 "Prometheus text format"),
+    "What does CITEWISE_RECONCILE_SECONDS do?": ("configuration.md", "Configuration",
+                                                 "How often the worker running"),
+    "What is CITEWISE_ANSWER_CONCURRENCY for?": ("configuration.md", "Configuration",
+                                                 "Streamed answers"),
+    "What is VLLM_BASE_URL?": ("configuration.md", "Configuration",
+                               "The OpenAI-compatible base URL"),
     "Where do I see the questions the documents could not answer?": (
         "admin-guide.md", "What the documents are missing, and what answers cost",
         "Content gaps"),
 }
 KNOWN_WRONG = {
     "What does /readyz report?": (
-        "the extractive backend quotes the configuration row that mentions /readyz: "
-        "all-MiniLM-L6-v2 rates the long 'GET /readyz: 200 when ...' sentence far below it, "
-        "and retrieval ranks its passage 4th"),
+        "the passage defining /readyz ('GET /readyz: 200 when ...', a long list of probes) "
+        "is not among the six retrieved; the answer quotes the error-code row that says "
+        "'Check /readyz (llm)' (retrieval, not the answer step)"),
 }
 UNANSWERABLE = "What is on the cafeteria menu on Friday?"
 

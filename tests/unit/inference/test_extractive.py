@@ -336,3 +336,62 @@ def test_the_section_whose_heading_is_the_question_answers_over_a_higher_ranked_
     for backend in backends():
         chosen = backend.select("How can I rebuild an index?", sources)
         assert chosen and {s.n for s in chosen} == {2}, chosen
+
+
+def test_the_sentence_naming_the_asked_identifier_is_quoted_not_its_namesakes():
+    """Sentences that share the parts of a setting's name ("reconciler", "seconds") or the
+    question's other words do not answer a question about the setting itself."""
+    sources = [
+        source(1, "Variable: CITEWISE_INGEST_LEASE_SECONDS; Default: 600; What it does: "
+                  "seconds before the reconcile step of Citewise queues a document again."),
+        source(2, "Variable: CITEWISE_RECONCILE_SECONDS; Default: 60; What it does: how "
+                  "often the worker runs it."),
+    ]
+    # Retrieval ranked the namesake first and found the question's words in both alike.
+    sources = [replace(s, coverage=0.6) for s in sources]
+    for backend in backends():
+        chosen = backend.select("What does CITEWISE_RECONCILE_SECONDS do?", sources)
+        assert [s.n for s in chosen] == [2], chosen
+
+
+def test_the_passage_defining_the_named_endpoint_answers_not_one_mentioning_it():
+    """Retrieval ranked first a passage that only lists the endpoint; the one that says what
+    it is comes second and is quoted."""
+    sources = [
+        source(1, "Logs. Probe paths (/healthz, /readyz, /metrics) are logged at DEBUG "
+                  "level only, and every request writes one line."),
+        source(2, "GET /healthz: 200 while the process serves requests. For liveness "
+                  "probes of the orchestrator."),
+    ]
+    sources = [replace(s, coverage=0.85) for s in sources]
+    for backend in backends():
+        chosen = backend.select("What does /healthz report?", sources)
+        assert [s.n for s in chosen][:1] == [2], chosen
+        assert chosen[0].text.startswith("GET /healthz: 200")
+
+
+def test_a_row_defining_another_file_of_the_same_folder_does_not_answer():
+    """"/etc/mailname" shares "etc" with the asked "/etc/hosts": the table row defining it
+    is not the answer, and retrieval's first passage, which is about the question, is."""
+    sources = [
+        source(1, "The hostname resolution is supported by the NSS mechanism. The "
+                  "/etc/nsswitch.conf file dictates the order: /etc/hosts or DNS."),
+        source(2, "file: /etc/mailname; function: default host name for outgoing mail. "
+                  "file: /etc/email-addresses; function: host name spoofing for mail."),
+    ]
+    sources = [replace(s, coverage=0.5) for s in sources]
+    for backend in backends():
+        chosen = backend.select("Which config file decides whether /etc/hosts or DNS is "
+                                "asked first?", sources)
+        assert {s.n for s in chosen} <= {1}, chosen
+
+
+def test_a_definition_is_quoted_without_the_rows_defining_other_names():
+    """In a settings table the row of another setting that mentions the asked one scores
+    high too; quoted before it, it read as the answer."""
+    text = ("Variable: CITEWISE_ANSWER_BACKEND; Default: extractive; What it does: vllm asks "
+            "the LLM served at VLLM_BASE_URL. Variable: VLLM_BASE_URL; Default: empty; What "
+            "it does: The OpenAI-compatible base URL of the vLLM server.")
+    for backend in backends():
+        chosen = backend.select("What is VLLM_BASE_URL?", [source(1, text)])
+        assert [s.text[:23] for s in chosen] == ["Variable: VLLM_BASE_URL"], chosen

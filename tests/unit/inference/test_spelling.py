@@ -40,3 +40,26 @@ def test_a_word_found_only_inside_an_identifier_takes_the_form_the_index_knows()
     passages = ["Run python manage.py rebuild_indexes: it rebuilds every index."]
     assert correct_typos("How do I rebuild it?", passages) == "How do I rebuilds it?"
     assert correct_typos("How do I rebiuld it?", passages) == "How do I rebuilds it?"
+
+
+KOREAN_HELP = ["메뉴의 명령은 도구 모음에도 있습니다. 셀의 테두리는 서식 메뉴에서 바꿉니다. "
+               "머리글을 넣으려면 삽입 메뉴를 엽니다. 원격 제어 또는 발표자 보기를 씁니다. "
+               "열에 있는 값은 간에 두지 않습니다. 자동 필터 목록에서 테두리 선을 고릅니다."]
+
+
+@pytest.mark.parametrize("question", [
+    "서식은 어느 메뉴에 있나요?",  # particle 에, not the passages' 의
+    "머리글은 어디서 넣나요?",  # 은, not 을
+    "발표자 노트를 휴대폰으로 보는 앱은?",  # 보는 is a word, not a typo of 또는
+    "값 안에 쉼표가 있으면?",  # 안에, not 간에
+])
+def test_a_korean_particle_or_a_short_word_is_not_respelled(question):
+    assert correct_typos(question, KOREAN_HELP) == question
+
+
+@pytest.mark.parametrize(("question", "meant"), [
+    ("셀에 테투리 선을 넣으려면?", "셀에 테두리 선을 넣으려면?"),
+    ("자동 필터ㄹ 켜면?", "자동 필터 켜면?"),
+])
+def test_a_korean_typo_inside_a_word_is_still_corrected(question, meant):
+    assert correct_typos(question, KOREAN_HELP) == meant

@@ -79,3 +79,44 @@ def test_approx_tokens_is_conservative():
     assert approx_tokens("hello world") >= 2
     assert approx_tokens("서울에서") == 4
     assert approx_tokens("") == 0
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("What does /readyz report?", [{"readyz"}]),
+    ("What does CITEWISE_RECONCILE_SECONDS do?", [{"citewise_reconcile_seconds"}]),
+    ("What does error E403 mean on an x86_64 server?", [{"e403"}, {"x86_64"}]),
+    ("Why does ingest --sync wait?", [{"sync"}]),
+    ("What is a HybridSearcher?", [{"hybridsearcher"}]),
+    ("GET /api/v1/ask returns what?", [{"api", "v1", "ask"}]),
+    ("Is /etc/hosts read before DNS?", [{"etc", "host"}]),  # stemmed
+])
+def test_names_written_as_code_are_found_whole(question, named):
+    from textproc.tokens import named_identifiers
+
+    assert named_identifiers(question) == named
+
+
+@pytest.mark.parametrize("question", [
+    "What is Python?", "How do I reset my e-mail password?", "2024년 3월 휴가 규정은?",
+    "Is the 2024-01-01 holiday paid?", "What does the PDF say about IBM?",
+])
+def test_ordinary_words_dates_and_acronyms_are_not_identifiers(question):
+    from textproc.tokens import named_identifiers
+
+    assert named_identifiers(question) == []
+
+
+@pytest.mark.parametrize(("sentence", "defined"), [
+    ("GET /healthz: 200 while the process serves requests.", {"healthz"}),
+    ("Variable: CITEWISE_RECONCILE_SECONDS; Default: 60; What it does: ...",
+     {"citewise_reconcile_seconds"}),
+    ("Code: llm_unreachable; What happened: Connection refused.", {"llm_unreachable"}),
+    ("E403 - access denied by the proxy.", {"e403"}),
+    ("Probe paths (/healthz, /readyz, /metrics) are logged at DEBUG level only.", set()),
+    ("/readyz shows data_dir failing when no file can be written.", set()),
+    ("The x86_64 build is faster.", set()),
+])
+def test_a_sentence_defines_a_name_only_when_it_opens_with_it(sentence, defined):
+    from textproc.tokens import defined_identifiers
+
+    assert defined_identifiers(sentence) == defined
