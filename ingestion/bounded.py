@@ -20,6 +20,7 @@ Only this module's own children send what the parent unpickles.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import signal
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import AuthenticationString  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +76,7 @@ def run_bounded(function: Callable[..., Any], args: tuple[Any, ...], *, limits: 
     value, or the IngestionError it raised, or ParseTimeLimit / ParseMemoryLimit /
     ParserCrashed. `function` and `args` must pickle (a module-level function)."""
     _FORKS.set_forkserver_preload(_PRELOAD)  # read when the server starts (first call)
-    # Celery's prefork pool marks its processes daemonic, and multiprocessing then refuses
-    # them children, lest these outlive them. Ours cannot: each is killed at its deadline
-    # at the latest, and the fork server ends with the process that started it.
-    multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
+    _allow_children()
     receive, send = _FORKS.Pipe(duplex=False)
     child = _FORKS.Process(target=_child, args=(send, limits.memory_bytes, function, args),
                            daemon=True)
@@ -96,6 +95,19 @@ def run_bounded(function: Callable[..., Any], args: tuple[Any, ...], *, limits: 
     if ok:
         return value
     raise value if value is not None else _memory_limit_error(limits.memory_bytes)
+
+
+@functools.cache
+def _allow_children() -> None:
+    """Celery's prefork pool (billiard) marks its processes daemonic, and multiprocessing
+    then refuses them children, lest these outlive them. Ours cannot: each is killed at
+    its deadline at the latest, and the fork server ends with the process that started
+    it. Billiard also leaves its own authentication key, which multiprocessing refuses to
+    send to the fork server: such a process gets a key of its own."""
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    config["daemon"] = False
+    if not isinstance(config.get("authkey"), AuthenticationString):
+        config["authkey"] = AuthenticationString(os.urandom(32))
 
 
 def _wait(child: Any, receive: Connection, seconds: float,
