@@ -12,7 +12,10 @@ that has imported the parsers once. Not forked from the worker itself: it carrie
 embedding model's gigabytes of address space, which a memory cap on the child would have
 to exceed. Not fresh interpreters either: starting one and importing the parsers cost
 about 0.3 CPU-s per document, several times what parsing a typical web page costs
-(benchmarks/RESULTS.md, "Ingestion against the do-it-yourself pipeline").
+(benchmarks/RESULTS.md, "Ingestion against the do-it-yourself pipeline"). As with any
+multiprocessing child not forked from its parent, each runs the parent's main script
+again as `__mp_main__` unless that was started with `-m`: entry scripts stay guarded
+(`if __name__ == "__main__"`) and light in imports, as manage.py is.
 
 Only this module's own children send what the parent unpickles.
 """
