@@ -42,15 +42,18 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, ROOT / "platform", ROOT / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from debian_docs import Item, hand_written, headings, holds  # noqa: E402
-from retrieval_quality import Corpus, score  # noqa: E402
+if TYPE_CHECKING:
+    from debian_docs import Item
+
+# Imports of this script stay light: Citewise's sandboxed parses are forked from a fork
+# server, and multiprocessing runs the main script again (as __mp_main__) in each child.
 
 KINDS = ("heading", "paraphrase", "typo")
 SPLIT_CHARS, SPLIT_OVERLAP = 1000, 200
@@ -80,6 +83,9 @@ def scores_of(items: list[Item], rankings: list[list[tuple[str, str]]],
               passages: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
     """Recall@1/@5, nDCG@10, MRR per kind of question; a ranking is (document, text)
     pairs, best first; `passages` are all of the index's, for the ideal DCG."""
+    from debian_docs import holds
+    from retrieval_quality import Corpus, score
+
     result = {}
     for kind in KINDS:
         picked = [n for n, item in enumerate(items) if item.kind == kind]
@@ -244,6 +250,8 @@ def citewise_floor() -> dict[str, Any]:
 
 def child(kind: str, work: Path) -> None:
     """One pipeline, cold: ingest, write the timing facts, then measure quality."""
+    from debian_docs import Item
+
     plan = json.loads((work / "plan.json").read_text())
     folders = {lang: Path(p) for lang, p in plan["folders"].items()}
     items = {lang: [Item(**i) for i in rows] for lang, rows in plan["items"].items()}
@@ -272,6 +280,7 @@ def prepare(languages: list[str], cache: Path, work: Path, limit: int | None) ->
     language (and the questions about them), for a quick check of the script."""
 
     import debian_docs_corpus as corpus
+    from debian_docs import hand_written, headings
 
     folders, items, documents, pages = {}, {}, 0, 0
     for language in languages:

@@ -151,7 +151,16 @@ def test_a_batch_of_hostile_uploads_each_ends_alone_and_the_worker_lives_on(own_
 
 
 def parser_process(parent: int) -> int | None:
-    """The pid of the bounded parse child (`python -m ingestion.bounded`) of `parent`."""
+    """The pid of a bounded parse child of `parent`: a child of the parse fork server
+    (multiprocessing's forkserver, see ingestion/bounded.py) that `parent` started."""
+    servers = [pid for pid, ppid, command in processes()
+               if ppid == parent and b"multiprocessing.forkserver" in command]
+    return next((pid for pid, ppid, _ in processes() if ppid in servers), None)
+
+
+def processes() -> list[tuple[int, int, bytes]]:
+    """(pid, parent pid, command line) of every process."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -161,9 +170,8 @@ def parser_process(parent: int) -> int | None:
         except OSError:
             continue  # ended meanwhile
         # The parent pid is the second field after the parenthesised command name.
-        if int(stat.rpartition(")")[2].split()[1]) == parent and b"ingestion.bounded" in command:
-            return int(entry.name)
-    return None
+        found.append((int(entry.name), int(stat.rpartition(")")[2].split()[1]), command))
+    return found
 
 
 def test_a_parser_killed_mid_file_fails_that_file_alone(own_worker):

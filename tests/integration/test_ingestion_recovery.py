@@ -28,6 +28,7 @@ from citewise.knowledge.models import (
     KnowledgeBase,
 )
 from citewise.knowledge.permissions import SYSTEM
+from citewise.knowledge.pipeline import ingest
 from citewise.knowledge.services import add_document
 from retrieval.errors import IndexMissing
 from tests.factories import load_document, make_kb
@@ -149,3 +150,54 @@ def test_a_process_killed_mid_deletion_leaves_no_orphaned_index_entries(own_work
     for store in (indexing.vector_store(), indexing.lexical_store()):
         with pytest.raises(IndexMissing):
             store.manifest(gone.index_key)
+
+
+def test_ingest_sync_killed_between_its_index_writes_loses_no_document(tmp_path):
+    """`ingest --sync` parses ahead and writes the indexes once per group of documents
+    (pipeline.ingest_many). Killed between two groups' index writes, it leaves each
+    document either indexed or held with what it had made: once the leases expire,
+    the worker's ingest() finishes every one, without duplicates, and the index files
+    hold exactly the live chunks."""
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"valve-{n}.md").write_text(
+            f"# Valve {n}\n\nValve {n} is checked every {n + 2} weeks by the night shift.\n")
+    kb = make_kb("manuals")
+    script = ("import os, signal, django\n"
+              "django.setup()\n"
+              "from django.core.management import call_command\n"
+              "from citewise.knowledge import indexing, pipeline\n"
+              "pipeline.INDEX_TOGETHER = 1  # one group per document\n"
+              "writes = []\n"
+              "real = indexing.index_chunks\n"
+              "def index_chunks(kb, chunks):\n"
+              "    writes.append(1)\n"
+              "    if len(writes) == 2:\n"
+              "        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    real(kb, chunks)\n"
+              "indexing.index_chunks = index_chunks\n"
+              f"call_command('ingest', {str(folder)!r}, kb='manuals', sync=True, json=True)\n")
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+           "DJANGO_SETTINGS_MODULE": "citewise.settings",
+           "PYTHONPATH": f"{REPO_ROOT / 'platform'}{os.pathsep}{REPO_ROOT}"}
+    killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    documents = Document.objects.filter(knowledge_base=kb)
+    assert documents.count() == 6
+    assert documents.filter(status=DocumentStatus.INDEXED).count() == 1
+    held = documents.filter(status=DocumentStatus.PROCESSING)
+    assert held.exclude(chunks=None).exists()  # the second group: chunked, embedded
+    assert live_chunks(kb) == indexed_counts(kb)[0] == indexed_counts(kb)[1]
+
+    # What the reconciler does once the dead process's leases expire: queue them again.
+    documents.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    for document in documents.exclude(status=DocumentStatus.INDEXED):
+        assert ingest(document.pk) == DocumentStatus.INDEXED
+    assert documents.filter(status=DocumentStatus.INDEXED).count() == 6
+    for document in documents:
+        ordinals = list(document.chunks.values_list("ordinal", flat=True))
+        assert len(ordinals) == len(set(ordinals)) == max(ordinals) + 1
+    assert live_chunks(kb) == indexed_counts(kb)[0] == indexed_counts(kb)[1] == \
+        Chunk.objects.filter(knowledge_base=kb).count()

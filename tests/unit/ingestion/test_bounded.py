@@ -3,13 +3,22 @@ more time or memory than the per-document limits fails alone, with a reason and 
 
 from __future__ import annotations
 
+import os
+import signal
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from ingestion.bounded import ParseLimits, parse_bounded
-from ingestion.errors import EmptyDocument, ParseMemoryLimit, ParseTimeLimit, TooLarge
+from ingestion.bounded import ParseLimits, parse_bounded, run_bounded
+from ingestion.errors import (
+    EmptyDocument,
+    ParseMemoryLimit,
+    ParserCrashed,
+    ParseTimeLimit,
+    TooLarge,
+)
 from ingestion.parse import parse_document
 
 CASE = Path(__file__).parents[2] / "data" / "cases" / "10-pdf-blank-page-citation"
@@ -72,19 +81,30 @@ def test_the_wait_beats_while_the_child_works_and_kills_it_at_the_deadline(monke
     """The worker renews its lease on each heartbeat, so a long parse (OCR of a long
     scan) is not taken for a dead worker; at the deadline the child and what it started
     are killed."""
-    import subprocess
-
     from ingestion import bounded
 
     monkeypatch.setattr(bounded, "HEARTBEAT_SECONDS", 0.2)
     beats: list[float] = []
-    working = subprocess.Popen(["sleep", "1.5"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    bounded._wait(working, 10, lambda: beats.append(time.monotonic()))
-    assert working.returncode == 0 and len(beats) >= 4
-    stuck = subprocess.Popen(["sh", "-c", "sleep 30 & wait"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True)
+    assert bounded.run_bounded(time.sleep, (1.5,), limits=ParseLimits(seconds=10),
+                               heartbeat=lambda: beats.append(time.monotonic())) is None
+    assert len(beats) >= 4
     began = time.monotonic()
+    started = Path(tempfile.mkdtemp()) / "started"
+    # The child starts a grandchild (as OCR does) that would outlive it and write a file.
+    script = f"sleep 1; touch {started}"
     with pytest.raises(ParseTimeLimit):
-        bounded._wait(stuck, 0.5, None)
-    assert time.monotonic() - began < 5 and stuck.returncode == -9
+        bounded.run_bounded(os.system, (f"sh -c '{script}' & wait",),
+                            limits=ParseLimits(seconds=0.5))
+    assert time.monotonic() - began < 5
+    time.sleep(1.5)
+    assert not started.exists()
+
+
+def test_a_parse_that_dies_fails_as_a_crashed_parser():
+    """A child killed mid-parse (the OOM killer, a crashing library): ParserCrashed with
+    its exit status, and the next parse works."""
+    with pytest.raises(ParserCrashed, match="stopped unexpectedly") as crashed:
+        run_bounded(os.kill, (0, signal.SIGKILL), limits=ParseLimits())
+    assert crashed.value.code == "parser_crashed" and "-9" in crashed.value.message
+    path = CASE / "building-guide.pdf"
+    assert parse_bounded(path, path.name).page_count == 4

@@ -1,7 +1,8 @@
 """`manage.py ingest PATH... --kb SLUG`: load files, folders and .zip archives.
 
 Runs through the workers (and waits for them, showing progress) or, with --sync, in this
-process. Prints a summary; exits 1 if any file failed. Acts as the system (full rights).
+process (pipeline.ingest_many: parsing ahead of embedding, documents embedded and indexed
+together). Prints a summary; exits 1 if any file failed. Acts as the system (full rights).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from citewise.knowledge import languages
 from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.pipeline import ingest_many
 from citewise.knowledge.services import add_document, create_knowledge_base
 from citewise.knowledge.uploads import archive_members, member_path
 from ingestion.errors import ArchiveBomb
@@ -112,10 +113,11 @@ class Command(BaseCommand):
                                       original_name=Path(display.split("!")[-1]).name,
                                       enqueue=not sync)
             self._record(outcome, display, result.document, duplicate=result.duplicate)
-            if sync and outcome.waiting:
-                ingest(result.document.pk)
-                self._collect(outcome)
             progress.show(outcome)
+        if sync and outcome.waiting:
+            ingest_many(list(outcome.waiting),
+                        finished=lambda: (self._collect(outcome), progress.show(outcome)))
+            self._collect(outcome)
         if outcome.waiting:
             self._wait_for_workers(outcome, progress)
         progress.end()
