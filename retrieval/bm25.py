@@ -17,6 +17,11 @@ import numpy as np
 
 K1 = 1.2
 B = 0.75
+# A query term no chunk uses, of at least this many letters, is taken for a typo of a term
+# one edit away (insert, delete, substitute, or swap two neighbours): the same rule as
+# the answer step's inference/spelling.py, so shorter real words are never rewritten.
+TYPO_MIN_LETTERS = 5
+TYPO_MAX_EDITS = 1
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Bm25Matrix:
     vocab: dict[str, int] = field(default_factory=dict)
     _weights: Any = None  # CSC matrix of BM25 term weights, built on first search
     _idf_values: Any = None  # idf per term column, built on first use
+    _df_values: Any = None  # chunk count per term column, built on first use
 
     def __post_init__(self) -> None:
         if not self.vocab:
@@ -71,7 +77,7 @@ class Bm25Matrix:
 
     def _forget_derived(self) -> None:
         """The idf and the BM25 weights follow the matrix; rebuilt on next use."""
-        self._weights = self._idf_values = None
+        self._weights = self._idf_values = self._df_values = None
 
     def search(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         cols = sorted({self.vocab[t] for t in query_tokens if t in self.vocab})
@@ -83,6 +89,27 @@ class Bm25Matrix:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return self.ids[hits], scores[hits].astype(np.float32)
+
+    def spelled_as_indexed(self, query_tokens: list[str]) -> list[str]:
+        """The query's terms, each Latin-script term that no chunk uses replaced by the
+        most used term one edit away ("pakage" -> "package", "polciy" -> "policy"), if
+        any. A misspelled word otherwise matches nothing, and the question loses its
+        rarest, most telling term. Hangul terms stay: kiwi splits a misspelled Korean
+        word into other morphemes, not into one unknown term."""
+        df = self._df()
+        known = {t for t in query_tokens if t in self.vocab and df[self.vocab[t]] > 0}
+        fixed = {t: self._nearest_term(t, df) for t in set(query_tokens) - known
+                 if len(t) >= TYPO_MIN_LETTERS and t.isascii() and t.isalpha()}
+        return [fixed.get(t) or t for t in query_tokens]
+
+    def _nearest_term(self, term: str, df: np.ndarray) -> str | None:
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        matches = process.extract(term, self.terms, scorer=OSA.distance,
+                                  score_cutoff=TYPO_MAX_EDITS, limit=None)
+        used = [(int(df[index]), str(found)) for found, _, index in matches if df[index] > 0]
+        return max(used)[1] if used else None
 
     def term_coverage(self, query_tokens: list[str], ids: Iterable[int]) -> dict[int, float]:
         """For each chunk id: the share of the query's distinct terms it contains, each
@@ -108,10 +135,16 @@ class Bm25Matrix:
         shares = present @ weights / (float(weights.sum()) or 1.0)
         return {int(self.ids[row]): float(share) for row, share in zip(rows, shares, strict=True)}
 
+    def _df(self) -> np.ndarray:
+        """How many chunks use each term column."""
+        if self._df_values is None:
+            self._df_values = np.bincount(self.tf.tocoo().col, minlength=self.tf.shape[1])
+        return self._df_values
+
     def _idf(self) -> np.ndarray:
         if self._idf_values is None:
             n = len(self.ids)
-            df = np.bincount(self.tf.tocoo().col, minlength=self.tf.shape[1])
+            df = self._df()
             self._idf_values = np.log1p((n - df + 0.5) / (df + 0.5))  # Lucene's, non-negative
         return self._idf_values
 

@@ -19,6 +19,13 @@ import numpy as np
 class FusionConfig:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    # The heading list's weight when a heading is the question word for word (scaled by
+    # the square of the best match); 0: no heading list. At 2 a question naming a section
+    # outweighs BM25 and the embedding agreeing on the parent section that repeats its
+    # words (a partial match, half the words, weighs a quarter of that). Off by default:
+    # the answer step does not yet keep what it ranks first (benchmarks/RESULTS.md, "Real
+    # documents: heading match, typo-tolerant BM25, PDF word gaps").
+    heading_weight: float = 0.0
     rrf_k: float = 60.0
     candidates: int = 50  # taken from each method and knowledge base before fusion
     adaptive: bool = True  # scale each list's weight by its confidence

@@ -12,6 +12,9 @@ Fair multi-knowledge-base merging:
 - Lexical: one list per knowledge base, because BM25 scores depend on each corpus's own
   term statistics and are not comparable; every knowledge base's best lexical match thus
   earns the same RRF credit, so a large knowledge base cannot crowd out a small one.
+- Headings: when the caller can look up each candidate's section heading, the candidates
+  of both lists also form a list ranked by how closely the question matches the heading
+  of the section they belong to (see `heading_match`), weighted by its best match.
 - RRF then adds the lists' weighted 1/(k + rank) contributions.
 
 Timing: a `timer` (stage name -> context manager, e.g. a Prometheus histogram's
@@ -21,7 +24,7 @@ lexical_search, fusion, dedupe and rerank (the `texts` lookup is the caller's to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
@@ -37,6 +40,8 @@ from retrieval.vector_store import EmbeddingSource
 
 Key = tuple[str, int]  # (kb_key, chunk_id)
 TextLookup = Callable[[list[Key]], Mapping[Key, str]]
+# key -> the headings of the sections the chunk holds (several when small ones merged)
+HeadingLookup = Callable[[list[Key]], Mapping[Key, Sequence[str]]]
 Timer = Callable[[str], AbstractContextManager[object]]  # stage name -> timing block
 
 
@@ -60,6 +65,7 @@ class SearchResult:
     dense_rank: int | None = None  # rank in the dense list it came from
     lexical_score: float | None = None  # BM25
     lexical_rank: int | None = None  # rank within its knowledge base's BM25 list
+    heading_score: float | None = None  # heading_match of its section's heading
     rerank_score: float | None = None
 
 
@@ -84,11 +90,13 @@ class HybridSearcher:
 
     def search(self, query: str, knowledge_bases: Iterable[KnowledgeBaseRef], *,
                options: SearchOptions | None = None,
-               texts: TextLookup | None = None) -> list[SearchResult]:
+               texts: TextLookup | None = None,
+               headings: HeadingLookup | None = None) -> list[SearchResult]:
         """Best chunks for `query` among `knowledge_bases` only.
 
         `texts` fetches chunk texts (from the database) for dedupe and reranking; without
-        it both are skipped.
+        it both are skipped. `headings` fetches the headings of each chunk's sections;
+        without it there is no heading list.
         """
         options = options or SearchOptions()
         kbs = {kb.key: kb for kb in knowledge_bases}
@@ -100,6 +108,9 @@ class HybridSearcher:
             lists += self._dense_lists(query, list(kbs.values()), partial)
         if options.use_lexical:
             lists += self._lexical_lists(query, list(kbs.values()), partial)
+        if headings is not None and partial and self.fusion.heading_weight > 0:
+            with self.timer("heading_match"):
+                lists.append(self._heading_list(query, headings, partial))
         with self.timer("fusion"):
             results = self._fuse(lists, partial)
         return self._finish(query, results, options, texts)
@@ -110,8 +121,7 @@ class HybridSearcher:
         # Ties (e.g. every list weighted 0 because no method is confident) fall back to
         # the best rank any method gave, so a single-method search keeps that method's order.
         def order(key: Key) -> tuple[float, float, Key]:
-            ranks = [partial[key].get("dense_rank"), partial[key].get("lexical_rank")]
-            return (-fused[key], min(float(r) for r in ranks if r is not None), key)
+            return (-fused[key], _best_rank(partial[key]), key)
 
         ordered: list[Key] = sorted(fused, key=order)  # type: ignore[arg-type]
         return [SearchResult(chunk_id=cid, kb_key=kb, rank=0, fused_score=fused[(kb, cid)],
@@ -165,6 +175,32 @@ class HybridSearcher:
             lists.append(RankedList(keys, [float(s) for s in scores], weight))
         return lists
 
+    def _heading_list(self, query: str, headings: HeadingLookup,
+                      partial: dict[Key, dict[str, float | int]]) -> RankedList:
+        """The candidates ranked by how well a heading of their sections matches the question:
+        a question that names a section ("Multiple binary packages", "셀 범위에서 필터
+        제거") asks for that section, while BM25 and the embedding also rank high the
+        parent section that introduces it, a sibling sharing most words, or another
+        document that mentions it. Weighted by the best match, so a question that matches
+        no heading well barely votes."""
+        asked = set(self.lexical.tokens(query))
+        found = headings(list(partial))
+        tokens: dict[str, set[str]] = {}
+        scored: list[tuple[float, Key]] = []
+        for key, names in found.items():
+            for name in names:
+                if name not in tokens:
+                    tokens[name] = set(self.lexical.tokens(name))
+            score = max((heading_match(asked, tokens[name]) for name in names), default=0.0)
+            if score > 0:
+                partial[key]["heading_score"] = score
+                scored.append((score, key))
+        # Passages of one section tie: the better ranked by the other lists first.
+        scored.sort(key=lambda hit: (-hit[0], _best_rank(partial[hit[1]]), hit[1]))
+        best = scored[0][0] if scored else 0.0
+        return RankedList([key for _, key in scored], [s for s, _ in scored],
+                          self.fusion.heading_weight * best ** 2)
+
     def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
                 texts: TextLookup | None) -> list[SearchResult]:
         window = max(options.k, options.rerank_candidates if self.reranker else 0)
@@ -198,6 +234,21 @@ class HybridSearcher:
                 dropped = near_duplicates(keys[:read], found, threshold=threshold)
             if read - len(dropped) >= window or read == len(keys):
                 return [r for r in results[:read] if (r.kb_key, r.chunk_id) not in dropped]
+
+
+def _best_rank(found: Mapping[str, float | int]) -> float:
+    """The best rank the dense or the lexical list gave a candidate."""
+    return min(float(found[name]) for name in ("dense_rank", "lexical_rank") if name in found)
+
+
+def heading_match(question: set[str], heading: set[str]) -> float:
+    """Dice overlap of the question's and the heading's lexical terms, in [0, 1]: 1 when
+    the question is the heading (section numbers aside). Numbers are left out of the
+    heading: "4.3. changelog" is about the changelog, not about 4 or 3."""
+    heading = {term for term in heading if not term.isdigit()}
+    if not question or not heading:
+        return 0.0
+    return 2 * len(question & heading) / (len(question) + len(heading))
 
 
 def rerank_order(results: list[SearchResult]) -> list[SearchResult]:

@@ -59,8 +59,10 @@ class LexicalStore:
     def search(self, kb_key: str, query: str, k: int, *,
                source: TextSource | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (chunk ids, BM25 scores) for a query text, best first; chunks sharing
-        no term with the query are not returned."""
-        return self._reader(kb_key, source).payload.search(self.tokens(query), k)
+        no term with the query are not returned. A misspelled query term counts as the
+        indexed term it is one edit from (Bm25Matrix.spelled_as_indexed)."""
+        matrix = self._reader(kb_key, source).payload
+        return matrix.search(matrix.spelled_as_indexed(self.tokens(query)), k)
 
     def term_coverage(self, kb_key: str, query: str, ids: Sequence[int], *,
                       source: TextSource | None = None) -> dict[int, float]:

@@ -378,6 +378,9 @@ ONNX_CACHE_DIR = Path(env_str("CITEWISE_ONNX_CACHE", str(DATA_DIR / "onnx"))).ex
 RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
 DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
 LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)
+# Weight of the list of candidates ranked by how well a heading of their sections matches
+# the question, when a heading matches it word for word (retrieval/fusion.py); 0: off.
+HEADING_WEIGHT = env_float("CITEWISE_HEADING_WEIGHT", 0.0)
 
 # --- Ingestion ------------------------------------------------------------------------
 MAX_UPLOAD_BYTES = env_int("CITEWISE_MAX_UPLOAD_MB", 100, minimum=1) * 1024 * 1024

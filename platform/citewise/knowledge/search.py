@@ -57,7 +57,8 @@ def searcher() -> HybridSearcher:
 
         reranker = CrossEncoderReranker(settings.RERANKER_MODEL)
     fusion = FusionConfig(dense_weight=settings.DENSE_WEIGHT,
-                          lexical_weight=settings.LEXICAL_WEIGHT)
+                          lexical_weight=settings.LEXICAL_WEIGHT,
+                          heading_weight=settings.HEADING_WEIGHT)
     return HybridSearcher(indexing.vector_store(), indexing.lexical_store(), fusion=fusion,
                           reranker=reranker, timer=answer_stage)
 
@@ -97,7 +98,7 @@ def _search(actor: Actor, query: str, knowledge_bases: Iterable[KnowledgeBase] |
                              text_source=indexing.text_source(kb)) for kb in kbs]
     live = _LiveChunks(kbs)
     results = searcher().search(query, refs, options=SearchOptions(k=k + STALE_SLACK),
-                                texts=live.texts)
+                                texts=live.texts, headings=live.headings)
     passages = [_passage(result, row) for result, row in live.first_rows(results, k)]
     with answer_stage("term_coverage"):
         return _with_term_coverage(query, passages, by_key)
@@ -164,6 +165,23 @@ class _LiveChunks:
             found += [(r, rows[r.chunk_id]) for r in batch if r.chunk_id in rows
                       and self.key_of[rows[r.chunk_id]["knowledge_base_id"]] == r.kb_key]
         return found
+
+    def headings(self, keys: list[tuple[str, int]]) -> Mapping[tuple[str, int], list[str]]:
+        """The headings of the sections each chunk holds (a spreadsheet's sheet): the
+        last of each heading path in its locations, as a chunk that merged small sections
+        carries only their shared or deepest path."""
+        if not keys:
+            return {}
+        with answer_stage("chunk_fetch"):
+            rows = self._live().filter(pk__in=[pk for _, pk in keys]).values_list(
+                "pk", "knowledge_base_id", "heading_path", "locations")
+            return {(self.key_of[kb_id], pk): _section_headings(path, locations)
+                    for pk, kb_id, path, locations in rows}
+
+
+def _section_headings(heading_path: list[str], locations: list[list]) -> list[str]:
+    paths = [Location.from_json(found).heading_path for found in locations]
+    return list(dict.fromkeys(path[-1] for path in [*paths, heading_path] if path))
 
 
 def _first_line(locations: list[list]) -> int | None:

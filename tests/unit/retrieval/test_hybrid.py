@@ -171,3 +171,32 @@ def test_when_no_method_is_confident_results_keep_the_methods_own_order(searcher
                            fusion=FusionConfig(dense_confident_gap=3.0, dense_noise_gap=2.0))
     dense = noisy.search(query, refs("engineering"), options=SearchOptions(use_lexical=False))
     assert [r.dense_rank for r in dense] == list(range(1, len(dense) + 1))
+
+
+SECTIONS = {  # a parent section that introduces its subsections, and the subsections
+    31: ("Filtering cell ranges", "You can filter a cell range with the standard filter, "
+         "the autofilter or the advanced filter. Removing a filter from a cell range shows "
+         "all rows of the cell range again."),
+    32: ("Applying the standard filter", "Click the range, choose Data - More Filters - "
+         "Standard Filter and pick the conditions."),
+    33: ("Removing a filter", "Click the filtered range and choose Data - AutoFilter "
+         "again; every row shows."),
+}
+
+
+def test_a_question_that_names_a_section_finds_that_section_first(embedder, tmp_path):
+    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
+    ids, passages = list(SECTIONS), [text for _, text in SECTIONS.values()]
+    vectors.rebuild("docs", ids, embedder.embed_passages(passages), embedder.model_name)
+    lexical.rebuild("docs", ids, passages)
+    searcher = HybridSearcher(vectors, lexical, fusion=FusionConfig(heading_weight=2.0))
+
+    def headings(keys):
+        return {key: [SECTIONS[key[1]][0]] for key in keys}
+
+    question = "Removing a filter"
+    plain = searcher.search(question, refs("docs"))
+    assert plain[0].chunk_id == 31  # the parent repeats the words
+    found = searcher.search(question, refs("docs"), headings=headings)
+    assert found[0].chunk_id == 33
+    assert found[0].heading_score == pytest.approx(1.0)

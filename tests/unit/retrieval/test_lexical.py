@@ -105,3 +105,14 @@ def test_term_coverage_weighs_rare_terms_over_common_ones(tmp_path):
     korean.rebuild("kb", list(KOREAN), list(KOREAN.values()))
     assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [3])[3] > 0.9
     assert korean.term_coverage("kb", "배추로 만드는 발효 음식은?", [1])[1] < 0.1
+
+
+def test_a_misspelled_word_finds_the_passages_of_the_word_meant(tmp_path):
+    store = LexicalStore(tmp_path)
+    store.rebuild("kb", [1, 2, 3], ["Set the package maintainer to the QA group.",
+                                    "Lintian checks a package against the policy.",
+                                    "The changelog lists every upload."])
+    assert top(store, "which tool cheks debian polciy")[0] == 2
+    assert top(store, "set the pacakge maintaner")[0] == 1
+    # A short word or a real word the passages never use stays as written: no match.
+    assert top(store, "contractors") == []
