@@ -343,4 +343,3 @@ def test_a_box_of_links_to_other_pages_is_gone_with_its_caption(tmp_path: Path):
                  "Index", "debug")
     assert [b.text for b in doc.blocks] == [
         "페이지 나누기 삽입", "커서를 새 페이지를 시작할 위치에 놓고 Ctrl+Enter 키를 누릅니다."]
-
