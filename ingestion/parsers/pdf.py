@@ -60,13 +60,6 @@ _INVISIBLE_MODES = frozenset({3, 7})
 _TINY_POINTS = 2.0
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
-# A TJ array moves the pen by thousandths of an em between strings: kerning and letter
-# spacing stay under a tenth of an em, while the narrowest word space of justified text
-# is over a fifth (TeX's shrunk interword space: 0.22 em). Many PDF writers (LibreOffice,
-# LaTeX) draw a whole line as one TJ with no space characters, and pypdf finds the word
-# gaps from the font's space width, which it misjudges for subset fonts
-# ("DebianusesFreeTypetorasterizefonts"); a gap of this many thousandths is a space.
-_WORD_GAP = 150
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
 # Colour spaces whose components say what white is. In others (a spot colour, where 1.0
 # is full ink; an indexed palette; a named ICC profile) text is never taken for white.
@@ -127,8 +120,6 @@ class _HiddenText:
         if operator in _SHOW_TEXT:
             if operands and self._hidden(cm, tm):
                 operands[-1] = _empty(operands[-1])
-            elif operator == b"TJ" and operands and isinstance(operands[0], list):
-                _space_word_gaps(operands[0])
             return
         handler = _STATE_OPERATORS.get(operator)
         if handler is not None:
@@ -194,17 +185,6 @@ _STATE_OPERATORS = {
     b"Do": _HiddenText._image, b"INLINE IMAGE": _HiddenText._image,
     **{operator: _HiddenText._fill for operator in _FILL},
 }
-
-
-def _space_word_gaps(shown: list) -> None:
-    """Puts a space before each word gap of a TJ array, in place (pypdf adds none of its
-    own after a space)."""
-    spaced: list = []
-    for item in shown:
-        if isinstance(item, int | float) and not isinstance(item, bool) and item <= -_WORD_GAP:
-            spaced.append(" ")
-        spaced.append(item)
-    shown[:] = spaced
 
 
 def _empty(shown: object) -> object:

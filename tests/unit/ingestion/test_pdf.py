@@ -81,9 +81,8 @@ def test_a_title_in_the_body_font_is_not_glued_to_the_sentence_under_it():
     assert "Parking" in by_text
 
 
-def _raw_pdf(path: Path, content: bytes, font_name: str = "/Helvetica") -> Path:
-    """A one-page PDF (Helvetica or `font_name` as /F1) whose page content stream is
-    `content`."""
+def _raw_pdf(path: Path, content: bytes) -> Path:
+    """A one-page PDF (Helvetica as /F1) whose page content stream is `content`."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -91,7 +90,7 @@ def _raw_pdf(path: Path, content: bytes, font_name: str = "/Helvetica") -> Path:
     page = writer.add_blank_page(width=595, height=842)
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
                              NameObject("/Subtype"): NameObject("/Type1"),
-                             NameObject("/BaseFont"): NameObject(font_name)})
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
         {NameObject("/F1"): font})})
     stream = DecodedStreamObject()
@@ -111,17 +110,6 @@ def test_white_is_judged_only_in_colour_spaces_that_say_what_white_is(tmp_path: 
     text = extracted_text(parse_document(_raw_pdf(tmp_path / "lobby.pdf", spot), "lobby.pdf"))
     assert "the lobby opens at 7:00." in text
     assert "never closes" not in text
-
-
-def test_words_a_line_separates_by_moving_the_pen_are_read_as_words(tmp_path: Path):
-    """Writers such as LibreOffice and LaTeX draw a line as one TJ array whose word gaps
-    are pen moves, not space characters; a gap narrower than the font's space (Courier's
-    is 0.6 em) is still a word gap, while a kerning move is not."""
-    content = (b"BT /F1 11 Tf 60 780 Td [(Debian)-240(uses)-240(FreeType)-240(to)-240"
-               b"(rasterize)-240(fonts.)-240(W)40(ave)-20(s)] TJ ET\n")
-    text = extracted_text(parse_document(
-        _raw_pdf(tmp_path / "fonts.pdf", content, "/Courier"), "fonts.pdf"))
-    assert "Debian uses FreeType to rasterize fonts. Waves" in text
 
 
 def test_running_headers_page_numbers_and_contents_lines_are_not_indexed(tmp_path: Path):
