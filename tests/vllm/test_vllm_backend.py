@@ -119,7 +119,9 @@ def test_read_timeout_is_a_clear_error(vllm_server):
     with pytest.raises(LLMUnavailable) as caught:
         collect(llm.stream_messages(MESSAGES, max_tokens=400, extra_body=LONG))
     assert time.monotonic() - started < 10
-    assert caught.value.message == "The answer service did not respond within 0.001 s."
+    # Whether a first event beat the timeout is up to the scheduler: the message says
+    # "stopped in the middle of the answer (...)" then, with the same reason.
+    assert "The answer service did not respond within 0.001 s." in caught.value.message
 
 
 def test_no_resend_after_the_first_token(vllm_server):
