@@ -47,6 +47,7 @@ from ingestion.blocks import ParsedDocument
 from ingestion.bounded import ParseLimits, parse_bounded
 from ingestion.chunker import chunk_document
 from ingestion.errors import EmptyDocument, IngestionError
+from retrieval.embedder import TextEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -246,13 +247,8 @@ def _embed_group(group: list[_Work]) -> None:
         pending = list(Chunk.objects.filter(document__in=[w.document for w in alive],
                                             embedding=None).only("pk", "text", "document_id"))
         embedder = indexing.embedder_for(alive[0].document.knowledge_base)
-        for first in range(0, len(pending), EMBED_TOGETHER):
-            batch = pending[first:first + EMBED_TOGETHER]
-            vectors = embedder.embed_passages([chunk.text for chunk in batch])
-            for chunk, vector in zip(batch, vectors, strict=True):
-                chunk.embedding = np.asarray(vector, dtype=np.float32).tobytes()
-            Chunk.objects.bulk_update(batch, ["embedding"])
-            _renew(alive, Stage.EMBEDDING)
+        _embed_chunks(embedder, pending, EMBED_TOGETHER,
+                      lambda _count: _renew(alive, Stage.EMBEDDING))
         sizes: dict[int, int] = {}
         for chunk in pending:
             sizes[chunk.document_id] = sizes.get(chunk.document_id, 0) + 1
@@ -380,15 +376,13 @@ def _embed_pending(document: Document) -> None:
     done = total - len(pending)
     start, span = PROGRESS_AFTER[Stage.CHUNKING], PROGRESS_AFTER[Stage.EMBEDDING] - 0.2
     report(document, Stage.EMBEDDING, start + span * done / total)
-    batch_size = settings.EMBED_BATCH_SIZE
-    for first in range(0, len(pending), batch_size):
-        batch = pending[first:first + batch_size]
-        vectors = embedder.embed_passages([chunk.text for chunk in batch])
-        for chunk, vector in zip(batch, vectors, strict=True):
-            chunk.embedding = np.asarray(vector, dtype=np.float32).tobytes()
-        Chunk.objects.bulk_update(batch, ["embedding"])
-        done += len(batch)
+
+    def progressed(count: int) -> None:
+        nonlocal done
+        done += count
         report(document, Stage.EMBEDDING, start + span * done / total)
+
+    _embed_chunks(embedder, pending, settings.EMBED_BATCH_SIZE, progressed)
 
 
 def _publish(document: Document) -> bool:
@@ -438,3 +432,16 @@ def _fail(document: Document, error: Exception) -> None:
         return  # deleted meanwhile: nobody to tell
     logger.info("document %s failed (%s): %s", document.pk, code, error)
     document_finished(document)
+
+
+def _embed_chunks(embedder: TextEmbedder, chunks: list[Chunk], batch_size: int,
+                  after_batch: Callable[[int], None]) -> None:
+    """Embeds `chunks` `batch_size` at a time, storing each batch's vectors as it goes (a
+    rerun resumes from the chunks still without one); after_batch(n) follows each batch."""
+    for first in range(0, len(chunks), batch_size):
+        batch = chunks[first:first + batch_size]
+        vectors = embedder.embed_passages([chunk.text for chunk in batch])
+        for chunk, vector in zip(batch, vectors, strict=True):
+            chunk.embedding = np.asarray(vector, dtype=np.float32).tobytes()
+        Chunk.objects.bulk_update(batch, ["embedding"])
+        after_batch(len(batch))
