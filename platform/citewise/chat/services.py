@@ -47,7 +47,7 @@ from citewise.chat.models import Citation, Conversation, Message, Role, Unanswer
 from citewise.chat.visibility import withheld
 from citewise.knowledge.choices import AnswerBackend
 from citewise.knowledge.models import AnswerExample, KnowledgeBase
-from citewise.knowledge.permissions import Actor, KeyActor, acting_user
+from citewise.knowledge.permissions import Actor, KeyActor, acting_user, readable_ids
 from citewise.knowledge.search import Passage, allowed_knowledge_bases, search
 from citewise.ops.metrics import ANSWER_LATENCY, answer_stage
 from inference.answerability import AnswerabilityConfig, decide, evidence
@@ -449,8 +449,9 @@ def history_of(actor: Actor, conversation: Conversation) -> list[Turn]:
     first, leaving out answers the actor may no longer see (chat.visibility)."""
     recent = list(conversation.messages.order_by("-created_at", "-pk")
                   .prefetch_related("citations")[:HISTORY_TURNS])
+    readable = readable_ids(actor)
     return [Turn(message.role, message.text) for message in reversed(recent)
-            if not withheld(actor, message)]
+            if not withheld(actor, message, readable)]
 
 
 def _closest_listing(language: str, closest: list[dict]) -> str:

@@ -18,13 +18,14 @@ from citewise.knowledge.permissions import Actor, readable_ids
 WITHHELD_CODE = "answer_withheld"
 
 
-def withheld(actor: Actor, message: Message) -> bool:
+def withheld(actor: Actor, message: Message, readable: set[int] | None = None) -> bool:
     """True for an answer citing a knowledge base the actor no longer reads. Uses
-    message.citations.all(), so a prefetch serves it."""
+    message.citations.all(), so a prefetch serves it; `readable` (readable_ids(actor)),
+    when the caller checks several messages, saves asking again for each."""
     if message.role != Role.ASSISTANT:
         return False
     cited = {c.knowledge_base_id for c in message.citations.all()} - {None}
-    return bool(cited) and not cited <= readable_ids(actor)
+    return bool(cited) and not cited <= (readable_ids(actor) if readable is None else readable)
 
 
 def withheld_sentence() -> str:
