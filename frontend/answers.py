@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from citewise.chat import conversations
 from citewise.chat.models import Conversation, Feedback, Message, Role
 from citewise.chat.visibility import WITHHELD_CODE, withheld, withheld_sentence
-from citewise.knowledge.permissions import Actor
+from citewise.knowledge.permissions import Actor, readable_slugs
 from frontend.chat_messages import error_sentence
 from frontend.rendering import citation_chips, render_answer
 
@@ -54,30 +54,37 @@ class ShownMessage:
 
 
 def shown(actor: Actor, message: Message, *, feedback: Feedback | None = None,
-          question: str = "") -> ShownMessage:
+          question: str = "", readable: dict[int, str] | None = None) -> ShownMessage:
+    """One message as the page shows it; `readable` (permissions.readable_slugs), when
+    the caller shows several, saves asking again for each."""
     if message.role != Role.ASSISTANT:
         return ShownMessage(message)
-    if withheld(actor, message):
+    if readable is None:
+        readable = readable_slugs(actor)
+    if withheld(actor, message, readable):
         html = format_html('<p class="withheld" data-code="{}">{}</p>', WITHHELD_CODE,
                            withheld_sentence())
         return ShownMessage(message, html, text=withheld_sentence(), feedback=feedback,
                             question=question)
-    citations = conversations.visible_citations(actor, message)
+    citations = conversations.visible_citations(actor, message, readable)
     html = "" if message.not_found else _render(message.text, citations)
     return ShownMessage(message, mark_safe(html),  # noqa: S308 - sanitised by rendering.py
                         text=message.text, sources=[citations[n] for n in sorted(citations)],
-                        closest=conversations.visible_closest_documents(actor, message),
+                        closest=conversations.visible_closest_documents(actor, message,
+                                                                        readable),
                         feedback=feedback, question=question)
 
 
 def conversation_messages(actor: Actor, conversation: Conversation) -> list[ShownMessage]:
     messages = list(conversations.answers_of(conversation))
     feedback = conversations.feedback_by_message(actor, messages)
+    readable = readable_slugs(actor)
     result, question = [], ""
     for message in messages:
         if message.role == Role.USER:
             question = message.text
-        result.append(shown(actor, message, feedback=feedback.get(message.pk), question=question))
+        result.append(shown(actor, message, feedback=feedback.get(message.pk), question=question,
+                            readable=readable))
     answers = [item for item in result if item.is_answer]
     if answers:
         answers[-1].is_last_answer = True

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from citewise.chat.models import Conversation, Feedback
 from citewise.chat.services import history_of
@@ -69,6 +71,21 @@ def test_citations_of_a_knowledge_base_the_key_no_longer_reads_disappear(owner, 
     answer = detail["messages"][1]
     assert "secretary" not in json.dumps(detail)
     assert answer["withheld"] is True and "no longer" in answer["text"]
+
+
+def test_a_longer_conversation_costs_no_more_queries_to_read(owner, kb_a):
+    """Which knowledge bases the key reads is asked once per conversation, not once per
+    answer and field (the text, withheld, citations and closest documents each asked)."""
+    client = ApiClient(new_key(owner, [kb_a]))
+    first = ask(client, "How often do passwords expire?")
+    url = f"{CONVERSATIONS}/{first['conversation_id']}"
+    with CaptureQueriesContext(connection) as short:
+        body(client.get(url))
+    for question in ("How do I reset my password?", "Which VPN client do employees use?"):
+        ask(client, question, conversation_id=first["conversation_id"])
+    with CaptureQueriesContext(connection) as long:
+        assert len(body(client.get(url))["messages"]) == 6
+    assert len(long.captured_queries) == len(short.captured_queries)
 
 
 def test_a_follow_up_does_not_feed_a_withheld_answer_to_the_model(owner, kb_a, kb_b):

@@ -11,7 +11,9 @@ from io import BytesIO
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
 from django.test import AsyncClient, Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from citewise.chat.models import Conversation, Feedback, Message
@@ -188,6 +190,22 @@ def test_a_follow_up_continues_the_conversation_and_keeps_its_knowledge_bases(ki
     page = signed_in(kim).get(reverse("frontend:conversation", args=[conversation_id]))
     picker = page.content.decode().split('class="picker"')[1].split("</details>")[0]
     assert f'value="{it_kb.pk}" checked' in picker and f'value="{other.pk}">' in picker
+
+
+def test_a_longer_conversation_costs_no_more_queries_to_show(kim, it_kb):
+    """What the person reads is asked once per page, not once per answer."""
+    _, first = stream(kim, {"question": "How do I connect to the VPN?",
+                            "knowledge_base": [it_kb.pk]})
+    conversation_id = first[-1][1]["conversation_id"]
+    url = reverse("frontend:conversation", args=[conversation_id])
+    client = signed_in(kim)
+    with CaptureQueriesContext(connection) as short:
+        assert client.get(url).status_code == 200
+    for question in ("and who sends the profile?", "How do I connect to the VPN at home?"):
+        stream(kim, {"question": question, "conversation": conversation_id})
+    with CaptureQueriesContext(connection) as long:
+        assert client.get(url).content.decode().count("IT desk") >= 2
+    assert len(long.captured_queries) == len(short.captured_queries)
 
 
 def test_an_answer_from_a_knowledge_base_one_no_longer_reads_is_withheld(kim, it_kb):

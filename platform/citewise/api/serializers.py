@@ -244,7 +244,9 @@ class MessageOut(serializers.ModelSerializer):
     feedback) are false, empty or null on questions. error_code: why the answer failed
     (an llm_* code; the text is what arrived before), empty when it did not."""
 
-    # Context: request, actor, feedback ({message id: Feedback}).
+    # Context: request, actor, readable ({knowledge base id: slug} the key reads now:
+    # permissions.readable_slugs, asked once for the whole conversation), feedback
+    # ({message id: Feedback}).
 
     text = serializers.SerializerMethodField()
     withheld = serializers.SerializerMethodField()
@@ -261,17 +263,17 @@ class MessageOut(serializers.ModelSerializer):
 
     def get_text(self, message: Message) -> str:
         """The question or answer; for a withheld answer, the sentence saying why."""
-        return visible_text(self.context["actor"], message)
+        return visible_text(self.context["actor"], message, self.context["readable"])
 
     def get_withheld(self, message: Message) -> bool:
         """True for an answer that cited a knowledge base the key no longer reads: its
         text is not shown (code answer_withheld)."""
-        return withheld(self.context["actor"], message)
+        return withheld(self.context["actor"], message, self.context["readable"])
 
     @extend_schema_field(CitationOut(many=True))
     def get_citations(self, message: Message) -> list[dict]:
         """Only those of knowledge bases the key still reads."""
-        shown = visible_citations(self.context["actor"], message)
+        shown = visible_citations(self.context["actor"], message, self.context["readable"])
         return [{**{k: v for k, v in shown[n].items() if k not in ("url", "document_type")},
                  "source_url": _absolute_or_none(self.context["request"], shown[n]["url"])}
                 for n in sorted(shown)]
@@ -282,7 +284,8 @@ class MessageOut(serializers.ModelSerializer):
         return [{"document": d["document"], "title": d["title"],
                  "knowledge_base": d.get("knowledge_base", ""),
                  "source_url": request.build_absolute_uri(d["url"])}
-                for d in visible_closest_documents(self.context["actor"], message)]
+                for d in visible_closest_documents(self.context["actor"], message,
+                                                   self.context["readable"])]
 
     @extend_schema_field(UsageOut)
     def get_usage(self, message: Message) -> dict:

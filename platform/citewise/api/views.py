@@ -45,6 +45,7 @@ from citewise.knowledge.permissions import (
     can_edit,
     readable_documents,
     readable_knowledge_bases,
+    readable_slugs,
 )
 from citewise.knowledge.places import citation_place
 from citewise.knowledge.search import Passage, search
@@ -356,10 +357,6 @@ class DocumentDetail(KeyView, generics.RetrieveDestroyAPIView):
 
 # --- Conversations and feedback -----------------------------------------------------------
 
-def _readable_slugs(actor: Actor) -> dict[int, str]:
-    return dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
-
-
 @extend_schema_view(get=extend_schema(
     responses={200: shapes.ConversationOut(many=True), **PROBLEMS},
     description="This key's conversations (started by ask), the most recently used first."))
@@ -372,7 +369,7 @@ class ConversationList(KeyView, generics.ListAPIView):
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(),
-                "readable": _readable_slugs(actor_of(self.request))}
+                "readable": readable_slugs(actor_of(self.request))}
 
 
 class ConversationDetail(KeyView):
@@ -385,7 +382,7 @@ class ConversationDetail(KeyView):
         if conversation is None:
             raise Http404(_("No such conversation."))
         prefetch_related_objects([conversation], "knowledge_bases", "messages__citations")
-        context = {"request": request, "actor": actor, "readable": _readable_slugs(actor),
+        context = {"request": request, "actor": actor, "readable": readable_slugs(actor),
                    "feedback": feedback_by_message(actor, conversation.messages.all())}
         return Response(shapes.ConversationDetailOut(conversation, context=context).data)
 

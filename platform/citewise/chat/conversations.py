@@ -26,6 +26,7 @@ from citewise.knowledge.permissions import (
     KeyActor,
     acting_user,
     readable_knowledge_bases,
+    readable_slugs,
 )
 from citewise.knowledge.places import place_label
 from citewise.knowledge.search import allowed_knowledge_bases
@@ -171,13 +172,17 @@ def still_indexing(knowledge_bases: list[KnowledgeBase]) -> list[KnowledgeBase]:
                 .filter(Exists(pending)).order_by("name"))
 
 
-def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
+def visible_citations(actor: Actor, message: Message,
+                      readable: dict[int, str] | None = None) -> dict[int, dict]:
     """A stored answer's citations as the page shows them ({n: n, chunk_id,
     knowledge_base (slug), document, title, page, line, document_type, location (the
     place in words: knowledge.places), heading_path, snippet, supported, url}),
     only those of knowledge bases the actor still reads; a citation whose document was
-    deleted keeps its words but loses its link (url "", chunk_id None)."""
-    readable = dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
+    deleted keeps its words but loses its link (url "", chunk_id None). `readable`
+    (permissions.readable_slugs), when the caller shows several messages, saves asking
+    again for each."""
+    if readable is None:
+        readable = readable_slugs(actor)
     shown = {}
     for citation in message.citations.all():
         if citation.knowledge_base_id is not None and citation.knowledge_base_id not in readable:
@@ -197,10 +202,11 @@ def visible_citations(actor: Actor, message: Message) -> dict[int, dict]:
     return shown
 
 
-def visible_closest_documents(actor: Actor, message: Message) -> list[dict]:
-    readable = {kb.slug for kb in readable_knowledge_bases(actor)}
-    return [item for item in message.closest_documents
-            if item.get("knowledge_base") in readable]
+def visible_closest_documents(actor: Actor, message: Message,
+                              readable: dict[int, str] | None = None) -> list[dict]:
+    """The documents a "not found" answer listed, of knowledge bases the actor reads."""
+    slugs = set((readable_slugs(actor) if readable is None else readable).values())
+    return [item for item in message.closest_documents if item.get("knowledge_base") in slugs]
 
 
 # --- Feedback --------------------------------------------------------------------------

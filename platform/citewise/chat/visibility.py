@@ -10,6 +10,8 @@ citewise.knowledge.permissions only.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.utils.translation import gettext
 
 from citewise.chat.models import Message, Role
@@ -18,14 +20,16 @@ from citewise.knowledge.permissions import Actor, readable_ids
 WITHHELD_CODE = "answer_withheld"
 
 
-def withheld(actor: Actor, message: Message, readable: set[int] | None = None) -> bool:
+def withheld(actor: Actor, message: Message, readable: Collection[int] | None = None) -> bool:
     """True for an answer citing a knowledge base the actor no longer reads. Uses
-    message.citations.all(), so a prefetch serves it; `readable` (readable_ids(actor)),
-    when the caller checks several messages, saves asking again for each."""
+    message.citations.all(), so a prefetch serves it; `readable` (the ids the actor reads:
+    permissions.readable_ids or readable_slugs), when the caller checks several messages,
+    saves asking again for each."""
     if message.role != Role.ASSISTANT:
         return False
     cited = {c.knowledge_base_id for c in message.citations.all()} - {None}
-    return bool(cited) and not cited <= (readable_ids(actor) if readable is None else readable)
+    allowed = readable_ids(actor) if readable is None else readable
+    return bool(cited) and not all(pk in allowed for pk in cited)
 
 
 def withheld_sentence() -> str:
@@ -33,7 +37,8 @@ def withheld_sentence() -> str:
                    "not shown.")
 
 
-def visible_text(actor: Actor, message: Message) -> str:
+def visible_text(actor: Actor, message: Message,
+                 readable: Collection[int] | None = None) -> str:
     """The message's text, or for a withheld answer the sentence saying why (in the
-    active language)."""
-    return withheld_sentence() if withheld(actor, message) else message.text
+    active language); `readable` as for withheld."""
+    return withheld_sentence() if withheld(actor, message, readable) else message.text

@@ -146,6 +146,12 @@ def readable_ids(actor: Actor) -> set[int]:
     return set(readable_knowledge_bases(actor).values_list("pk", flat=True))
 
 
+def readable_slugs(actor: Actor) -> dict[int, str]:
+    """{knowledge base id: slug} of those the actor reads: one query, for a caller that
+    checks many messages or citations against it."""
+    return dict(readable_knowledge_bases(actor).values_list("pk", "slug"))
+
+
 def can_read(actor: Actor, knowledge_base: KnowledgeBase) -> bool:
     return readable_knowledge_bases(actor).filter(pk=knowledge_base.pk).exists()
 
