@@ -198,6 +198,17 @@ def rebuild_indexes(kb: KnowledgeBase, *, vectors: VectorIndex | None = None) ->
     return len(ids)
 
 
+def embed_and_store(embedder: TextEmbedder, chunks: list[Chunk],
+                    field: str = "embedding") -> None:
+    """Embeds the chunks' texts as passages and stores each vector (float32 bytes) in
+    `field` (embedding, or next_embedding while a re-embedding is under way), in one
+    UPDATE."""
+    vectors = embedder.embed_passages([chunk.text for chunk in chunks])
+    for chunk, vector in zip(chunks, vectors, strict=True):
+        setattr(chunk, field, np.asarray(vector, dtype=np.float32).tobytes())
+    Chunk.objects.bulk_update(chunks, [field])
+
+
 def embed_next(kb: KnowledgeBase, model: str, *,
                heartbeat: Callable[[], None] | None = None) -> int:
     """Embed every chunk still without a `next_embedding` with `model`, batch by batch
@@ -207,10 +218,7 @@ def embed_next(kb: KnowledgeBase, model: str, *,
     done = 0
     while batch := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
                         .only("pk", "text")[:settings.EMBED_BATCH_SIZE]):
-        vectors = embedder.embed_passages([chunk.text for chunk in batch])
-        for chunk, vector in zip(batch, vectors, strict=True):
-            chunk.next_embedding = np.asarray(vector, dtype=np.float32).tobytes()
-        Chunk.objects.bulk_update(batch, ["next_embedding"])
+        embed_and_store(embedder, batch, "next_embedding")
         done += len(batch)
         if heartbeat is not None:
             heartbeat()

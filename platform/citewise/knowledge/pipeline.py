@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -440,8 +439,5 @@ def _embed_chunks(embedder: TextEmbedder, chunks: list[Chunk], batch_size: int,
     rerun resumes from the chunks still without one); after_batch(n) follows each batch."""
     for first in range(0, len(chunks), batch_size):
         batch = chunks[first:first + batch_size]
-        vectors = embedder.embed_passages([chunk.text for chunk in batch])
-        for chunk, vector in zip(batch, vectors, strict=True):
-            chunk.embedding = np.asarray(vector, dtype=np.float32).tobytes()
-        Chunk.objects.bulk_update(batch, ["embedding"])
+        indexing.embed_and_store(embedder, batch)
         after_batch(len(batch))
