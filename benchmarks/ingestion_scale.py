@@ -1,15 +1,19 @@
 """Ingestion time against corpus size, and a worker's peak memory against document size,
-through the worker's own code path (citewise.knowledge.pipeline.ingest, SQLite, torch
-embedding backend, the default all-MiniLM-L6-v2).
+through the worker's own code path (the ingestion task's pipeline.ingest_queued, SQLite,
+the default all-MiniLM-L6-v2 on its default backend).
 
     .venv/bin/python benchmarks/ingestion_scale.py [--corpus-mb 1 10] [--document-mb 0.1 1 4]
+        [--one-per-task]
 
 Documents are repeated real text: the Markdown guides in docs/ (about 136 KB), taken in
 turn, cut at paragraph boundaries to the document size, each opened by a line naming its
 copy (the same content twice would be refused as a duplicate). Corpus runs use documents
 of 100 KB. Every measurement runs in a fresh process, as a worker is: the embedding model
-is loaded first and not counted (it is a worker's start-up, not ingestion); then
-add_document(enqueue=False) + ingest for each document, one after the other. Stage
+is loaded first and not counted (it is a worker's start-up, not ingestion); then every
+document is added (add_document(enqueue=False), as an upload of a folder queues them) and
+the ingestion task's code runs for each in turn, as a worker takes its queue: the first
+task goes on with the queued documents (CITEWISE_INGEST_BATCH_SECONDS), or with
+--one-per-task (CITEWISE_INGEST_BATCH_SECONDS=0) each task ingests its own alone. Stage
 seconds are the ingestion attempts' own (parse, chunk, embed, index). Peak memory is the
 process's ru_maxrss, and its growth over the process with the model loaded.
 """
@@ -41,7 +45,7 @@ call_command("migrate", verbosity=0, interactive=False)
 from benchmarks.ingestion_scale import documents
 from citewise.knowledge.models import Chunk, IngestionAttempt
 from citewise.knowledge.permissions import SYSTEM
-from citewise.knowledge.pipeline import ingest
+from citewise.knowledge.pipeline import ingest_queued
 from citewise.knowledge.services import add_document, create_knowledge_base
 from retrieval.embedder import get_embedder
 get_embedder().embed_passages(["warm up"])
@@ -52,12 +56,14 @@ with_model = rss_mib()
 kb = create_knowledge_base(SYSTEM, name="Scale", slug="scale")
 total_bytes, document_bytes = int(sys.argv[2]), int(sys.argv[3])
 started = time.perf_counter()
-statuses, texts = [], documents(total_bytes, document_bytes)
-for n, text in enumerate(texts):
-    added = add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=f"doc-{n}.md",
-                         enqueue=False)
-    statuses.append(ingest(added.document.pk))
+texts = documents(total_bytes, document_bytes)
+ids = [add_document(SYSTEM, kb, BytesIO(text.encode()), original_name=f"doc-{n}.md",
+                    enqueue=False).document.pk for n, text in enumerate(texts)]
+for document_id in ids:
+    ingest_queued(document_id)
 elapsed = time.perf_counter() - started
+from citewise.knowledge.models import Document
+statuses = list(Document.objects.filter(pk__in=ids).values_list("status", flat=True))
 stages = {}
 for attempt in IngestionAttempt.objects.all():
     for stage, seconds in (attempt.stage_seconds or {}).items():
@@ -87,8 +93,10 @@ def documents(total_bytes: int, document_bytes: int) -> list[str]:
     return out
 
 
-def run(total_bytes: int, document_bytes: int) -> dict:
+def run(total_bytes: int, document_bytes: int, *, one_per_task: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}"}
+    if one_per_task:
+        env["CITEWISE_INGEST_BATCH_SECONDS"] = "0"
     out = subprocess.run([sys.executable, "-c", _RUN, str(ROOT), str(total_bytes),
                           str(document_bytes)], check=True, capture_output=True, text=True,
                          env=env).stdout
@@ -99,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus-mb", type=float, nargs="*", default=[1, 10])
     parser.add_argument("--document-mb", type=float, nargs="*", default=[0.1, 1, 4])
+    parser.add_argument("--one-per-task", action="store_true",
+                        help="each ingestion task ingests its own document alone "
+                             "(CITEWISE_INGEST_BATCH_SECONDS=0)")
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at the start "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
@@ -108,7 +119,7 @@ def main() -> None:
               "| embed s | index s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|",
               flush=True)
     for mb in args.corpus_mb:
-        r = run(int(mb * 2**20), DOCUMENT_KB * 1024)
+        r = run(int(mb * 2**20), DOCUMENT_KB * 1024, one_per_task=args.one_per_task)
         s = r["stages"]
         print(f"| {mb:g} / {r['bytes'] / 2**20:.2f} | {r['documents']} "
               f"({r['indexed']} indexed) | {r['chunks']} "

@@ -390,6 +390,9 @@ EMBED_BATCH_SIZE = env_int("CITEWISE_EMBED_BATCH_SIZE", 32, minimum=1)
 EMBED_MAX_BATCH_TOKENS = env_int("CITEWISE_EMBED_MAX_BATCH_TOKENS", 8192, minimum=64)
 # A document whose worker has not reported for this long is handed to another worker.
 INGEST_LEASE_SECONDS = env_int("CITEWISE_INGEST_LEASE_SECONDS", 600, minimum=30)
+# A worker's ingestion task goes on with its knowledge base's other queued documents for
+# up to this long, embedding and indexing them together (0: one document per task).
+INGEST_BATCH_SECONDS = env_int("CITEWISE_INGEST_BATCH_SECONDS", 300, minimum=0)
 # Per-document limits of the parser's child process (ingestion/bounded.py), in the worker
 # and in `ingest --sync` alike: a file over them fails alone, with a reason.
 PARSE_TIMEOUT_SECONDS = env_int("CITEWISE_PARSE_TIMEOUT_SECONDS", 300, minimum=1)

@@ -157,6 +157,32 @@ def test_upload_through_a_worker(celery_worker):
     assert search(SYSTEM, "WireGuard profile")[0].document == "vpn.md"
 
 
+def test_a_worker_indexes_a_folder_of_uploads_together(celery_worker):
+    """Documents queued together are taken by one task (parsed ahead, embedded and
+    indexed together), each once: their own tasks find them done. Every one is indexed
+    and searchable, with one ingestion attempt each."""
+    from django.db import transaction
+
+    from citewise.knowledge.models import IngestionAttempt
+
+    kb = make_kb("handbook")
+    topics = ["WireGuard", "printer", "badge", "parking", "laptop", "payroll"]
+    with transaction.atomic():  # all queued before the first task runs
+        ids = [add_document(SYSTEM, kb, BytesIO(f"# {topic}\n\nThe {topic} rule number "
+                                                f"{n} is kept by the IT desk.".encode()),
+                            original_name=f"{topic}.md").document.pk
+               for n, topic in enumerate(topics)]
+    wait_for(lambda: Document.objects.filter(pk__in=ids,
+                                             status=DocumentStatus.INDEXED).count() == 6)
+    for topic in topics:
+        assert search(SYSTEM, f"{topic} rule", knowledge_bases=[kb])[0].document == \
+            f"{topic}.md"
+    attempts = IngestionAttempt.objects.filter(document_id__in=ids)
+    assert sorted(attempts.values_list("document_id", flat=True)) == sorted(ids)
+    assert len(set(attempts.values_list("task_id", flat=True))) < len(ids)
+    assert Chunk.objects.filter(document_id__in=ids).count() == 6
+
+
 def test_a_damaged_index_is_rebuilt_from_the_database(tmp_path, settings):
     guide = tmp_path / "vpn.md"
     guide.write_text(VPN_GUIDE, encoding="utf-8")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from citewise.knowledge import indexing, languages
@@ -168,14 +168,11 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
     ingest(), and a failure fails that document alone; should the process die, the
     documents it held are resumed as ingest() resumes them (their chunks and embeddings
     are saved as they are made). `finished` is called after each group is published."""
-    waiting = deque(document_ids)
+    waiting = iter(document_ids)  # read lazily: a caller may decide the next one late
     ahead: deque[_Work] = deque()
     group: list[_Work] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse") as parser:
-        while waiting or ahead:
-            while waiting and len(ahead) < PARSE_AHEAD:
-                if (work := _begin(waiting.popleft(), parser, task_id, worker)) is not None:
-                    ahead.append(work)
+        while _read_ahead(waiting, ahead, parser, task_id, worker) or ahead:
             if not ahead:
                 continue
             work = ahead.popleft()
@@ -193,6 +190,57 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
                 group = []
         if group:
             _finish_group(group, finished)
+
+
+def _read_ahead(waiting: Iterator[int], ahead: deque[_Work], parser: ThreadPoolExecutor,
+                task_id: str, worker: str) -> bool:
+    """Claim documents until PARSE_AHEAD are parsing or parsed; False once `waiting` has
+    no more."""
+    while len(ahead) < PARSE_AHEAD:
+        document_id = next(waiting, None)
+        if document_id is None:
+            return False
+        if (work := _begin(document_id, parser, task_id, worker)) is not None:
+            ahead.append(work)
+    return True
+
+
+def ingest_queued(document_id: int, *, task_id: str = "", worker: str = "") -> str:
+    """A worker's ingestion task: ingest the document, then go on with the other documents
+    of its knowledge base that are queued and that no worker has started, for up to
+    INGEST_BATCH_SECONDS, all through ingest_many (parsed ahead, embedded and indexed
+    together: each index write rewrites the knowledge base's files, so a folder of
+    uploads indexed one task per document wrote them once per document). Each of those
+    documents is claimed as ingest() claims it, so their own tasks, arriving later, find
+    them done or held and skip them. Returns the document's status ("skipped" when it is
+    gone or was already done)."""
+    kb_id = Document.objects.filter(pk=document_id).values_list("knowledge_base_id",
+                                                                 flat=True).first()
+    if kb_id is None:
+        return "skipped"
+    if settings.INGEST_BATCH_SECONDS == 0:
+        return ingest(document_id, task_id=task_id, worker=worker)
+    ingest_many(_then_queued(document_id, kb_id, settings.INGEST_BATCH_SECONDS),
+                task_id=task_id, worker=worker)
+    status = Document.objects.filter(pk=document_id).values_list("status", flat=True).first()
+    return status or DELETED
+
+
+def _then_queued(document_id: int, kb_id: int, seconds: float) -> Iterator[int]:
+    """`document_id`, then the knowledge base's queued documents no worker holds, oldest
+    first, one at a time (a document queued meanwhile is seen), until `seconds` pass."""
+    yield document_id
+    deadline = time.monotonic() + seconds
+    seen = {document_id}
+    while time.monotonic() < deadline:
+        following = (Document.objects.filter(knowledge_base_id=kb_id,
+                                             status=DocumentStatus.QUEUED,
+                                             lease_expires_at__isnull=True)
+                     .exclude(pk__in=seen).order_by("pk").values_list("pk", flat=True).first())
+        if following is None:
+            return
+        seen.add(following)
+        yield following
 
 
 def _begin(document_id: int, parser: ThreadPoolExecutor, task_id: str,
@@ -243,14 +291,23 @@ def _embed_group(group: list[_Work]) -> None:
     began = time.perf_counter()
     with _attempt([w.as_attempt for w in alive], finish=False):
         _renew(alive, Stage.EMBEDDING)
-        pending = list(Chunk.objects.filter(document__in=[w.document for w in alive],
-                                            embedding=None).only("pk", "text", "document_id"))
+        documents = [w.document for w in alive]
+        pending = list(Chunk.objects.filter(document__in=documents, embedding=None)
+                       .only("pk", "text", "document_id"))
+        sizes = dict(Counter(chunk.document_id for chunk in pending))
+        totals = dict(Chunk.objects.filter(document__in=documents).values("document_id")
+                      .annotate(n=Count("pk")).values_list("document_id", "n"))
+        done = {pk: totals[pk] - sizes.get(pk, 0) for pk in totals}
+
+        def progressed(batch: list[Chunk]) -> None:
+            _renew(alive, Stage.EMBEDDING)
+            for pk, count in Counter(chunk.document_id for chunk in batch).items():
+                done[pk] += count
+                Document.objects.filter(pk=pk).update(
+                    progress=round(_embedding_progress(done[pk], totals[pk]), 3))
+
         embedder = indexing.embedder_for(alive[0].document.knowledge_base)
-        _embed_chunks(embedder, pending, EMBED_TOGETHER,
-                      lambda _count: _renew(alive, Stage.EMBEDDING))
-        sizes: dict[int, int] = {}
-        for chunk in pending:
-            sizes[chunk.document_id] = sizes.get(chunk.document_id, 0) + 1
+        _embed_chunks(embedder, pending, settings.EMBED_BATCH_SIZE, progressed)
     _share(alive, "embed", time.perf_counter() - began, sizes)
 
 
@@ -373,15 +430,20 @@ def _embed_pending(document: Document) -> None:
     total = document.chunks.count()
     pending = list(document.chunks.filter(embedding=None).only("pk", "text"))
     done = total - len(pending)
-    start, span = PROGRESS_AFTER[Stage.CHUNKING], PROGRESS_AFTER[Stage.EMBEDDING] - 0.2
-    report(document, Stage.EMBEDDING, start + span * done / total)
+    report(document, Stage.EMBEDDING, _embedding_progress(done, total))
 
-    def progressed(count: int) -> None:
+    def progressed(batch: list[Chunk]) -> None:
         nonlocal done
-        done += count
-        report(document, Stage.EMBEDDING, start + span * done / total)
+        done += len(batch)
+        report(document, Stage.EMBEDDING, _embedding_progress(done, total))
 
     _embed_chunks(embedder, pending, settings.EMBED_BATCH_SIZE, progressed)
+
+
+def _embedding_progress(done: int, total: int) -> float:
+    """A document's progress with `done` of its `total` chunks embedded."""
+    start = PROGRESS_AFTER[Stage.CHUNKING]
+    return start + (PROGRESS_AFTER[Stage.EMBEDDING] - start) * done / max(total, 1)
 
 
 def _publish(document: Document) -> bool:
@@ -434,10 +496,10 @@ def _fail(document: Document, error: Exception) -> None:
 
 
 def _embed_chunks(embedder: TextEmbedder, chunks: list[Chunk], batch_size: int,
-                  after_batch: Callable[[int], None]) -> None:
+                  after_batch: Callable[[list[Chunk]], None]) -> None:
     """Embeds `chunks` `batch_size` at a time, storing each batch's vectors as it goes (a
-    rerun resumes from the chunks still without one); after_batch(n) follows each batch."""
+    rerun resumes from the chunks still without one); after_batch(batch) follows each."""
     for first in range(0, len(chunks), batch_size):
         batch = chunks[first:first + batch_size]
         indexing.embed_and_store(embedder, batch)
-        after_batch(len(batch))
+        after_batch(batch)

@@ -20,11 +20,11 @@ TRANSIENT_ERRORS = (OperationalError, LockTimeout)
     retry_jitter=True, max_retries=8,
 )
 def ingest_document(self, document_id: int) -> dict:
-    from citewise.knowledge.pipeline import DocumentBusy, ingest
+    from citewise.knowledge.pipeline import DocumentBusy, ingest_queued
 
     try:
-        status = ingest(document_id, task_id=self.request.id or "",
-                        worker=self.request.hostname or "")
+        status = ingest_queued(document_id, task_id=self.request.id or "",
+                               worker=self.request.hostname or "")
     except DocumentBusy as busy:
         return {"document": document_id, "status": "busy", "detail": str(busy)}
     return {"document": document_id, "status": status}
