@@ -343,3 +343,16 @@ def test_a_box_of_links_to_other_pages_is_gone_with_its_caption(tmp_path: Path):
                  "Index", "debug")
     assert [b.text for b in doc.blocks] == [
         "페이지 나누기 삽입", "커서를 새 페이지를 시작할 위치에 놓고 Ctrl+Enter 키를 누릅니다."]
+
+
+def test_a_script_switch_keeps_its_default_case_and_no_other(tmp_path: Path):
+    """LibreOffice help ships each OS switch with every case hidden, and its script shows
+    the Mac case on a Mac and the default case elsewhere: a reader sees "Ctrl + 하이픈(-)",
+    never the key name dropped. Hidden text outside such a switch stays out."""
+    html = """<html><body><h1>하이픈 넣기</h1>
+<p>단어를 누른 다음 <span class="switchinline"><span hidden="true" id="MACtext_1" class="MAC">Command</span><span hidden="true" id="defaulttext_1">Ctrl</span></span> + 하이픈(-) 키를 누릅니다.</p>
+<p>Windows에서만: <span class="switchinline"><span hidden="true" id="WINtext_2" class="WIN">DDE 확인란을 선택합니다.</span></span></p>
+<p>보이는 문장입니다. <span hidden="true" id="default-note">숨긴 메모</span></p>
+</body></html>"""
+    text = text_without(parse(tmp_path, html), "Command", "DDE", "숨긴 메모")
+    assert "단어를 누른 다음 Ctrl + 하이픈(-) 키를 누릅니다." in text
