@@ -107,8 +107,20 @@ def _words(text: str, *, spaced: bool = True) -> str:
     return (" " if spaced else "").join(re.findall(r"\w+", text.casefold()))
 
 
+# An ordered list item's number as a browser shows it ("2. Run ..."): our parser writes
+# it, BeautifulSoup's text of the page (the reader the evidence comes from) does not.
+# Left out of both sides of a comparison, so a passage is matched on its words alone; a
+# number followed by anything but a space ("3.14", "7.2", "2.0") is a word.
+_ITEM_NUMBER = re.compile(r"(?<!\S)\d{1,3}\.(?=\s|$)")
+
+
+def _unnumbered(text: str) -> str:
+    return _ITEM_NUMBER.sub(" ", text)
+
+
 def contains(text: str, evidence: str) -> bool:
     spaced = not HANGUL.search(evidence)
+    text, evidence = _unnumbered(text), _unnumbered(evidence)
     return _words(evidence, spaced=spaced) in _words(text, spaced=spaced)
 
 
@@ -116,7 +128,8 @@ def holds(item: Item, document: str, text: str) -> bool:
     """Does this passage of `document` hold the item's evidence?"""
     if document != item.document:
         return False
-    return contains(text, item.evidence) or bool(shingles(text) & shingles(item.evidence))
+    return contains(text, item.evidence) or bool(
+        shingles(_unnumbered(text)) & shingles(_unnumbered(item.evidence)))
 
 
 # ----- evidence is in the document (what a person reads, not what our parsers make) -----

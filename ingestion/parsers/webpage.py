@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.errors import TooLarge
@@ -384,6 +384,30 @@ class _Walker:
             self.flush(kind)
 
 
+def _number_ordered_items(root: Tag) -> None:
+    """Writes each item's number into an ordered list's items ("2. Run ..."), as a
+    browser shows them: text such as "repeat step 2" refers to it."""
+    for ordered in root.find_all("ol"):
+        try:
+            number = int(str(ordered.get("start") or 1))
+        except ValueError:
+            number = 1
+        for item in ordered.find_all("li", recursive=False):
+            _first_text_holder(item).insert(0, f"{number}. ")
+            number += 1
+
+
+def _first_text_holder(item: Tag) -> Tag:
+    """The element whose text starts the item: the item, or its first paragraph when it
+    opens with one (`<li><p>Run ...</p>`), so the number joins that paragraph's block."""
+    while True:
+        first: Any = next((c for c in item.children
+                           if not (isinstance(c, str) and not c.strip())), None)
+        if getattr(first, "name", None) not in ("p", "div"):  # text has no name
+            return item
+        item = first
+
+
 def parse_html(path: Path) -> ParsedDocument:
     """Blocks of the page's main content (see the module docstring). Raises TooLarge
     for pathologically nested markup."""
@@ -406,6 +430,7 @@ def parse_html(path: Path) -> ParsedDocument:
     _drop_heading_decorations(root)
     _drop_pager_bars(root, targets)
     _drop_link_lists(root)
+    _number_ordered_items(root)
     walker = _Walker()
     walker.walk(root)
     walker.flush()

@@ -62,6 +62,23 @@ def test_the_question_set_is_the_size_the_issue_asks(language):
     assert len({r["id"] for r in rows}) == len(rows)
 
 
+def test_a_passage_is_matched_on_what_a_person_reads_with_list_numbers():
+    """Our parser numbers an ordered list's items as a browser does; the page's text the
+    evidence was read from (BeautifulSoup's) has no numbers. The words must still agree."""
+    item = debian_docs.Item("ko-h", "heading", "인쇄 범위에 셀 추가", "scalc-a.html",
+                            "인쇄할 셀을 선택합니다. 서식 - 인쇄 범위 - 추가 를 선택합니다.")
+    numbered = "1. 인쇄할 셀을 선택합니다.\n2. 서식 - 인쇄 범위 - 추가를 선택합니다."
+    assert debian_docs.holds(item, "scalc-a.html", numbered)
+    assert not debian_docs.holds(item, "scalc-a.html", "1. 인쇄할 셀을 선택합니다.\n2. 서식 - "
+                                                       "인쇄 범위 - 지우기를 선택합니다.")
+    english = debian_docs.Item("en-p", "paraphrase", "q", "a.html",
+                               "Stop the worker. Run rebuild_indexes with the date of the backup.")
+    assert debian_docs.holds(english, "a.html", "1. Stop the worker.\n2. Run rebuild_indexes "
+                                                "with the date of the backup.")
+    assert not debian_docs.holds(english, "a.html", "1. Stop the worker.\n2. Run reconcile "
+                                                    "with the date of the backup.")
+
+
 @pytest.fixture(scope="module", params=LANGUAGES)
 def result(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Build, ingest, search and ask once per language (the tests only read numbers)."""

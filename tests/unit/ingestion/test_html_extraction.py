@@ -147,8 +147,8 @@ def test_mkdocs_sidebar_breadcrumbs_and_prev_next_are_gone(tmp_path: Path):
     text = text_without(doc, "Home", "Docs", "Previous", "Next", "Built with MkDocs")
     assert text.count("Backups") == 2  # the heading and the sentence, not the menu
     by_text = {block.text: block for block in doc.blocks}
-    assert by_text["Run restore.sh with the date."].kind == "list"
-    assert by_text["Run restore.sh with the date."].heading_path == ("Backups", "Restoring")
+    assert by_text["2. Run restore.sh with the date."].kind == "list"
+    assert by_text["2. Run restore.sh with the date."].heading_path == ("Backups", "Restoring")
 
 
 JAVADOC = """<html><head><title>Ledger (Accounts API)</title></head><body>
@@ -356,3 +356,13 @@ def test_a_script_switch_keeps_its_default_case_and_no_other(tmp_path: Path):
 </body></html>"""
     text = text_without(parse(tmp_path, html), "Command", "DDE", "숨긴 메모")
     assert "단어를 누른 다음 Ctrl + 하이픈(-) 키를 누릅니다." in text
+
+
+def test_an_ordered_list_keeps_its_numbers_as_a_browser_shows_them(tmp_path: Path):
+    doc = parse(tmp_path, "<html><body><main><h1>Rebuild</h1><ol><li>Stop the worker.</li>"
+                          "<li><p>Run <code>rebuild_indexes</code>.</p></li></ol>"
+                          '<ol start="5"><li>Start it.</li></ol><ul><li>A bullet.</li></ul>'
+                          "</main></body></html>")
+    texts = [block.text for block in doc.blocks]
+    assert texts[1:] == ["1. Stop the worker.", "2. Run rebuild_indexes.", "5. Start it.",
+                         "A bullet."]
