@@ -50,6 +50,9 @@ _BARE_PAGE_NUMBER = re.compile(r"[\s\-–—]*(?:\d{1,4}|[ivxlcdm]{1,7})[\s\-–
 _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE)
 # What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
 # 3", "제3장"), as _key leaves it (no spaces or dots).
+# A heading line that opens with its section's number ("7.8 ", "A.1 ", "Chapter 3 ", "제3장").
+_NUMBERED = re.compile(r"(?i:chapter|appendix|part|section)\s+\w+\s|\d+(?:\.\d+)*\.?\s"
+                       r"|[A-Z](?:\.\d+)+\.?\s|제\s*\d+\s*[장절]")
 _SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
                              re.IGNORECASE)
 
@@ -502,8 +505,11 @@ def parse_pdf(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
             if blocks and blocks[-1].kind == "heading" and blocks[-1].page == number and (
                 not outline and headings.path and len(headings.path) == level
             ) and len(blocks[-1].text) + len(line.text) <= _MAX_HEADING_CHARS and (
-                # A heading wrapped over two lines of the same size is one heading.
+                # A heading wrapped over two lines of the same size is one heading; two
+                # numbered ones ("7.7 Remote desktop", "7.8 X server connection": a
+                # section of only a table) are two.
                 blocks[-1].heading_path == headings.path
+                and not (_NUMBERED.match(blocks[-1].text) and _NUMBERED.match(line.text))
             ):
                 merged = f"{blocks[-1].text} {line.text}"
                 headings.push(level, merged)

@@ -273,3 +273,28 @@ def test_words_spaced_by_pen_moves_in_a_font_without_a_space_are_read_apart(tmp_
     text = extracted_text(parse_document(_subset_font_pdf(tmp_path / "fonts.pdf", content),
                                          "fonts.pdf"))
     assert "Debian uses FreeType" in text
+
+
+def test_two_numbered_headings_in_a_row_are_two_sections(tmp_path: Path):
+    """A section holding only a table or a figure leaves its heading right above the next
+    one: "7.7 Remote desktop" and "7.8 X server connection" are two headings, while a
+    heading wrapped over two lines stays one."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    for size, text in ((16, "7.7 Remote desktop"), (16, "7.8 X server connection"),
+                       (11, "Run ssh with the -X option to reach the remote display."),
+                       (16, "7.9 Sharing the clipboard between the local and the"),
+                       (16, "remote sessions"),
+                       (11, "The clipboard is shared when both sides run a manager.")):
+        pdf.set_font("Helvetica", size=size)
+        _line(pdf, text)
+    pdf.output(str(tmp_path / "sections.pdf"))
+    doc = parse_document(tmp_path / "sections.pdf", "sections.pdf")
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == [
+        "7.7 Remote desktop", "7.8 X server connection",
+        "7.9 Sharing the clipboard between the local and the remote sessions"]
+    by_text = {b.text: b for b in doc.blocks}
+    assert by_text["Run ssh with the -X option to reach the remote display."].heading_path \
+        == ("7.8 X server connection",)
