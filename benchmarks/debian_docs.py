@@ -70,13 +70,16 @@ class Item:
     question: str
     document: str = ""
     evidence: str = ""
+    # Other sentences of the document that answer the question as plainly as `evidence`
+    # (a passage quoting one of them cites rightly).
+    also: tuple[str, ...] = ()
 
 
 def hand_written(language: str) -> list[Item]:
     path = DATA / f"debian-docs-{language}.jsonl"
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     return [Item(r["id"], r["kind"], r["question"], r.get("document", ""),
-                 r.get("evidence", "")) for r in rows]
+                 r.get("evidence", ""), tuple(r.get("also", ()))) for r in rows]
 
 
 def headings(built: corpus.Built, count: int = HEADINGS) -> list[Item]:
@@ -107,8 +110,20 @@ def _words(text: str, *, spaced: bool = True) -> str:
     return (" " if spaced else "").join(re.findall(r"\w+", text.casefold()))
 
 
+# An ordered list item's number as a browser shows it ("2. Run ..."): our parser writes
+# it, BeautifulSoup's text of the page (the reader the evidence comes from) does not.
+# Left out of both sides of a comparison, so a passage is matched on its words alone; a
+# number followed by anything but a space ("3.14", "7.2", "2.0") is a word.
+_ITEM_NUMBER = re.compile(r"(?<!\S)\d{1,3}\.(?=\s|$)")
+
+
+def _unnumbered(text: str) -> str:
+    return _ITEM_NUMBER.sub(" ", text)
+
+
 def contains(text: str, evidence: str) -> bool:
     spaced = not HANGUL.search(evidence)
+    text, evidence = _unnumbered(text), _unnumbered(evidence)
     return _words(evidence, spaced=spaced) in _words(text, spaced=spaced)
 
 
@@ -116,7 +131,9 @@ def holds(item: Item, document: str, text: str) -> bool:
     """Does this passage of `document` hold the item's evidence?"""
     if document != item.document:
         return False
-    return contains(text, item.evidence) or bool(shingles(text) & shingles(item.evidence))
+    return any(contains(text, evidence) or bool(
+        shingles(_unnumbered(text)) & shingles(_unnumbered(evidence)))
+        for evidence in (item.evidence, *item.also))
 
 
 # ----- evidence is in the document (what a person reads, not what our parsers make) -----
@@ -153,7 +170,7 @@ def missing_evidence(built: corpus.Built, items: list[Item]) -> list[str]:
             continue
         if item.document not in texts:
             texts[item.document] = document_text(built, item.document)
-        if not contains(texts[item.document], item.evidence):
+        if not all(contains(texts[item.document], e) for e in (item.evidence, *item.also)):
             missing.append(item.id)
     return missing
 

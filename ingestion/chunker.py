@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingestion.blocks import Block, ParsedDocument
 from textproc.sentences import sentence_spans
@@ -70,7 +70,16 @@ def quoted_location(text: str, locations: list[Location], quote: str) -> Locatio
     """The location of `quote` (a sentence a citation quotes) inside a chunk's `text`;
     the chunk's first location when the quote is not found verbatim."""
     offset = text.find(quote.strip()) if quote.strip() else -1
-    return location_at(locations, max(offset, 0))
+    found = location_at(locations, max(offset, 0))
+    if found is None or found.line is not None or offset >= 0:
+        return found
+    # Cited without a quote, a passage is placed at its start; when that is a sheet's
+    # name (a heading on no row of its own), at the first row under it, so the place
+    # still says "Prices, row 2" rather than nothing.
+    below = next((location.line for location in locations
+                  if location.offset >= found.offset and location.line is not None
+                  and location.heading_path == found.heading_path), None)
+    return replace(found, line=below) if below is not None else found
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,9 @@ _BARE_PAGE_NUMBER = re.compile(r"[\s\-–—]*(?:\d{1,4}|[ivxlcdm]{1,7})[\s\-–
 _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE)
 # What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
 # 3", "제3장"), as _key leaves it (no spaces or dots).
+# A heading line that opens with its section's number ("7.8 ", "A.1 ", "Chapter 3 ", "제3장").
+_NUMBERED = re.compile(r"(?i:chapter|appendix|part|section)\s+\w+\s|\d+(?:\.\d+)*\.?\s"
+                       r"|[A-Z](?:\.\d+)+\.?\s|제\s*\d+\s*[장절]")
 _SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
                              re.IGNORECASE)
 
@@ -60,6 +64,15 @@ _INVISIBLE_MODES = frozenset({3, 7})
 _TINY_POINTS = 2.0
 _WHITE = 0.95  # a colour component this light (ink this thin in CMYK) is white
 _SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
+# A pen move of this many thousandths of an em or more between two glyphs of a line is a
+# word space: kerning and letter spacing stay under a tenth of an em, while the narrowest
+# word space of justified text is over a fifth (TeX's shrunk interword space: 0.22 em).
+# pypdf counts a gap of half its space width as a space, and this width (in thousandths
+# of an em) is the one it uses for a font that draws no space glyph (see _space_fonts).
+_WORD_GAP = 150
+_SPACE_WIDTH = 2 * _WORD_GAP
+# A code the text never shows, named as the space of a font that has none.
+_NO_SPACE = "\ufffe"
 _FILL = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
 # Colour spaces whose components say what white is. In others (a spot colour, where 1.0
 # is full ink; an indexed palette; a named ICC profile) text is never taken for white.
@@ -233,9 +246,49 @@ def _page_lines(page: PageObject) -> list[_Line]:
             current.append(part)
             size = max(size, effective)
 
-    page.extract_text(visitor_text=visit, visitor_operand_before=_HiddenText(_page_box(page)))
+    _space_fonts()
+    page.extract_text(visitor_text=visit, visitor_operand_before=_HiddenText(_page_box(page)),
+                      space_width=_SPACE_WIDTH)
     close()
     return lines
+
+
+def _space_fonts() -> None:
+    """Has pypdf find word gaps by the real space width of fonts that draw no space glyph.
+
+    Producers that space words by pen moves (LibreOffice, LaTeX, browsers printing to PDF)
+    embed subset fonts without a space glyph. pypdf then takes code 32 for the space, which
+    in such a font (Identity-H above all) draws another glyph, '=' or a letter, and judges
+    word gaps from that glyph's width: moves of a quarter em were read as no gap at all
+    ("DebianusesFreeTypetorasterize", and "usesFreeType" where a link's colour starts a
+    new text object). Such a font's space is named absent, so pypdf uses _SPACE_WIDTH for
+    it (the `space_width` of extract_text applies to fonts whose space has no width).
+    pypdf builds its fonts through the name Font of its page module, with no parameter for
+    this, hence the subclass put there once per process."""
+    import pypdf._page as page_module
+
+    spaced = _spaced_font_class()
+    if getattr(page_module, "Font", None) not in (None, spaced):
+        page_module.Font = spaced
+
+
+@cache
+def _spaced_font_class() -> type:
+    """pypdf's Font, with the space of a font that draws none named absent (built on first
+    use: pypdf is imported lazily)."""
+    from pypdf.generic._font import Font
+
+    class SpacedFont(Font):
+        @classmethod
+        def from_font_resource(cls, resource: object) -> Font:
+            font = Font.from_font_resource(resource)
+            shows = font.character_map if isinstance(font.character_map, dict) else {}
+            drawn = shows.get(font.space_char)
+            if drawn not in (None, " ") and " " not in shows.values():
+                font.space_char = _NO_SPACE
+            return font
+
+    return SpacedFont
 
 
 def _page_box(page: PageObject) -> Box:
@@ -452,8 +505,11 @@ def parse_pdf(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
             if blocks and blocks[-1].kind == "heading" and blocks[-1].page == number and (
                 not outline and headings.path and len(headings.path) == level
             ) and len(blocks[-1].text) + len(line.text) <= _MAX_HEADING_CHARS and (
-                # A heading wrapped over two lines of the same size is one heading.
+                # A heading wrapped over two lines of the same size is one heading; two
+                # numbered ones ("7.7 Remote desktop", "7.8 X server connection": a
+                # section of only a table) are two.
                 blocks[-1].heading_path == headings.path
+                and not (_NUMBERED.match(blocks[-1].text) and _NUMBERED.match(line.text))
             ):
                 merged = f"{blocks[-1].text} {line.text}"
                 headings.push(level, merged)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.errors import TooLarge
@@ -50,6 +50,10 @@ _HIDDEN_STYLE = re.compile(
 _FONT_SIZE = re.compile(r"font-size\s*:\s*(\d*\.?\d+)\s*(px|pt|r?em|%)?", re.IGNORECASE)
 _SMALLEST_READABLE = {"px": 2.0, "pt": 2.0, "em": 0.1, "rem": 0.1, "%": 10.0, "": 0.001}
 _HIDING_RULE = re.compile(r"([^{}]+)\{([^}]*)\}")
+# A switch of alternatives that a script picks from when the page loads (LibreOffice
+# help's OS switch: "Command" on a Mac, "Ctrl" elsewhere) ships every case hidden; the case
+# marked default by its id or class is the one most readers see.
+_DEFAULT_CASE = re.compile(r"default", re.IGNORECASE)
 # Relations of a page to its neighbours in a generated manual (<link rel> in the head,
 # rel= or accesskey= on the anchors of DocBook, Sphinx and MkDocs prev/next/up bars).
 _PAGER_RELS = {"prev", "previous", "next", "up", "home", "start", "first", "last",
@@ -144,6 +148,23 @@ def _is_hidden(tag: Tag, hidden_classes: set[str]) -> bool:
     return bool(hidden_classes.intersection(tag.get("class", [])))
 
 
+def _shown_by_script(tag: Tag) -> bool:
+    """A hidden case of a script's switch that it shows by default: every element beside
+    it is hidden too (no case shows without the script), their parent holds no text of
+    its own, and its id or class names it the default."""
+    from bs4 import NavigableString
+
+    parent = tag.parent
+    if parent is None or not tag.has_attr("hidden"):
+        return False
+    if not all(case.has_attr("hidden") for case in parent.find_all(name=True, recursive=False)):
+        return False
+    if any(isinstance(c, NavigableString) and c.strip() for c in parent.children):
+        return False
+    marks = [tag.get("id", ""), *tag.get_attribute_list("class")]
+    return any(mark and _DEFAULT_CASE.match(mark) for mark in marks)
+
+
 def _drop_chrome(soup: BeautifulSoup) -> None:
     """Remove what is not the page's text: scripts, forms, navigation landmarks (tags and
     ARIA roles), hidden elements, and site headers/footers outside the article."""
@@ -153,6 +174,9 @@ def _drop_chrome(soup: BeautifulSoup) -> None:
     for tag in soup.find_all(["header", "footer"]):
         if not _gone(tag) and tag.find_parent(["article", "main"]) is None:
             tag.decompose()
+    shown = [tag for tag in soup.find_all(hidden=True) if _shown_by_script(tag)]
+    for tag in shown:
+        del tag["hidden"]
     for tag in list(soup.find_all(name=True)):
         if _gone(tag):
             continue
@@ -360,6 +384,30 @@ class _Walker:
             self.flush(kind)
 
 
+def _number_ordered_items(root: Tag) -> None:
+    """Writes each item's number into an ordered list's items ("2. Run ..."), as a
+    browser shows them: text such as "repeat step 2" refers to it."""
+    for ordered in root.find_all("ol"):
+        try:
+            number = int(str(ordered.get("start") or 1))
+        except ValueError:
+            number = 1
+        for item in ordered.find_all("li", recursive=False):
+            _first_text_holder(item).insert(0, f"{number}. ")
+            number += 1
+
+
+def _first_text_holder(item: Tag) -> Tag:
+    """The element whose text starts the item: the item, or its first paragraph when it
+    opens with one (`<li><p>Run ...</p>`), so the number joins that paragraph's block."""
+    while True:
+        first: Any = next((c for c in item.children
+                           if not (isinstance(c, str) and not c.strip())), None)
+        if getattr(first, "name", None) not in ("p", "div"):  # text has no name
+            return item
+        item = first
+
+
 def parse_html(path: Path) -> ParsedDocument:
     """Blocks of the page's main content (see the module docstring). Raises TooLarge
     for pathologically nested markup."""
@@ -382,6 +430,7 @@ def parse_html(path: Path) -> ParsedDocument:
     _drop_heading_decorations(root)
     _drop_pager_bars(root, targets)
     _drop_link_lists(root)
+    _number_ordered_items(root)
     walker = _Walker()
     walker.walk(root)
     walker.flush()

@@ -35,12 +35,14 @@ corpus = importlib.import_module("debian_docs_corpus")
 LANGUAGES = ["en", "ko"]
 
 # Measured on main 4ec1b47 (benchmarks/RESULTS.md), less about one question each; the
-# answer floors and ceilings on h-agates (en 0.875 / 0.75 / 0.163, ko 0.784 / 0.90 / 0.212).
+# answer floors and ceilings on h-agates (en 0.875 / 0.75 / 0.163, ko 0.784 / 0.90 / 0.212);
+# en paraphrase Recall@5 (0.917) and ko citation precision (0.838, 31/37) once the PDF's
+# words are read apart and LibreOffice help's OS switch keeps its default case.
 FLOORS = {
-    "en": {"headings Recall@1": 0.75, "headings Recall@5": 0.95, "paraphrase Recall@5": 0.85,
+    "en": {"headings Recall@1": 0.75, "headings Recall@5": 0.95, "paraphrase Recall@5": 0.89,
            "citation precision": 0.85, "refusal of unanswerable": 0.70},
     "ko": {"headings Recall@1": 0.63, "headings Recall@5": 0.93, "paraphrase Recall@5": 0.86,
-           "citation precision": 0.75, "refusal of unanswerable": 0.85},
+           "citation precision": 0.81, "refusal of unanswerable": 0.85},
 }
 RANK1_LOST_CEILING = {"en": 0.19, "ko": 0.25}   # the target is < 0.02
 
@@ -60,6 +62,23 @@ def test_the_question_set_is_the_size_the_issue_asks(language):
     answerable = [r for r in rows if r["kind"] != "unanswerable"]
     assert all(r["document"] and r["evidence"] for r in answerable)
     assert len({r["id"] for r in rows}) == len(rows)
+
+
+def test_a_passage_is_matched_on_what_a_person_reads_with_list_numbers():
+    """Our parser numbers an ordered list's items as a browser does; the page's text the
+    evidence was read from (BeautifulSoup's) has no numbers. The words must still agree."""
+    item = debian_docs.Item("ko-h", "heading", "인쇄 범위에 셀 추가", "scalc-a.html",
+                            "인쇄할 셀을 선택합니다. 서식 - 인쇄 범위 - 추가 를 선택합니다.")
+    numbered = "1. 인쇄할 셀을 선택합니다.\n2. 서식 - 인쇄 범위 - 추가를 선택합니다."
+    assert debian_docs.holds(item, "scalc-a.html", numbered)
+    assert not debian_docs.holds(item, "scalc-a.html", "1. 인쇄할 셀을 선택합니다.\n2. 서식 - "
+                                                       "인쇄 범위 - 지우기를 선택합니다.")
+    english = debian_docs.Item("en-p", "paraphrase", "q", "a.html",
+                               "Stop the worker. Run rebuild_indexes with the date of the backup.")
+    assert debian_docs.holds(english, "a.html", "1. Stop the worker.\n2. Run rebuild_indexes "
+                                                "with the date of the backup.")
+    assert not debian_docs.holds(english, "a.html", "1. Stop the worker.\n2. Run reconcile "
+                                                    "with the date of the backup.")
 
 
 @pytest.fixture(scope="module", params=LANGUAGES)

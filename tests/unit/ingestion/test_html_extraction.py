@@ -147,8 +147,8 @@ def test_mkdocs_sidebar_breadcrumbs_and_prev_next_are_gone(tmp_path: Path):
     text = text_without(doc, "Home", "Docs", "Previous", "Next", "Built with MkDocs")
     assert text.count("Backups") == 2  # the heading and the sentence, not the menu
     by_text = {block.text: block for block in doc.blocks}
-    assert by_text["Run restore.sh with the date."].kind == "list"
-    assert by_text["Run restore.sh with the date."].heading_path == ("Backups", "Restoring")
+    assert by_text["2. Run restore.sh with the date."].kind == "list"
+    assert by_text["2. Run restore.sh with the date."].heading_path == ("Backups", "Restoring")
 
 
 JAVADOC = """<html><head><title>Ledger (Accounts API)</title></head><body>
@@ -343,3 +343,26 @@ def test_a_box_of_links_to_other_pages_is_gone_with_its_caption(tmp_path: Path):
                  "Index", "debug")
     assert [b.text for b in doc.blocks] == [
         "페이지 나누기 삽입", "커서를 새 페이지를 시작할 위치에 놓고 Ctrl+Enter 키를 누릅니다."]
+
+
+def test_a_script_switch_keeps_its_default_case_and_no_other(tmp_path: Path):
+    """LibreOffice help ships each OS switch with every case hidden, and its script shows
+    the Mac case on a Mac and the default case elsewhere: a reader sees "Ctrl + 하이픈(-)",
+    never the key name dropped. Hidden text outside such a switch stays out."""
+    html = """<html><body><h1>하이픈 넣기</h1>
+<p>단어를 누른 다음 <span class="switchinline"><span hidden="true" id="MACtext_1" class="MAC">Command</span><span hidden="true" id="defaulttext_1">Ctrl</span></span> + 하이픈(-) 키를 누릅니다.</p>
+<p>Windows에서만: <span class="switchinline"><span hidden="true" id="WINtext_2" class="WIN">DDE 확인란을 선택합니다.</span></span></p>
+<p>보이는 문장입니다. <span hidden="true" id="default-note">숨긴 메모</span></p>
+</body></html>"""
+    text = text_without(parse(tmp_path, html), "Command", "DDE", "숨긴 메모")
+    assert "단어를 누른 다음 Ctrl + 하이픈(-) 키를 누릅니다." in text
+
+
+def test_an_ordered_list_keeps_its_numbers_as_a_browser_shows_them(tmp_path: Path):
+    doc = parse(tmp_path, "<html><body><main><h1>Rebuild</h1><ol><li>Stop the worker.</li>"
+                          "<li><p>Run <code>rebuild_indexes</code>.</p></li></ol>"
+                          '<ol start="5"><li>Start it.</li></ol><ul><li>A bullet.</li></ul>'
+                          "</main></body></html>")
+    texts = [block.text for block in doc.blocks]
+    assert texts[1:] == ["1. Stop the worker.", "2. Run rebuild_indexes.", "5. Start it.",
+                         "A bullet."]

@@ -211,3 +211,90 @@ def test_double_spaced_lines_are_one_paragraph_and_paragraphs_stay_apart(tmp_pat
     alone.multi_cell(w=120, h=8, text=first)
     alone.output(str(tmp_path / "alone.pdf"))
     assert [b.text for b in parse_document(tmp_path / "alone.pdf", "alone.pdf").blocks] == [first]
+
+
+def _subset_font_pdf(path: Path, content: bytes) -> Path:
+    """A one-page PDF whose /F1 is a subset CID font as LibreOffice and browsers embed it:
+    Identity-H, a ToUnicode map without a space (words are spaced by pen moves), and code
+    32 drawing a letter 0.564 em wide."""
+    from pypdf import PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+    )
+
+    letters = "DebianusFrTyp"
+    codes = {ch: 33 + i for i, ch in enumerate(letters)} | {"=": 32}
+    bfchar = "".join(f"<{code:04X}> <{ord(ch):04X}>\n" for ch, code in codes.items())
+    cmap = DecodedStreamObject()
+    cmap.set_data((
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        "1 begincodespacerange <0000> <FFFF> endcodespacerange\n"
+        f"{len(codes)} beginbfchar\n{bfchar}endbfchar\nendcmap end end\n").encode())
+    widths = ArrayObject([NumberObject(32), ArrayObject(
+        [NumberObject(564)] + [NumberObject(500)] * len(letters))])
+    cid_font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject(
+            "/CIDFontType2"), NameObject("/BaseFont"): NameObject("/ABCDEF+LiberationSerif"),
+        NameObject("/W"): widths, NameObject("/DW"): NumberObject(500)})
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type0"),
+        NameObject("/BaseFont"): NameObject("/ABCDEF+LiberationSerif"),
+        NameObject("/Encoding"): NameObject("/Identity-H"),
+        NameObject("/DescendantFonts"): ArrayObject([cid_font])})
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    font[NameObject("/ToUnicode")] = writer._add_object(cmap)
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
+        {NameObject("/F1"): font})})
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page.replace_contents(stream)
+    writer.write(str(path))
+    return path
+
+
+def _shown(text: str) -> bytes:
+    """`text` in the codes of _subset_font_pdf's font (Identity-H: two bytes a glyph)."""
+    letters = "DebianusFrTyp"
+    return b"<" + "".join(f"{33 + letters.index(ch):04X}" for ch in text).encode() + b">"
+
+
+def test_words_spaced_by_pen_moves_in_a_font_without_a_space_are_read_apart(tmp_path: Path):
+    """A subset font without a space glyph: the quarter-em moves between words, inside a
+    TJ array and where a link's colour starts a new text object mid-line, are word gaps
+    ('DebianusesFreeType' was read). Kerning moves are not."""
+    content = (b"BT /F1 10 Tf 50 700 Td [" + _shown("Debian") + b" -250 " + _shown("uses")
+               + b"] TJ ET 0 0 1 rg BT /F1 10 Tf 105 700 Td [" + _shown("Fre") + b" 40 "
+               + _shown("eType") + b"] TJ ET\n")
+    text = extracted_text(parse_document(_subset_font_pdf(tmp_path / "fonts.pdf", content),
+                                         "fonts.pdf"))
+    assert "Debian uses FreeType" in text
+
+
+def test_two_numbered_headings_in_a_row_are_two_sections(tmp_path: Path):
+    """A section holding only a table or a figure leaves its heading right above the next
+    one: "7.7 Remote desktop" and "7.8 X server connection" are two headings, while a
+    heading wrapped over two lines stays one."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    for size, text in ((16, "7.7 Remote desktop"), (16, "7.8 X server connection"),
+                       (11, "Run ssh with the -X option to reach the remote display."),
+                       (16, "7.9 Sharing the clipboard between the local and the"),
+                       (16, "remote sessions"),
+                       (11, "The clipboard is shared when both sides run a manager.")):
+        pdf.set_font("Helvetica", size=size)
+        _line(pdf, text)
+    pdf.output(str(tmp_path / "sections.pdf"))
+    doc = parse_document(tmp_path / "sections.pdf", "sections.pdf")
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == [
+        "7.7 Remote desktop", "7.8 X server connection",
+        "7.9 Sharing the clipboard between the local and the remote sessions"]
+    by_text = {b.text: b for b in doc.blocks}
+    assert by_text["Run ssh with the -X option to reach the remote display."].heading_path \
+        == ("7.8 X server connection",)

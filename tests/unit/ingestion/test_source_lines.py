@@ -100,3 +100,22 @@ def test_formats_without_lines_locate_no_line(tmp_path: Path):
     chunks = chunk_document(parse_document(path, "guide.docx"), words)
     assert line_of(chunks, "The office opens").line is None
     assert Location.from_json([0, 3, ["A"]]) == Location(0, 3, ("A",), None)
+
+
+def test_a_spreadsheet_passage_cited_without_a_quote_is_placed_on_its_first_row(
+        tmp_path: Path):
+    """A model may cite a passage without quoting it; a passage opening with its sheet's
+    name (a heading on no row) is then placed on the first row under it, not nowhere."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Prices"
+    workbook.active.append(["Item", "Price"])
+    workbook.active.append(["Bibimbap", "7,500 won"])
+    path = tmp_path / "canteen.xlsx"
+    workbook.save(str(path))
+    (chunk,) = chunk_document(parse_document(path, "canteen.xlsx"), words, max_tokens=60)
+    assert chunk.text.startswith("Prices")
+    found = quoted_location(chunk.text, list(chunk.locations), "")
+    # Row 2: the header row is not a passage row of its own (its names label each record).
+    assert (found.heading_path, found.line) == (("Prices",), 2)
