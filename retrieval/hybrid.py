@@ -37,6 +37,8 @@ from retrieval.lexical import LexicalStore, TextSource
 from retrieval.rerank import Reranker
 from retrieval.stores import VectorIndex
 from retrieval.vector_store import EmbeddingSource
+from textproc.sentences import split_sentences
+from textproc.tokens import asked_names, defines_name
 
 Key = tuple[str, int]  # (kb_key, chunk_id)
 TextLookup = Callable[[list[Key]], Mapping[Key, str]]
@@ -204,8 +206,12 @@ class HybridSearcher:
     def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
                 texts: TextLookup | None) -> list[SearchResult]:
         window = max(options.k, options.rerank_candidates if self.reranker else 0)
+        found: dict[Key, str] = {}
         if texts is not None and options.dedupe_threshold is not None:
-            results = self._deduped(results, window, texts, options.dedupe_threshold)
+            results, found = self._deduped(results, window, texts, options.dedupe_threshold)
+        if texts is not None and (names := asked_names(query)):
+            with self.timer("definitions"):
+                results = _definitions_first(results, window, names, found, texts)
         if self.reranker is not None and texts is not None:
             head = results[: options.rerank_candidates]
             found = texts([(r.kb_key, r.chunk_id) for r in head])
@@ -217,11 +223,12 @@ class HybridSearcher:
         return [replace(r, rank=i) for i, r in enumerate(results[: options.k], start=1)]
 
     def _deduped(self, results: list[SearchResult], window: int, texts: TextLookup,
-                 threshold: float) -> list[SearchResult]:
+                 threshold: float) -> tuple[list[SearchResult], dict[Key, str]]:
         """The first `window` results that are not near-duplicates of a better-ranked one,
-        looking at most 2 * window deep. A hit is dropped only for one ranked above it, so
-        the texts of the top `window` usually decide it: more are read (from the database,
-        before the first token of an answer) only for the places duplicates freed."""
+        looking at most 2 * window deep, and the texts read. A hit is dropped only for one
+        ranked above it, so the texts of the top `window` usually decide it: more are read
+        (from the database, before the first token of an answer) only for the places
+        duplicates freed."""
         keys = [(r.kb_key, r.chunk_id) for r in results[: window * 2]]
         found: dict[Key, str] = {}
         dropped: set[Key] = set()
@@ -233,7 +240,34 @@ class HybridSearcher:
             with self.timer("dedupe"):
                 dropped = near_duplicates(keys[:read], found, threshold=threshold)
             if read - len(dropped) >= window or read == len(keys):
-                return [r for r in results[:read] if (r.kb_key, r.chunk_id) not in dropped]
+                return ([r for r in results[:read] if (r.kb_key, r.chunk_id) not in dropped],
+                        found)
+
+
+def _definitions_first(results: list[SearchResult], window: int,
+                       names: list[frozenset[str]], found: dict[Key, str],
+                       texts: TextLookup) -> list[SearchResult]:
+    """Among the first `window` results, those holding a sentence that defines a name the
+    question writes as code ("GET /readyz: 200 when ...", "Variable: CITEWISE_X; ...")
+    come first, each group in its order. Such a question asks what the name is; passages
+    that only mention it ("check /readyz") share its rarest term as well and often more
+    of the question's other words."""
+    head = results[:window]
+    missing = [(r.kb_key, r.chunk_id) for r in head if (r.kb_key, r.chunk_id) not in found]
+    if missing:
+        found = {**found, **texts(missing)}
+    defining = {(r.kb_key, r.chunk_id) for r in head
+                if _defines(found.get((r.kb_key, r.chunk_id), ""), names)}
+    if not defining:
+        return results
+    first = [r for r in head if (r.kb_key, r.chunk_id) in defining]
+    return first + [r for r in head if (r.kb_key, r.chunk_id) not in defining] + \
+        results[window:]
+
+
+def _defines(text: str, names: list[frozenset[str]]) -> bool:
+    return any(defines_name(sentence, names)
+               for line in text.splitlines() for sentence in split_sentences(line))
 
 
 def _best_rank(found: Mapping[str, float | int]) -> float:

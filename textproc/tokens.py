@@ -26,6 +26,7 @@ import math
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,19 @@ def defined_identifiers(sentence: str, config: TokenizerConfig | None = None) ->
     if not _DEFINES.match(sentence[match.end():]):
         return frozenset()
     return frozenset(tokenize(match.group(), config or TokenizerConfig()))
+
+
+def asked_names(question: str) -> list[frozenset[str]]:
+    """The names a question writes as code, each as its light-stemmed MATCHING tokens:
+    what defines_name compares a sentence's defined name with."""
+    return [frozenset(map(light_stem, name)) for name in named_identifiers(question, MATCHING)]
+
+
+def defines_name(sentence: str, names: Sequence[frozenset[str]]) -> bool:
+    """The sentence opens by defining one of `names` (asked_names), the whole name:
+    "file: /etc/mailname; ..." shares "etc" with "/etc/hosts" and defines another file."""
+    defined = frozenset(map(light_stem, defined_identifiers(sentence, MATCHING)))
+    return bool(defined) and defined in names
 
 
 def word_count(text: str) -> int:

@@ -51,12 +51,7 @@ NEWCOMER = {
         "admin-guide.md", "What the documents are missing, and what answers cost",
         "Content gaps"),
 }
-KNOWN_WRONG = {
-    "What does /readyz report?": (
-        "the passage defining /readyz ('GET /readyz: 200 when ...', a long list of probes) "
-        "is not among the six retrieved; the answer quotes the error-code row that says "
-        "'Check /readyz (llm)' (retrieval, not the answer step)"),
-}
+KNOWN_WRONG: dict[str, str] = {}
 UNANSWERABLE = "What is on the cafeteria menu on Friday?"
 
 

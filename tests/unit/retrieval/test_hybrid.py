@@ -200,3 +200,30 @@ def test_a_question_that_names_a_section_finds_that_section_first(embedder, tmp_
     found = searcher.search(question, refs("docs"), headings=headings)
     assert found[0].chunk_id == 33
     assert found[0].heading_score == pytest.approx(1.0)
+
+
+# A name written as code, mentioned in passing by short passages and defined by a long one.
+PROBES = {
+    41: "If answers fail, check /readyz and report the error to IT. The report names "
+        "the failing check; /readyz reports it too.",
+    42: "When Redis restarts, /readyz reports the broker failing until it is back.",
+    43: "Health checks. GET /healthz: 200 while the process serves requests. GET /readyz: "
+        "200 when Citewise can answer, 503 when it cannot, with a JSON body naming each "
+        "check: database, broker, worker, data directory, vector store and model server, "
+        "each with the time it took and, for allowed addresses, why it failed.",
+}
+
+
+def test_a_question_naming_code_gets_the_passage_defining_it_first(embedder, tmp_path):
+    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
+    ids, passages = list(PROBES), list(PROBES.values())
+    vectors.rebuild("ops", ids, embedder.embed_passages(passages), embedder.model_name)
+    lexical.rebuild("ops", ids, passages)
+    searcher = HybridSearcher(vectors, lexical)
+
+    def lookup(keys):
+        return {key: PROBES[key[1]] for key in keys}
+
+    question = "What does /readyz report?"
+    assert searcher.search(question, refs("ops"))[0].chunk_id != 43  # mentions win
+    assert searcher.search(question, refs("ops"), texts=lookup)[0].chunk_id == 43

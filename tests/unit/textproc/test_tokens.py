@@ -120,3 +120,17 @@ def test_a_sentence_defines_a_name_only_when_it_opens_with_it(sentence, defined)
     from textproc.tokens import defined_identifiers
 
     assert defined_identifiers(sentence) == defined
+
+
+@pytest.mark.parametrize(("question", "sentence", "defines"), [
+    ("What does /readyz report?", "GET /readyz: 200 when Citewise can answer.", True),
+    ("What does /readyz report?", "GET /healthz: 200 while the process serves.", False),
+    ("What is in /etc/hosts?", "file: /etc/mailname; the mail name of the host.", False),
+    ("What is VLLM_BASE_URL?", "Variable: VLLM_BASE_URL; Default: empty.", True),
+    ("What is VLLM_BASE_URL?", "Check that VLLM_BASE_URL points at the server.", False),
+])
+def test_a_definition_counts_only_for_the_whole_name_the_question_asks(question, sentence,
+                                                                        defines):
+    from textproc.tokens import asked_names, defines_name
+
+    assert defines_name(sentence, asked_names(question)) is defines
