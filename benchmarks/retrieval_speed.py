@@ -190,7 +190,7 @@ def build(root: str, n: int, nprobe: int | None) -> dict:
     tf = term_matrix(n, rng)
     started = time.perf_counter()
     # LexicalStore._save: the matrix is built from term ids, not texts (see the docstring).
-    LexicalStore(root)._save(KB, Bm25Matrix(ids, tf, list(words)))
+    LexicalStore(root)._save(KB, Bm25Matrix(ids, tf, list(words)), source_version=None)
     lexical_build = time.perf_counter() - started
     return {"vectors": vectors, "centres": centres, "manifest": manifest, "tf": tf,
             "words": words, "vector_build": vector_build, "lexical_build": lexical_build}
