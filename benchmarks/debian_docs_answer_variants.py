@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--rows", type=Path,
                         help="the run's rows; without them, search's rank 1 is found here")
     parser.add_argument("--list", action="store_true",
-                        help="also list, for the default, each question answered wrongly, "
+                        help="also list, for the first variant, each question answered wrongly, "
                              "refused, or lost at rank 1, with search's first passage and "
                              "the quote")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
