@@ -8,7 +8,11 @@ the issue's answer gates measure: citation precision, refusal of answerable and 
 unanswerable questions, and "search had it at rank 1 but ask refused or cited another
 passage".
 
-    .venv/bin/python benchmarks/debian_docs_answer_variants.py --data-dir DIR --rows ROWS [--list]
+    .venv/bin/python benchmarks/debian_docs_answer_variants.py --data-dir DIR [--rows ROWS] [--list]
+
+Without --rows, whether search ranked the evidence first is decided here, under this
+process's settings (CITEWISE_HEADING_WEIGHT among them), so one ingestion serves every
+search setting.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Prepared:
     """One question's passages, sources and answerability decision (shared by variants)."""
 
     def __init__(self, language: str, item) -> None:
+        from benchmarks.debian_docs import holds
         from citewise.chat import services
         from citewise.chat.backends import extractive_backend
         from citewise.knowledge.models import Chunk, KnowledgeBase
@@ -65,6 +70,11 @@ class Prepared:
         chunks = Chunk.objects.filter(pk__in=[p.chunk_id for p in self.passages])
         self.texts = {c.pk: (c.document.original_name, c.text)
                       for c in chunks.select_related("document")}
+        # Does search's first passage, for the question as asked, hold the evidence (the
+        # run's rank 1, here under this process's settings, e.g. CITEWISE_HEADING_WEIGHT)?
+        top = services.search(SYSTEM, item.question, knowledge_bases=[kb], k=1)
+        self.first_holds = bool(top) and item.kind != "unanswerable" and holds(
+            item, top[0].document, top[0].text)
 
     def cited(self, overrides: dict) -> list[int] | None:
         """The chunk ids the variant quotes; None for a refusal."""
@@ -91,7 +101,12 @@ class Prepared:
         return backend.select(self.query, self.sources)
 
 
-def measure(language: str, rows: dict, overrides: dict, prepared: dict) -> dict:
+def _first(item, rows: dict | None, ready: Prepared) -> bool:
+    """Search had the evidence at rank 1: the run's row, or searched here without rows."""
+    return ready.first_holds if rows is None else rows[item.id]["rank"] == 1
+
+
+def measure(language: str, rows: dict | None, overrides: dict, prepared: dict) -> dict:
     from benchmarks.debian_docs import hand_written, holds
 
     counts = dict.fromkeys(("answerable", "refused", "answered", "holding", "first", "lost",
@@ -108,7 +123,7 @@ def measure(language: str, rows: dict, overrides: dict, prepared: dict) -> dict:
         counts["refused"] += cited is None
         counts["answered"] += cited is not None
         counts["holding"] += held
-        if rows[item.id]["rank"] == 1:
+        if _first(item, rows, ready):
             counts["first"] += 1
             counts["lost"] += not held
     return counts
@@ -117,21 +132,27 @@ def measure(language: str, rows: dict, overrides: dict, prepared: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--rows", required=True, type=Path)
+    parser.add_argument("--rows", type=Path,
+                        help="the run's rows; without them, search's rank 1 is found here")
     parser.add_argument("--list", action="store_true",
-                        help="also list, for the default, each question answered wrongly, "
+                        help="also list, for the first variant, each question answered wrongly, "
                              "refused, or lost at rank 1, with search's first passage and "
                              "the quote")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="replay only these variants (the first is listed by --list)")
+    parser.add_argument("--languages", nargs="+", choices=["en", "ko"], default=["en", "ko"])
     parser.add_argument("--features", type=Path,
                         help="also write each question's answerability features (JSON lines)")
     args = parser.parse_args()
     setup(args.data_dir)
-    rows = {row["id"]: row for row in json.loads(args.rows.read_text())}
+    rows = ({row["id"]: row for row in json.loads(args.rows.read_text())}
+            if args.rows else None)
     print("| language | variant | citation precision | refused answerable | refused "
           "unanswerable | rank 1 lost |\n|---|---|---|---|---|---|")
-    for language in ("en", "ko"):
+    for language in args.languages:
         prepared: dict = {}
-        for name, overrides in VARIANTS.items():
+        for name in args.variants:
+            overrides = VARIANTS[name]
             c = measure(language, rows, overrides, prepared)
             print(f"| {language} | {name} | {c['holding'] / max(1, c['answered']):.3f} | "
                   f"{c['refused'] / c['answerable']:.3f} | "
@@ -141,12 +162,14 @@ def main() -> None:
         if args.features:
             write_features(args.features, language, rows, prepared)
         if args.list:
-            list_failures(language, rows, prepared)
+            list_failures(language, rows, prepared, VARIANTS[args.variants[0]])
 
 
-def list_failures(language: str, rows: dict, prepared: dict) -> None:
-    """Each question the default answer step got wrong: the kind of failure, the question
-    (and its respelling), search's first passage, and what the answer quoted."""
+def list_failures(language: str, rows: dict | None, prepared: dict,
+                  overrides: dict | None = None) -> None:
+    """Each question the answer step (default, or the variant's overrides) got wrong: the
+    kind of failure, the question (and its respelling), search's first passage, and what
+    the answer quoted."""
     from benchmarks.debian_docs import hand_written, holds
 
     def short(text: str, limit: int = 160) -> str:
@@ -155,14 +178,15 @@ def list_failures(language: str, rows: dict, prepared: dict) -> None:
 
     for item in hand_written(language):
         ready = prepared[item.id]
-        quoted = ready.quoted({})
+        quoted = ready.quoted(overrides or {})
         cited = {ready.passages[s.n - 1].chunk_id for s in quoted}
         held = any(holds(item, *ready.texts[c]) for c in cited)
-        first = item.kind != "unanswerable" and rows[item.id]["rank"] == 1
+        first = item.kind != "unanswerable" and _first(item, rows, ready)
         if item.kind == "unanswerable":
             failure = "answered an unanswerable question" if quoted else ""
         elif not quoted:
-            failure = "refused" if ready.answerable else "refused by the extractive step"
+            failure = ("refused by the extractive step" if ready.answerable
+                       else "refused by the answerability gate")
         else:
             failure = "" if held else "cited no passage holding the evidence"
         if not failure:
@@ -178,14 +202,15 @@ def list_failures(language: str, rows: dict, prepared: dict) -> None:
             print(f"  quoted [{sentence.n}]: {short(sentence.text)}")
 
 
-def write_features(path: Path, language: str, rows: dict, prepared: dict) -> None:
+def write_features(path: Path, language: str, rows: dict | None, prepared: dict) -> None:
     """One JSON line per question: kind, search rank of its evidence, the features."""
     from benchmarks.debian_docs import hand_written
 
     with path.open("a", encoding="utf-8") as out:
         for item in hand_written(language):
             out.write(json.dumps({"id": item.id, "language": language, "kind": item.kind,
-                                  "rank": rows[item.id]["rank"],
+                                  "rank": (rows[item.id]["rank"] if rows is not None
+                                           else 1 if prepared[item.id].first_holds else None),
                                   "features": prepared[item.id].features}) + "\n")
 
 

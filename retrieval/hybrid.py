@@ -200,8 +200,10 @@ class HybridSearcher:
         # Passages of one section tie: the better ranked by the other lists first.
         scored.sort(key=lambda hit: (-hit[0], _best_rank(partial[hit[1]]), hit[1]))
         best = scored[0][0] if scored else 0.0
-        return RankedList([key for _, key in scored], [s for s, _ in scored],
-                          self.fusion.heading_weight * best ** 2)
+        weight = self.fusion.heading_weight * best ** 2
+        if best < self.fusion.heading_min_match:
+            weight = 0.0
+        return RankedList([key for _, key in scored], [s for s, _ in scored], weight)
 
     def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
                 texts: TextLookup | None) -> list[SearchResult]:

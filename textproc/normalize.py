@@ -44,3 +44,14 @@ def fold(text: str) -> str:
     """The comparison form: NFKC (full-width letters and digits fold to ASCII),
     case-folded, whitespace collapsed. Never shown to a person."""
     return collapse_whitespace(unicodedata.normalize("NFKC", text).casefold())
+
+
+# A section number opening a heading: "8.1.4. ", "A.4. ", "7.8.2 ", "Chapter 8. ".
+_SECTION_NUMBER = re.compile(r"^(?:(?:Chapter|Section|Appendix|Part)\s+)?"
+                             r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)*\.)\s+")
+
+
+def without_section_number(heading: str) -> str:
+    """The heading without the section number it opens with ("8.1.4. Localized messages"
+    -> "Localized messages"; "A.4. Building" -> "Building"; "Python" unchanged)."""
+    return _SECTION_NUMBER.sub("", heading, count=1) or heading

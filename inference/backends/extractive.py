@@ -23,7 +23,7 @@ import numpy as np
 from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usage
 from inference.languages import not_found_message
 from inference.sources import Source
-from textproc.normalize import collapse_whitespace
+from textproc.normalize import collapse_whitespace, without_section_number
 from textproc.sentences import sentence_spans
 from textproc.tokens import (
     IDENTIFIER_WEIGHT,
@@ -201,10 +201,13 @@ class ExtractiveBackend:
         heading = headings[-1] if headings else ""
         candidates = ([_Candidate(source.n, -1, heading, word_forms(heading), quotable=False)]
                       if heading else [])
+        # A sentence splitter reads "8.1.4. Localized messages" as two sentences, so the
+        # heading is also known without its number.
+        forms = {*headings, *(without_section_number(h) for h in headings)}
         for index, span in enumerate(sentence_spans(source.text)):
-            text = strip_heading(collapse_whitespace(span.text), [*headings, source.title])
+            text = strip_heading(collapse_whitespace(span.text), [*forms, source.title])
             tokens = word_forms(text)
-            if (text == heading or word_count(text) < cfg.min_words or not tokens
+            if (text in forms or word_count(text) < cfg.min_words or not tokens
                     or len(text) > cfg.max_sentence_chars):
                 continue
             candidates.append(_Candidate(source.n, index, text, tokens,

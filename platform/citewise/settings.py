@@ -380,7 +380,9 @@ DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
 LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)
 # Weight of the list of candidates ranked by how well a heading of their sections matches
 # the question, when a heading matches it word for word (retrieval/fusion.py); 0: off.
-HEADING_WEIGHT = env_float("CITEWISE_HEADING_WEIGHT", 0.0)
+HEADING_WEIGHT = env_float("CITEWISE_HEADING_WEIGHT", 2.0)
+# ... and the heading match below which that list does not vote (retrieval/fusion.py).
+HEADING_MIN_MATCH = env_float("CITEWISE_HEADING_MIN_MATCH", 0.7)
 
 # --- Ingestion ------------------------------------------------------------------------
 MAX_UPLOAD_BYTES = env_int("CITEWISE_MAX_UPLOAD_MB", 100, minimum=1) * 1024 * 1024

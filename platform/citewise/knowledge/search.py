@@ -58,7 +58,8 @@ def searcher() -> HybridSearcher:
         reranker = CrossEncoderReranker(settings.RERANKER_MODEL)
     fusion = FusionConfig(dense_weight=settings.DENSE_WEIGHT,
                           lexical_weight=settings.LEXICAL_WEIGHT,
-                          heading_weight=settings.HEADING_WEIGHT)
+                          heading_weight=settings.HEADING_WEIGHT,
+                          heading_min_match=settings.HEADING_MIN_MATCH)
     return HybridSearcher(indexing.vector_store(), indexing.lexical_store(), fusion=fusion,
                           reranker=reranker, timer=answer_stage)
 

@@ -395,3 +395,18 @@ def test_a_definition_is_quoted_without_the_rows_defining_other_names():
     for backend in backends():
         chosen = backend.select("What is VLLM_BASE_URL?", [source(1, text)])
         assert [s.text[:23] for s in chosen] == ["Variable: VLLM_BASE_URL"], chosen
+
+
+@pytest.mark.parametrize(("text", "heading"), [
+    ("4.4.1. Targets of the rules file\n\nEvery rules file, like any other Makefile, "
+     "consists of several rules.", ("4.4. rules", "4.4.1. Targets of the rules file")),
+    ("A.4. Targets of the rules file\n\nEvery rules file, like any other Makefile, "
+     "consists of several rules.", ("A. Advanced", "A.4. Targets of the rules file")),
+])
+def test_a_numbered_heading_is_not_quoted_as_a_sentence(text, heading):
+    """The sentence splitter reads "4.4.1. Targets of the rules file" as a number and a
+    sentence; the heading without its number was quoted as the answer's first sentence."""
+    chosen = ExtractiveBackend().select("What are the targets of the rules file?",
+                                        [source(1, text, heading=heading)])
+    assert [s.text for s in chosen] == ["Every rules file, like any other Makefile, "
+                                        "consists of several rules."]

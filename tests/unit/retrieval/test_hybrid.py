@@ -227,3 +227,41 @@ def test_a_question_naming_code_gets_the_passage_defining_it_first(embedder, tmp
     question = "What does /readyz report?"
     assert searcher.search(question, refs("ops"))[0].chunk_id != 43  # mentions win
     assert searcher.search(question, refs("ops"), texts=lookup)[0].chunk_id == 43
+
+
+
+REMOTE = {  # the answer's section has an unrelated heading; another's shares three words
+    41: ("Detaching sessions", "Suddenly you need to leave your terminal, but you do not want "
+         "to lose your active work by keeping the connection: screen keeps programs running "
+         "after you detach."),
+    42: ("X server remote connection", "Access to the local X server display from remote "
+         "applications is supported by X11 forwarding over ssh."),
+    43: ("Remote desktop", "A remote desktop shows the whole session of another machine in a "
+         "window."),
+}
+
+
+def test_a_question_sharing_a_few_words_with_a_heading_gets_no_heading_vote(embedder, tmp_path):
+    """"How do I keep my programs running on a remote server when my connection drops?"
+    shares "remote", "server" and "connection" with the heading "X server remote
+    connection" (match 0.55): it does not name that section, and the heading list pulled it
+    above the passage answering the question. Below `heading_min_match` the list does not
+    vote; a question that names the section still finds it first."""
+    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
+    ids, passages = list(REMOTE), [text for _, text in REMOTE.values()]
+    vectors.rebuild("docs", ids, embedder.embed_passages(passages), embedder.model_name)
+    lexical.rebuild("docs", ids, passages)
+
+    def headings(keys):
+        return {key: [REMOTE[key[1]][0]] for key in keys}
+
+    def first(question, min_match):
+        searcher = HybridSearcher(vectors, lexical, fusion=FusionConfig(
+            heading_weight=2.0, heading_min_match=min_match))
+        return searcher.search(question, refs("docs"), headings=headings)[0].chunk_id
+
+    paraphrase = "How do I keep my programs running on a remote server when my connection drops?"
+    assert HybridSearcher(vectors, lexical).search(paraphrase, refs("docs"))[0].chunk_id == 41
+    assert first(paraphrase, 0.0) == 42
+    assert first(paraphrase, 0.7) == 41
+    assert first("X server remote connection", 0.7) == 42

@@ -3,12 +3,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from textproc import normalize
 from textproc.encoding import decode_bytes
-from textproc.normalize import clean_inline, collapse_whitespace, fold, normalize_text
+from textproc.normalize import (
+    clean_inline,
+    collapse_whitespace,
+    fold,
+    normalize_text,
+    without_section_number,
+)
 
 KOREAN = "한국어 문서입니다. 검색이 잘 되어야 합니다."
 
@@ -66,3 +73,17 @@ def test_runs_of_space_become_one_plain_space_and_a_lone_space_stays(text):
     assert normalize._SPACES.sub(" ", text) == re.sub(f"[{_SPACE_CHARS}\u2000-\u200a]+", " ",
                                                        text)
     assert collapse_whitespace(text) == re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.mark.parametrize(("heading", "bare"), [
+    ("8.1.4. Localized messages and translated documentation",
+     "Localized messages and translated documentation"),
+    ("A.4. Building a shared library package", "Building a shared library package"),
+    ("7.8.2 X server remote connection", "X server remote connection"),
+    ("Chapter 8. I18N and L10N", "I18N and L10N"),
+    ("1. 개요", "개요"),
+    ("A remote desktop", "A remote desktop"),  # an article, not a section letter
+    ("I18N", "I18N"),
+])
+def test_a_heading_loses_only_its_section_number(heading, bare):
+    assert without_section_number(heading) == bare
