@@ -29,10 +29,11 @@ from textproc.tokens import (
     IDENTIFIER_WEIGHT,
     MATCHING,
     approx_tokens,
+    asked_names,
     defined_identifiers,
+    defines_name,
     light_stem,
     match_tokens,
-    named_identifiers,
     word_count,
 )
 
@@ -166,8 +167,7 @@ class ExtractiveBackend:
         # A name the question writes as code weighs more than its other words: a sentence
         # sharing only the name's parts ("reconciler", "seconds") or the question's other
         # words ("reports") is about something else.
-        names = [frozenset(map(light_stem, name))
-                 for name in named_identifiers(question, MATCHING)]
+        names = asked_names(question)
         named = {t for name in names for t in name}
         idf = {t: (IDENTIFIER_WEIGHT if t in named else 1.0)
                * math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
@@ -184,7 +184,7 @@ class ExtractiveBackend:
         scored = []
         for c, lex, sem in zip(candidates, lexical, semantic, strict=True):
             score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
-            defines = c.quotable and _defines(c.text, names)
+            defines = c.quotable and defines_name(c.text, names)
             scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex,
                                          score + cfg.definition_bonus * defines, c.quotable,
                                          c.section, defines))
@@ -396,14 +396,6 @@ def _names_the_question(best: ScoredSentence) -> bool:
     of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
     an index?"), whatever passage retrieval ranked above it."""
     return not best.quotable and best.lexical >= 1.0 - 1e-9
-
-
-def _defines(sentence: str, names: Sequence[frozenset[str]]) -> bool:
-    """The sentence opens by defining one of the names the question writes as code, the
-    whole name: "file: /etc/mailname; ..." shares "etc" with "/etc/hosts" and defines
-    another file."""
-    defined = frozenset(map(light_stem, defined_identifiers(sentence, MATCHING)))
-    return bool(defined) and defined in names
 
 
 def _is_question(text: str) -> bool:
