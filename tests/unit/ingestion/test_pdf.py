@@ -84,13 +84,20 @@ def test_a_title_in_the_body_font_is_not_glued_to_the_sentence_under_it():
 def _raw_pdf(path: Path, content: bytes) -> Path:
     """A one-page PDF (Helvetica as /F1) whose page content stream is `content`."""
     from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+    from pypdf.generic import DictionaryObject, NameObject
 
     writer = PdfWriter()
-    page = writer.add_blank_page(width=595, height=842)
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
                              NameObject("/Subtype"): NameObject("/Type1"),
                              NameObject("/BaseFont"): NameObject("/Helvetica")})
+    return _write_page(writer, font, content, path)
+
+
+def _write_page(writer, font, content: bytes, path: Path) -> Path:
+    """Write a one-page PDF: `font` as /F1, `content` as the page's content stream."""
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    page = writer.add_blank_page(width=595, height=842)
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
         {NameObject("/F1"): font})})
     stream = DecodedStreamObject()
@@ -246,15 +253,8 @@ def _subset_font_pdf(path: Path, content: bytes) -> Path:
         NameObject("/Encoding"): NameObject("/Identity-H"),
         NameObject("/DescendantFonts"): ArrayObject([cid_font])})
     writer = PdfWriter()
-    page = writer.add_blank_page(width=595, height=842)
     font[NameObject("/ToUnicode")] = writer._add_object(cmap)
-    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
-        {NameObject("/F1"): font})})
-    stream = DecodedStreamObject()
-    stream.set_data(content)
-    page.replace_contents(stream)
-    writer.write(str(path))
-    return path
+    return _write_page(writer, font, content, path)
 
 
 def _shown(text: str) -> bytes:
