@@ -216,9 +216,9 @@ class HybridSearcher:
                 results = _definitions_first(results, window, names, found, texts)
         if self.reranker is not None and texts is not None:
             head = results[: options.rerank_candidates]
-            found = texts([(r.kb_key, r.chunk_id) for r in head])
+            head_texts = texts([(r.kb_key, r.chunk_id) for r in head])
             with self.timer("rerank"):
-                scores = self.reranker.score(query, [found.get((r.kb_key, r.chunk_id), "")
+                scores = self.reranker.score(query, [head_texts.get((r.kb_key, r.chunk_id), "")
                                                      for r in head])
             head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
             results = rerank_order(head) + results[len(head):]

@@ -269,18 +269,19 @@ def _space_fonts() -> None:
 
     spaced = _spaced_font_class()
     if getattr(page_module, "Font", None) not in (None, spaced):
-        page_module.Font = spaced
+        setattr(page_module, "Font", spaced)  # noqa: B010 (mypy: no assigning to a class)
 
 
 @cache
 def _spaced_font_class() -> type:
     """pypdf's Font, with the space of a font that draws none named absent (built on first
     use: pypdf is imported lazily)."""
+    from pypdf.generic import DictionaryObject
     from pypdf.generic._font import Font
 
     class SpacedFont(Font):
         @classmethod
-        def from_font_resource(cls, resource: object) -> Font:
+        def from_font_resource(cls, resource: DictionaryObject) -> Font:
             font = Font.from_font_resource(resource)
             shows = font.character_map if isinstance(font.character_map, dict) else {}
             drawn = shows.get(font.space_char)
