@@ -17,7 +17,6 @@ surface as retrieval.embedder.Embedder; the torch/ONNX backend setting does not 
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -44,7 +43,10 @@ class UseMultilingualEmbedder(PrefixedEmbedder):
         self.config = config
         self.model_name = config.model
         self.dimension = DIMENSION
-        self._model: Any = USE(threads=max(1, min(4, os.cpu_count() or 1)))
+        # One BLAS thread: its forward pass is many small matrix products, where more
+        # threads only add hand-offs (4.4x the wall time on two threads, identical vectors;
+        # benchmarks/RESULTS.md, "Korean embedding on one thread").
+        self._model: Any = USE(threads=1)
         # The engine keeps scratch buffers per call; one encode at a time per process.
         self._guard = threading.Lock()
 
