@@ -87,6 +87,21 @@ def test_ingest_command_indexes_files_and_reports_failures(tmp_path):
     assert korean["document"] == "leave-ko.txt" and "15일" in korean["text"]
 
 
+def test_the_progress_line_counts_documents_read_before_they_are_indexed(tmp_path, capsys):
+    """Documents are indexed together once read, so a bar counting only indexed ones sat at
+    0/N for the whole run; the line says how many are read as they are."""
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"guide-{n}.md").write_text(VPN_GUIDE.replace("VPN", f"VPN {n}"), "utf-8")
+    call_command("ingest", str(folder), "--kb", "handbook", "--create", "--sync",
+                 stdout=StringIO())
+    lines = [line for line in capsys.readouterr().err.split("\r") if line.startswith("[")]
+    read_before_indexed = [line for line in lines if "indexed 0," in line]
+    assert [line.split("read ")[1].split(",")[0] for line in read_before_indexed][-1] == "3"
+    assert lines[-1].strip().startswith(f"[{'#' * 30}] 3/3  read 3, indexed 3")
+
+
 def test_same_content_is_a_duplicate_and_a_new_version_replaces_the_old(tmp_path):
     guide = tmp_path / "vpn.md"
     guide.write_text(VPN_GUIDE, encoding="utf-8")

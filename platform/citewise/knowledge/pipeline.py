@@ -158,7 +158,8 @@ class _Work:
 
 
 def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str = "",
-                finished: Callable[[], None] | None = None) -> None:
+                finished: Callable[[], None] | None = None,
+                chunked: Callable[[int], None] | None = None) -> None:
     """ingest() for many documents in this process (`ingest --sync`), faster: while one
     document is chunked and embedded, the next ones are parsed in their sandboxes (a
     thread waits on each child, so the parse runs on another core); chunks of several
@@ -167,7 +168,9 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
     knowledge base's files). Each document is claimed, published and recorded as by
     ingest(), and a failure fails that document alone; should the process die, the
     documents it held are resumed as ingest() resumes them (their chunks and embeddings
-    are saved as they are made). `finished` is called after each group is published."""
+    are saved as they are made). `finished` is called after each group is published,
+    `chunked` with each document's id once it is parsed and chunked (progress: documents
+    are published in groups, long after they are read)."""
     waiting = iter(document_ids)  # read lazily: a caller may decide the next one late
     ahead: deque[_Work] = deque()
     group: list[_Work] = []
@@ -179,6 +182,8 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
             with _attempt([work.as_attempt], finish=False):
                 if work.parsing is not None:
                     _parse_and_chunk(work.document, work.timings, work.parsing)
+                if chunked is not None:
+                    chunked(work.document.pk)
                 if group and _model_of(group[0]) != _model_of(work):
                     _finish_group(group, finished)
                     group = []

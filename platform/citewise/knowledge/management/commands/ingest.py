@@ -20,7 +20,7 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from citewise.knowledge import languages
-from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint
+from citewise.knowledge.models import Document, DocumentStatus, KnowledgeBase, LanguageHint, Stage
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.pipeline import ingest_many
 from citewise.knowledge.services import add_document, create_knowledge_base
@@ -28,6 +28,7 @@ from citewise.knowledge.uploads import archive_members, member_path
 from ingestion.errors import ArchiveBomb
 
 WORKER_WAIT_SECONDS = 60
+_READ_STAGES = {Stage.EMBEDDING, Stage.INDEXING}  # parsed and chunked, being indexed
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Outcome:
     duplicates: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     waiting: dict[int, str] = field(default_factory=dict)  # document id -> path
+    read: set[int] = field(default_factory=set)  # parsed and chunked, not yet indexed
+
+    @property
+    def done(self) -> int:
+        return self.indexed + self.duplicates + len(self.failed)
 
 
 def files_in(paths: list[str]) -> Iterator[tuple[str, AbstractContextManager[IO[bytes]]]]:
@@ -70,12 +76,14 @@ class Progress:
     def show(self, outcome: Outcome) -> None:
         if not self.enabled:
             return
-        done = outcome.indexed + outcome.duplicates + len(outcome.failed)
+        # Documents are indexed in groups, so "done" can stay at 0 for minutes while they
+        # are read; the bar's first half fills as they are read, its second as they finish.
+        read = outcome.done + len(outcome.read & outcome.waiting.keys())
         width = 30
-        filled = int(width * done / self.total) if self.total else width
+        filled = int(width * (read + outcome.done) / (2 * self.total)) if self.total else width
         self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}  "
-            f"indexed {outcome.indexed}, duplicates {outcome.duplicates}, "
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {outcome.done}/{self.total}  "
+            f"read {read}, indexed {outcome.indexed}, duplicates {outcome.duplicates}, "
             f"failed {len(outcome.failed)}"
         )
         self.stream.flush()
@@ -116,7 +124,8 @@ class Command(BaseCommand):
             progress.show(outcome)
         if sync and outcome.waiting:
             ingest_many(list(outcome.waiting),
-                        finished=lambda: (self._collect(outcome), progress.show(outcome)))
+                        finished=lambda: (self._collect(outcome), progress.show(outcome)),
+                        chunked=lambda pk: (outcome.read.add(pk), progress.show(outcome)))
             self._collect(outcome)
         if outcome.waiting:
             self._wait_for_workers(outcome, progress)
@@ -171,6 +180,7 @@ class Command(BaseCommand):
             progress.show(outcome)
             state = list(Document.objects.filter(pk__in=outcome.waiting)
                          .values_list("pk", "stage", "progress"))
+            outcome.read |= {pk for pk, stage, _ in state if stage in _READ_STAGES}
             if state != last_seen:
                 last_change, last_seen = time.monotonic(), state
             elif time.monotonic() - last_change > WORKER_WAIT_SECONDS and not _worker_alive():
