@@ -54,3 +54,12 @@ def test_both_names_and_prefixes(use):
     prefixed = get_embedder(EmbedderConfig(model=MODEL, query_prefix="질문: "))
     np.testing.assert_allclose(prefixed.embed_query("고양이"), use.embed_query("질문: 고양이"),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("text", ["연차 휴가는 입사 1년 후 15일이다.", "Ctrl + 하이픈(-)",
+                                  "검색 🔎︎ 아이콘", "ｆｕｌｌ　ｗｉｄｔｈ ① and e\u0301", "\u00a0x"])
+def test_the_token_count_is_what_the_model_reads(use, text):
+    """Chunks are packed by count_tokens; it must count the pieces the model itself reads,
+    characters outside its vocabulary (the emoji) included."""
+    read = use._model._tokenizer.encode([text], add_bos=False, add_eos=False)[0]
+    assert use.count_tokens(text) == len(read)
