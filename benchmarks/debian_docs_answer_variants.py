@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,31 +169,27 @@ def main() -> None:
 def list_failures(language: str, rows: dict | None, prepared: dict,
                   overrides: dict | None = None) -> None:
     """Each question the answer step (default, or the variant's overrides) got wrong: the
-    kind of failure, the question (and its respelling), search's first passage, and what
-    the answer quoted."""
-    from benchmarks.debian_docs import hand_written, holds
+    kind of failure (failure_kind), the question (and its respelling), search's first
+    passage, and what the answer quoted; then how many questions fell in each kind."""
+    from benchmarks.debian_docs import hand_written
 
     def short(text: str, limit: int = 160) -> str:
         text = " ".join(text.split())
         return text if len(text) <= limit else text[:limit] + "..."
 
+    kinds: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
     for item in hand_written(language):
         ready = prepared[item.id]
         quoted = ready.quoted(overrides or {})
-        cited = {ready.passages[s.n - 1].chunk_id for s in quoted}
-        held = any(holds(item, *ready.texts[c]) for c in cited)
         first = item.kind != "unanswerable" and _first(item, rows, ready)
-        if item.kind == "unanswerable":
-            failure = "answered an unanswerable question" if quoted else ""
-        elif not quoted:
-            failure = ("refused by the extractive step" if ready.answerable
-                       else "refused by the answerability gate")
-        else:
-            failure = "" if held else "cited no passage holding the evidence"
-        if not failure:
+        kind, detail = failure_kind(item, ready, overrides or {})
+        if not kind:
             continue
+        kinds[kind] += 1
+        lost[kind] += first
         print(f"\n{item.id} ({item.kind}{', search had it at rank 1' if first else ''}): "
-              f"{failure}\n  question: {item.question}"
+              f"{kind} ({detail})\n  question: {item.question}"
               + (f" (searched as: {ready.query})" if ready.query != item.question else ""))
         if ready.passages:
             top = ready.passages[0]
@@ -200,6 +197,43 @@ def list_failures(language: str, rows: dict | None, prepared: dict,
                   f"{short(top.text)}")
         for sentence in quoted:
             print(f"  quoted [{sentence.n}]: {short(sentence.text)}")
+    print(f"\n{language}, failures by kind (of them, search had it at rank 1): " + "; ".join(
+        f"{k}: {n} ({lost[k]})" for k, n in kinds.most_common()))
+
+
+def failure_kind(item, ready: Prepared, overrides: dict) -> tuple[str, str]:
+    """Why the answer step failed this question, and where the evidence was (("", "")
+    when it did not fail): refused by the
+    answerability gate; abstained, with which of the two passages it weighed held the
+    evidence (retrieval's choice: the best-ranked within source_tolerance; the sentences'
+    choice: the strongest); quoted a passage without the evidence; answered an
+    unanswerable question. Passages are numbered as the ask step ranked them (after the
+    question's respelling, so [1] may differ from the run's rank 1)."""
+    from benchmarks.debian_docs import holds
+
+    quoted = ready.quoted(overrides)
+    if item.kind == "unanswerable":
+        return ("answered an unanswerable question", "") if quoted else ("", "")
+    holding = [p.n for p in ready.sources
+               if holds(item, ready.passages[p.n - 1].document, ready.passages[p.n - 1].text)]
+    at = f"evidence at {holding}" if holding else "evidence not among the passages"
+    if not ready.answerable:
+        return "refused by the answerability gate", at
+    if not quoted:
+        # What the step would have quoted without abstaining, and the strongest passage.
+        retrieval = {s.n for s in ready.quoted({**overrides, "abstain_on_disagreement": False})}
+        strongest = {s.n for s in ready.quoted({**overrides, "abstain_on_disagreement": False,
+                                                "source_tolerance": 1.0})}
+        weighed = f"retrieval's choice {sorted(retrieval)}, sentences' {sorted(strongest)}, {at}"
+        if retrieval & set(holding):
+            return "abstained, retrieval's choice held the evidence", weighed
+        if strongest & set(holding):
+            return "abstained, the sentences' passage held the evidence", weighed
+        return "abstained, neither passage weighed held the evidence", weighed
+    cited = sorted({s.n for s in quoted})
+    if set(cited) & set(holding):
+        return "", ""
+    return "quoted a passage without the evidence", f"quoted {cited}, {at}"
 
 
 def write_features(path: Path, language: str, rows: dict | None, prepared: dict) -> None:
