@@ -85,6 +85,28 @@ def test_a_passage_is_matched_on_what_a_person_reads_with_list_numbers():
                                                     "with the date of the backup.")
 
 
+PAGE = """<html><body><div id="DisplayArea">
+<h1>셀의 사용자 정의 테두리</h1><p>{words}</p>
+<span class="switch"><span hidden="true" id="CALCtextscalcguideborders_1" class="CALC">
+<h2>Adjacent Cells</h2><p>{words}</p></span></span>
+<span class="switch"><span hidden="true" id="MACtext_2" class="MAC"><h2>Mac keys</h2>
+<p>{words}</p></span><span hidden="true" id="defaulttext_2" class="default">
+<h2>바로 가기 키</h2><p>{words}</p></span></span>
+</div></body></html>"""
+
+
+def test_a_heading_a_browser_hides_is_not_asked(tmp_path):
+    """LibreOffice help ships each case of a switch hidden; its script shows the case of
+    the module named in the address or the default one. A page opened by itself shows no
+    Calc-only case, so its heading ("Adjacent Cells", ko-h02 before) names nothing a
+    person sees and is not a question; the default case's heading is."""
+    page = tmp_path / "borders.html"
+    page.write_text(PAGE.format(words=" ".join(["테두리를 지정합니다."] * 25)), "utf-8")
+    built = corpus.Built("ko", tmp_path, {"scalc-borders.html": page})
+    asked = [item.question for item in debian_docs.headings(built)]
+    assert asked == ["셀의 사용자 정의 테두리", "바로 가기 키"]
+
+
 @pytest.fixture(scope="module", params=LANGUAGES)
 def result(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Build, ingest, search and ask once per language (the tests only read numbers)."""
