@@ -83,17 +83,27 @@ def hand_written(language: str) -> list[Item]:
 
 
 def headings(built: corpus.Built, count: int = HEADINGS) -> list[Item]:
-    """Up to `count` section headings of the source HTML pages, spread over the corpus."""
+    """Up to `count` section headings of the source HTML pages, spread over the corpus.
+    A heading a browser does not show is not asked: the next one in the corpus is, so the
+    other picks stay those of earlier runs."""
     found: list[Item] = []
+    hidden: set[int] = set()  # id() of the items whose heading a browser hides
     for name, path in sorted(built.sources.items()):
-        for heading, body in corpus.sections(path):
+        for heading, body, shown in corpus.sections(path):
             if len(body.split()) >= MIN_SECTION_WORDS and "Table of Contents" not in body:
                 found.append(Item(f"{built.language}-h", "heading", heading, name, body))
+                if not shown:
+                    hidden.add(id(found[-1]))
     seen: dict[str, int] = {}
     for item in found:
         seen[item.question.casefold()] = seen.get(item.question.casefold(), 0) + 1
     unique = [i for i in found if seen[i.question.casefold()] == 1 and len(i.question) > 3]
-    picked = unique[::max(1, len(unique) // count)][:count]
+    picked: list[Item] = []
+    for start in range(0, len(unique), max(1, len(unique) // count)):
+        shown = (i for i in unique[start:] if id(i) not in hidden and i not in picked)
+        if (item := next(shown, None)) is not None:
+            picked.append(item)
+    picked = picked[:count]
     for n, item in enumerate(picked, 1):
         item.id = f"{built.language}-h{n:02d}"
     return picked

@@ -26,6 +26,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 PACKAGES = {"en": ["debian-reference-en", "maint-guide", "developers-reference"],
             "ko": ["libreoffice-help-ko", "texlive-lang-korean"]}
@@ -132,17 +133,37 @@ def clean_heading(text: str) -> str:
     return NUMBERING.sub("", text).strip()
 
 
-def sections(path: Path) -> list[tuple[str, str]]:
-    """[(heading, the text up to the next heading)] of a source HTML page, h1-h4."""
+class Section(NamedTuple):
+    heading: str
+    body: str  # the text up to the next heading
+    shown: bool  # does a browser show the heading (see _shown)?
+
+
+def sections(path: Path) -> list[Section]:
+    """The sections of a source HTML page, h1-h4, hidden ones included (marked)."""
     page = soup(path)
     body = page.find(id="DisplayArea") or page.body
-    out: list[tuple[str, list[str]]] = [("", [])]
+    out: list[tuple[str, list[str], bool]] = [("", [], True)]
     for node in body.find_all(["h1", "h2", "h3", "h4", "p", "li", "pre", "td", "dd", "dt"]):
         if node.name.startswith("h"):
-            out.append((clean_heading(node.get_text(" ")), []))
+            out.append((clean_heading(node.get_text(" ")), [], _shown(node)))
         elif not node.find_parent(["p", "li", "td", "dd", "dt"]) or node.name == "p":
             out[-1][1].append(" ".join(node.get_text(" ").split()))
-    return [(h, " ".join(parts)) for h, parts in out if h]
+    return [Section(h, " ".join(parts), shown) for h, parts, shown in out if h]
+
+
+def _shown(node) -> bool:
+    """Not inside an element marked hidden, unless it is a case the page's script reveals
+    on the page opened by itself: LibreOffice help ships every case of a switch hidden,
+    and help2.js shows the case of the module named in the address (DbPAR: with none,
+    Writer's or none, by version) or else the case named default, as our HTML parser
+    reads it. A Calc-only case ("Adjacent Cells" in scalc/guide/borders.html, id
+    CALC...) stays hidden in a browser, and is not a section a person can ask for."""
+    for hidden in node.find_parents(attrs={"hidden": True}):
+        names = [hidden.get("id") or "", *hidden.get("class", [])]
+        if not any(name.lower().startswith("default") for name in names):
+            return False
+    return True
 
 
 def _hangul_share(text: str) -> float:

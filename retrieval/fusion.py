@@ -49,14 +49,19 @@ class RankedList:
     keys: Sequence[Hashable]  # best first
     scores: Sequence[float]
     weight: float
+    # Per key, in [0, 1]: the share of `weight` that key's vote gets (None: all of it).
+    # For a list whose scores have a fixed meaning (the heading match), where the rank
+    # alone would make a near miss vote almost as loudly as the best.
+    shares: Sequence[float] | None = None
 
 
 def rrf(lists: Sequence[RankedList], *, k: float) -> dict[Hashable, float]:
-    """sum over lists of weight / (k + rank), ranks starting at 1."""
+    """sum over lists of weight x share / (k + rank), ranks starting at 1."""
     fused: dict[Hashable, float] = {}
     for ranked in lists:
-        for rank, key in enumerate(ranked.keys, start=1):
-            fused[key] = fused.get(key, 0.0) + ranked.weight / (k + rank)
+        shares = ranked.shares if ranked.shares is not None else [1.0] * len(ranked.keys)
+        for rank, (key, share) in enumerate(zip(ranked.keys, shares, strict=True), start=1):
+            fused[key] = fused.get(key, 0.0) + ranked.weight * share / (k + rank)
     return fused
 
 

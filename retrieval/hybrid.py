@@ -184,7 +184,11 @@ class HybridSearcher:
         제거") asks for that section, while BM25 and the embedding also rank high the
         parent section that introduces it, a sibling sharing most words, or another
         document that mentions it. Weighted by the best match, so a question that matches
-        no heading well barely votes."""
+        no heading well barely votes, and each candidate's vote by its own match (squared,
+        as the list's weight): on ranks alone, the passage whose heading is the question
+        word for word ("흩어져있는 여러 셀을 선택") led one whose heading shares most of its
+        words ("셀 선택") by one rank of this list (0.0005 of fused score), less than the
+        embedding's ranks 1 and 8 differ by."""
         asked = set(self.lexical.tokens(query))
         found = headings(list(partial))
         tokens: dict[str, set[str]] = {}
@@ -203,7 +207,8 @@ class HybridSearcher:
         weight = self.fusion.heading_weight * best ** 2
         if best < self.fusion.heading_min_match:
             weight = 0.0
-        return RankedList([key for _, key in scored], [s for s, _ in scored], weight)
+        return RankedList([key for _, key in scored], [s for s, _ in scored], weight,
+                          [(s / best) ** 2 for s, _ in scored])
 
     def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
                 texts: TextLookup | None) -> list[SearchResult]:
@@ -211,7 +216,8 @@ class HybridSearcher:
         found: dict[Key, str] = {}
         if texts is not None and options.dedupe_threshold is not None:
             results, found = self._deduped(results, window, texts, options.dedupe_threshold)
-        if texts is not None and (names := asked_names(query)):
+        if texts is not None and (names := asked_names(query)) and \
+                not self._names_a_section(results):
             with self.timer("definitions"):
                 results = _definitions_first(results, window, names, found, texts)
         if self.reranker is not None and texts is not None:
@@ -223,6 +229,14 @@ class HybridSearcher:
             head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
             results = rerank_order(head) + results[len(head):]
         return [replace(r, rank=i) for i, r in enumerate(results[: options.k], start=1)]
+
+    def _names_a_section(self, results: list[SearchResult]) -> bool:
+        """Is the question a section's heading, near enough for the heading list to vote?
+        Then it asks for that section ("Iproute2 commands"), not what the code name in it
+        is: a table row elsewhere ("packages: iproute2; popcon: ...") opens as a
+        definition would."""
+        return any(r.heading_score is not None
+                   and r.heading_score >= self.fusion.heading_min_match for r in results)
 
     def _deduped(self, results: list[SearchResult], window: int, texts: TextLookup,
                  threshold: float) -> tuple[list[SearchResult], dict[Key, str]]:

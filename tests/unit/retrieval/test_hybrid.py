@@ -10,6 +10,7 @@ from retrieval.hybrid import HybridSearcher, KnowledgeBaseRef, SearchOptions
 from retrieval.lexical import LexicalStore
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.vector_store import VectorStore
+from textproc.tokens import tokenize
 
 # Chunk ids are global (database primary keys); each knowledge base holds its own.
 CORPUS = {
@@ -265,3 +266,85 @@ def test_a_question_sharing_a_few_words_with_a_heading_gets_no_heading_vote(embe
     assert first(paraphrase, 0.0) == 42
     assert first(paraphrase, 0.7) == 41
     assert first("X server remote connection", 0.7) == 42
+
+
+class _FixedLexical:
+    """BM25 as the Debian documentation's Calc help ranked it: whatever the question, the
+    page on cell borders (whose section "Selecting cells" shares most of the question's
+    words) first, the section the question names fifth."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def tokens(self, text: str) -> list[str]:
+        return tokenize(text)
+
+    def search(self, kb_key, query, k, *, source=None):
+        return np.array(self.ids[:k]), np.linspace(10.0, 5.0, len(self.ids))[:k]
+
+
+CELLS = {  # chunk id -> its section's heading
+    51: "Selecting cells",
+    52: "Cell borders",
+    53: "Cell protection",
+    54: "Cell styles",
+    55: "Selecting multiple scattered cells",
+}
+
+
+def test_the_section_a_question_names_word_for_word_beats_one_sharing_most_words():
+    """ko-h25 ("흩어져있는 여러 셀을 선택"): the section so titled was second to another
+    page's "셀 선택", which BM25 and the embedding ranked higher. Both headings voted
+    about as loudly (one rank apart in the heading list); a heading that only shares
+    words with the question now votes as much less as it matches less."""
+    lexical = _FixedLexical(list(CELLS))
+    searcher = HybridSearcher(None, lexical,  # type: ignore[arg-type]
+                              fusion=FusionConfig(heading_weight=2.0, adaptive=False))
+
+    def headings(keys):
+        return {key: [CELLS[key[1]]] for key in keys}
+
+    options = SearchOptions(use_dense=False)
+    question = "Selecting multiple scattered cells"
+    assert searcher.search(question, refs("calc"), options=options)[0].chunk_id == 51
+    found = searcher.search(question, refs("calc"), options=options, headings=headings)
+    assert [r.chunk_id for r in found[:2]] == [55, 51]
+    # A question matching no heading that well is ranked as BM25 ranks it.
+    assert searcher.search("scattered", refs("calc"), options=options,
+                           headings=headings)[0].chunk_id == 51
+
+
+NETWORK = {  # a section named after a package, and a package table's row elsewhere
+    61: ("Iproute2 commands", "Iproute2 commands\nThe ip command replaces ifconfig, route "
+         "and arp. ip addr shows the addresses of every interface; ip route shows the "
+         "routing table."),
+    62: ("The basic network infrastructure", "packages: iproute2; popcon: V:709, I:958; "
+         "size: 3514; description: iproute2, IPv6 and other advanced network "
+         "configuration: ip(8), tc(8), etc"),
+}
+
+
+def test_a_question_that_is_a_section_heading_gets_that_section_not_a_definition(
+        embedder, tmp_path):
+    """"Iproute2 commands" names a section; a table row of another section opens as a
+    definition of iproute2 would ("packages: iproute2; ..."), and passages defining a
+    name the question writes as code come first, so the row was put above the section.
+    A question naming a section asks for the section."""
+    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
+    ids, passages = list(NETWORK), [text for _, text in NETWORK.values()]
+    vectors.rebuild("ref", ids, embedder.embed_passages(passages), embedder.model_name)
+    lexical.rebuild("ref", ids, passages)
+    searcher = HybridSearcher(vectors, lexical, fusion=FusionConfig(heading_weight=2.0))
+
+    def lookup(keys):
+        return {key: NETWORK[key[1]][1] for key in keys}
+
+    def headings(keys):
+        return {key: [NETWORK[key[1]][0]] for key in keys}
+
+    def first(question):
+        return searcher.search(question, refs("ref"), texts=lookup,
+                               headings=headings)[0].chunk_id
+
+    assert first("Iproute2 commands") == 61
+    assert first("What is iproute2?") == 62  # asks what the name is: its definition
