@@ -108,6 +108,45 @@ def test_a_heading_a_browser_hides_is_not_asked(tmp_path):
     assert asked == ["셀의 사용자 정의 테두리", "바로 가기 키"]
 
 
+OTHER = "Set the debhelper compat level to 13 in debian/control."
+
+
+def test_a_sentence_of_another_manual_counts_only_as_a_passage_of_that_manual():
+    """Manuals overlap: a question may name another document's sentence that answers it.
+    A passage of that document holding the sentence cites rightly; the same document
+    without it, or the same sentence in a passage of any other document, does not."""
+    item = debian_docs.Item(
+        "en-p", "paraphrase", "Which compat level should a new package use?", "a.html",
+        "New packages should use compat level 13 today.",
+        ("Level 13 is the one to start with.",
+         {"document": "b.html", "evidence": OTHER}))
+    assert debian_docs.holds(item, "b.html", f"Intro. {OTHER} More.")
+    assert debian_docs.holds(item, "a.html", "Level 13 is the one to start with.")
+    assert not debian_docs.holds(item, "b.html", OTHER.replace("13", "12"))
+    assert not debian_docs.holds(item, "b.html", "Level 13 is the one to start with.")
+    assert not debian_docs.holds(item, "a.html", OTHER)
+    assert not debian_docs.holds(item, "c.html", OTHER)
+
+
+def test_a_sentence_named_with_another_manual_must_be_in_that_manual(tmp_path):
+    pages = {"a.html": "<p>New packages should use compat level 13 today.</p>",
+             "b.html": f"<p>{OTHER}</p>"}
+    for name, html in pages.items():
+        (tmp_path / name).write_text(html)
+    built = corpus.Built("en", tmp_path, {name: tmp_path / name for name in pages})
+
+    def item(also):
+        return debian_docs.Item("en-p", "paraphrase", "q", "a.html",
+                                "New packages should use compat level 13 today.", (also,))
+
+    there = item({"document": "b.html", "evidence": OTHER})
+    elsewhere = item({"document": "a.html", "evidence": OTHER})
+    unknown = item({"document": "c.html", "evidence": OTHER})
+    assert debian_docs.missing_evidence(built, [there]) == []
+    assert debian_docs.missing_evidence(built, [elsewhere]) == ["en-p"]
+    assert debian_docs.missing_evidence(built, [unknown]) == ["en-p"]
+
+
 @pytest.fixture(scope="module", params=LANGUAGES)
 def result(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Build, ingest, search and ask once per language (the tests only read numbers)."""
