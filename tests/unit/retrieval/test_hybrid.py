@@ -49,6 +49,16 @@ def refs(*keys: str) -> list[KnowledgeBaseRef]:
     return [KnowledgeBaseRef(key) for key in keys]
 
 
+def _indexed(tmp_path, embedder: TextEmbedder, key: str,
+             passages: dict[int, str]) -> tuple[VectorStore, LexicalStore]:
+    """Both indexes of knowledge base `key` over `passages` (chunk id -> text)."""
+    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
+    ids, texts = list(passages), list(passages.values())
+    vectors.rebuild(key, ids, embedder.embed_passages(texts), embedder.model_name)
+    lexical.rebuild(key, ids, texts)
+    return vectors, lexical
+
+
 def test_search_never_returns_chunks_of_unpermitted_knowledge_bases(searcher):
     # The best match lives in finance, which this user may not read.
     results = searcher.search("confidential quarterly revenue", refs("hr", "engineering"),
@@ -186,10 +196,8 @@ SECTIONS = {  # a parent section that introduces its subsections, and the subsec
 
 
 def test_a_question_that_names_a_section_finds_that_section_first(embedder, tmp_path):
-    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
-    ids, passages = list(SECTIONS), [text for _, text in SECTIONS.values()]
-    vectors.rebuild("docs", ids, embedder.embed_passages(passages), embedder.model_name)
-    lexical.rebuild("docs", ids, passages)
+    vectors, lexical = _indexed(tmp_path, embedder, "docs",
+                                {i: text for i, (_, text) in SECTIONS.items()})
     searcher = HybridSearcher(vectors, lexical, fusion=FusionConfig(heading_weight=2.0))
 
     def headings(keys):
@@ -216,10 +224,7 @@ PROBES = {
 
 
 def test_a_question_naming_code_gets_the_passage_defining_it_first(embedder, tmp_path):
-    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
-    ids, passages = list(PROBES), list(PROBES.values())
-    vectors.rebuild("ops", ids, embedder.embed_passages(passages), embedder.model_name)
-    lexical.rebuild("ops", ids, passages)
+    vectors, lexical = _indexed(tmp_path, embedder, "ops", PROBES)
     searcher = HybridSearcher(vectors, lexical)
 
     def lookup(keys):
@@ -248,10 +253,8 @@ def test_a_question_sharing_a_few_words_with_a_heading_gets_no_heading_vote(embe
     connection" (match 0.55): it does not name that section, and the heading list pulled it
     above the passage answering the question. Below `heading_min_match` the list does not
     vote; a question that names the section still finds it first."""
-    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
-    ids, passages = list(REMOTE), [text for _, text in REMOTE.values()]
-    vectors.rebuild("docs", ids, embedder.embed_passages(passages), embedder.model_name)
-    lexical.rebuild("docs", ids, passages)
+    vectors, lexical = _indexed(tmp_path, embedder, "docs",
+                                {i: text for i, (_, text) in REMOTE.items()})
 
     def headings(keys):
         return {key: [REMOTE[key[1]][0]] for key in keys}
@@ -330,10 +333,8 @@ def test_a_question_that_is_a_section_heading_gets_that_section_not_a_definition
     definition of iproute2 would ("packages: iproute2; ..."), and passages defining a
     name the question writes as code come first, so the row was put above the section.
     A question naming a section asks for the section."""
-    vectors, lexical = VectorStore(tmp_path), LexicalStore(tmp_path)
-    ids, passages = list(NETWORK), [text for _, text in NETWORK.values()]
-    vectors.rebuild("ref", ids, embedder.embed_passages(passages), embedder.model_name)
-    lexical.rebuild("ref", ids, passages)
+    vectors, lexical = _indexed(tmp_path, embedder, "ref",
+                                {i: text for i, (_, text) in NETWORK.items()})
     searcher = HybridSearcher(vectors, lexical, fusion=FusionConfig(heading_weight=2.0))
 
     def lookup(keys):
