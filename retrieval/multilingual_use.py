@@ -87,7 +87,7 @@ class UseMultilingualEmbedder(PrefixedEmbedder):
         self.model_name = config.model
         self.dimension = DIMENSION
         # One BLAS thread: its forward pass is many small matrix products, where more
-        # threads only add hand-offs (4.4x the wall time on two threads, identical vectors;
+        # threads only add hand-offs (4.8x the wall time on two threads, identical vectors;
         # benchmarks/RESULTS.md, "Korean embedding on one thread").
         self._model: Any = USE(threads=1)
         self._pieces = ModelPieces()
