@@ -198,6 +198,22 @@ def test_a_worker_indexes_a_folder_of_uploads_together(celery_worker):
     assert Chunk.objects.filter(document_id__in=ids).count() == 6
 
 
+def test_ingest_without_sync_hands_the_folder_to_a_worker_and_reports_it_done(
+        celery_worker, tmp_path, capsys):
+    """Without --sync the command queues the files, waits for the worker and reports the
+    same summary and progress line as --sync does."""
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"guide-{n}.md").write_text(VPN_GUIDE.replace("VPN", f"VPN {n}"), "utf-8")
+    out = StringIO()
+    call_command("ingest", str(folder), "--kb", "handbook", "--create", stdout=out)
+    assert out.getvalue().startswith("Indexed 3, duplicates 0, failed 0.")
+    lines = [line for line in capsys.readouterr().err.split("\r") if line.startswith("[")]
+    assert lines[-1].strip().startswith(f"[{'#' * 30}] 3/3  read 3, indexed 3")
+    assert search(SYSTEM, "VPN 2 WireGuard")[0].document == "guide-2.md"
+
+
 def test_a_damaged_index_is_rebuilt_from_the_database(tmp_path, settings):
     guide = tmp_path / "vpn.md"
     guide.write_text(VPN_GUIDE, encoding="utf-8")
