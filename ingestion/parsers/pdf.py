@@ -48,11 +48,11 @@ _BARE_PAGE_NUMBER = re.compile(r"[\s\-–—]*(?:\d{1,4}|[ivxlcdm]{1,7})[\s\-–
                                re.IGNORECASE)
 # A table-of-contents line: a title, dot leaders, a page number ("2.1 Install . . . 12").
 _TOC_ENTRY = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$", re.IGNORECASE)
-# What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
-# 3", "제3장"), as _key leaves it (no spaces or dots).
 # A heading line that opens with its section's number ("7.8 ", "A.1 ", "Chapter 3 ", "제3장").
 _NUMBERED = re.compile(r"(?i:chapter|appendix|part|section)\s+\w+\s|\d+(?:\.\d+)*\.?\s"
                        r"|[A-Z](?:\.\d+)+\.?\s|제\s*\d+\s*[장절]")
+# What may precede a heading's title on its line: its number ("9.4.5", "A.1", "Chapter
+# 3", "제3장"), as _key leaves it (no spaces or dots).
 _SECTION_NUMBER = re.compile(r"(?:chapter|appendix|part|section|제)?[\dA-Za-z]?\d*(?:장|절)?",
                              re.IGNORECASE)
 
