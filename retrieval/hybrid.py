@@ -222,9 +222,9 @@ class HybridSearcher:
                 results = _definitions_first(results, window, names, found, texts)
         if self.reranker is not None and texts is not None:
             head = results[: options.rerank_candidates]
-            head_texts = texts([(r.kb_key, r.chunk_id) for r in head])
+            _read_missing(found, [(r.kb_key, r.chunk_id) for r in head], texts)
             with self.timer("rerank"):
-                scores = self.reranker.score(query, [head_texts.get((r.kb_key, r.chunk_id), "")
+                scores = self.reranker.score(query, [found.get((r.kb_key, r.chunk_id), "")
                                                      for r in head])
             head = [replace(r, rerank_score=s) for r, s in zip(head, scores, strict=True)]
             results = rerank_order(head) + results[len(head):]
@@ -267,11 +267,9 @@ def _definitions_first(results: list[SearchResult], window: int,
     question writes as code ("GET /readyz: 200 when ...", "Variable: CITEWISE_X; ...")
     come first, each group in its order. Such a question asks what the name is; passages
     that only mention it ("check /readyz") share its rarest term as well and often more
-    of the question's other words."""
+    of the question's other words. Texts it reads are added to `found`."""
     head = results[:window]
-    missing = [(r.kb_key, r.chunk_id) for r in head if (r.kb_key, r.chunk_id) not in found]
-    if missing:
-        found = {**found, **texts(missing)}
+    _read_missing(found, [(r.kb_key, r.chunk_id) for r in head], texts)
     defining = {(r.kb_key, r.chunk_id) for r in head
                 if _defines(found.get((r.kb_key, r.chunk_id), ""), names)}
     if not defining:
@@ -279,6 +277,14 @@ def _definitions_first(results: list[SearchResult], window: int,
     first = [r for r in head if (r.kb_key, r.chunk_id) in defining]
     return first + [r for r in head if (r.kb_key, r.chunk_id) not in defining] + \
         results[window:]
+
+
+def _read_missing(found: dict[Key, str], keys: list[Key], texts: TextLookup) -> None:
+    """Adds to `found` the texts of `keys` not read yet (one database read before the
+    first token of an answer, not one per step)."""
+    missing = [key for key in keys if key not in found]
+    if missing:
+        found.update(texts(missing))
 
 
 def _defines(text: str, names: list[frozenset[str]]) -> bool:
