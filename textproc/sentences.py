@@ -17,7 +17,14 @@ Rules, in order:
   sentence they follow;
 - no split after a known abbreviation ("e.g.", "Dr."), initials ("J.", "U.S."), a list
   number at the start of a sentence ("1."), inside a Korean date ("2010. 3. 26."), or
-  before a lowercase Latin word after ? ! … or a closing quote ('"Why?" she asked.').
+  before a lowercase Latin word after ? ! … or a closing quote ('"Why?" she asked.'),
+  nor before an opening bracket, a bar or a dash after an ellipsis (a command's synopsis:
+  "rebuild_indexes [--kb SLUG ...] [--backend faiss|milvus]").
+
+A sentence that a line break ends may still be open: a line ending with a comma,
+semicolon or colon goes on in the next line (a list whose items make one sentence, the
+lead-in of a list). `whole_sentences` says which spans a reader sees as whole sentences;
+the extractive backend quotes only those.
 
 Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's
 split_into_sents analyse morphemes (a ~100 MB model, or a slow pure-Python analyser, per
@@ -29,6 +36,7 @@ and the Python FAQ is in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textproc.scripts import is_cjk, is_hangul
@@ -51,6 +59,15 @@ _CANDIDATE = re.compile(
 _MARKER_AFTER = re.compile(r"(?:[ \t]*[\[［【][\s\d０-９,，、\-–—~]+[\]］】])+")
 _DATE = re.compile(r"(?:\d{4}|[\u2019']\d{2})\. ?\d{1,2}\. ?\d{1,2}\.?")
 _LIST_NUMBER = re.compile(r"\d{1,3}|[ivxlcIVXLC]{1,4}")
+_ELLIPSIS = re.compile(r"\.{2,}|\u2026")
+# After an ellipsis these go on with the same sentence; a sentence never opens with them.
+_NO_OPENER = frozenset("[{<|-")
+# A line ending with one of these leaves its sentence open ("To move a deployment:",
+# "1. build the new index;").
+_OPEN_ENDS = frozenset(",;:\uff0c\uff1b\uff1a\u3001")
+# ... and after these the next line is the same sentence's next item. A colon's next line
+# opens the list it announced, and a list item may be a whole sentence ("1. Install it.").
+_ITEM_ENDS = frozenset(",;\uff0c\uff1b\u3001")
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,17 @@ def sentence_spans(text: str) -> list[Span]:
     return [span for span in spans if span is not None]
 
 
+def whole_sentences(spans: Sequence[Span]) -> list[bool]:
+    """For each span of `sentence_spans`, whether a reader sees a whole sentence: not one
+    whose line ends with a comma, semicolon or colon, nor the line after one ending with a
+    comma or semicolon. Quoted alone, "1. rebuild the index into Milvus while the old one
+    keeps serving;" is a step of a list that is one sentence, cut from its lead-in and
+    its other steps."""
+    ends = [span.text[-1] for span in spans]
+    return [end not in _OPEN_ENDS and (i == 0 or ends[i - 1] not in _ITEM_ENDS)
+            for i, end in enumerate(ends)]
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of `text` as strings (see `sentence_spans`)."""
     return [span.text for span in sentence_spans(text)]
@@ -97,7 +125,8 @@ def _ends_sentence(text: str, start: int, match: re.Match[str], end: int) -> boo
     return not (_is_abbreviation(text, match.start())
                 or _is_list_number(text, start, match.start())
                 or _is_date_part(text, match.start())
-                or _continues_lowercase(text, match, end))
+                or _continues_lowercase(text, match, end)
+                or _continues_after_ellipsis(text, match, end))
 
 
 def _between_cjk(text: str, match: re.Match[str], after: int) -> bool:
@@ -149,6 +178,14 @@ def _continues_lowercase(text: str, match: re.Match[str], end: int) -> bool:
         return False
     following = text[end:end + 64].lstrip(" \t")
     return following[:1].isascii() and following[:1].islower()
+
+
+def _continues_after_ellipsis(text: str, match: re.Match[str], end: int) -> bool:
+    """'[--kb SLUG ...] [--backend NAME]': an ellipsis followed by a bracket, a bar or a
+    dash elides arguments of a synopsis; no sentence opens with those."""
+    if not _ELLIPSIS.match(match.group()):
+        return False
+    return text[end:end + 64].lstrip(" \t")[:1] in _NO_OPENER
 
 
 def _trimmed(text: str, start: int, end: int) -> Span | None:

@@ -10,7 +10,7 @@ import pytest
 from inference.verify import Verifier
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.chunker import chunk_document
-from textproc.sentences import sentence_spans, split_sentences
+from textproc.sentences import sentence_spans, split_sentences, whole_sentences
 
 ENGLISH = [
     "Python 3.5 added async syntax, e.g. async def in asyncio.",
@@ -122,3 +122,33 @@ def test_a_lowercase_word_continues_after_a_question_mark_not_after_a_full_stop(
         "The first line must begin with #! followed by the path."]
     assert split_sentences("Subscribe to the list. comp.lang.python is busy.") == [
         "Subscribe to the list.", "comp.lang.python is busy."]
+
+
+def test_an_ellipsis_in_a_command_synopsis_does_not_end_it():
+    # The demo's "Rebuilding indexes" quoted "rebuild_indexes [--kb SLUG ...]" without
+    # the rest of its line.
+    synopsis = "python manage.py rebuild_indexes [--kb SLUG ...] [--backend faiss|milvus]"
+    assert split_sentences(synopsis + "\nRun it once.") == [synopsis, "Run it once."]
+    assert split_sentences("Wait... Then run it.") == ["Wait...", "Then run it."]
+    assert split_sentences("그리고… 다음입니다.") == ["그리고…", "다음입니다."]
+
+
+STEPS = ("Rebuilding moves stores too. To move a deployment to Milvus:\n\n"
+         "1. rebuild_indexes --backend milvus while the current store keeps serving;\n\n"
+         "2. set CITEWISE_VECTOR_STORE and restart the workers;\n\n"
+         "3. run step 1 again, or pause uploads during the move.\n\n"
+         "To install:\n1. Download the installer.\n2. Run it, then restart.")
+
+
+def test_a_list_that_is_one_sentence_has_no_whole_sentence_in_its_lines():
+    """A line ending with a comma, semicolon or colon leaves its sentence open, and the
+    line after a comma or semicolon is that sentence's next item; a list announced by a
+    colon may still hold whole sentences."""
+    spans = sentence_spans(STEPS)
+    whole = dict(zip([s.text[:12] for s in spans], whole_sentences(spans), strict=True))
+    assert whole == {"Rebuilding m": True, "To move a de": False, "1. rebuild_i": False,
+                     "2. set CITEW": False, "3. run step ": False, "To install:": False,
+                     "1. Download ": True, "2. Run it, t": True}
+    korean = sentence_spans("설치 순서는 다음과 같다：\n먼저 내려받고，\n그다음 실행한다.\n끝났다.")
+    assert whole_sentences(korean) == [False, False, False, True]
+    assert whole_sentences([]) == []
