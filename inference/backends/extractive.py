@@ -6,7 +6,8 @@ embed function passed in, e.g. the retrieval embedder's) and by lexical coverage
 IDF-weighted share of the question's tokens the sentence contains, words plus Hangul
 bigrams). The best sentences are printed in source order and position, so the answer
 reads like the documents. Every sentence written is a verbatim sentence of a source
-(whitespace collapsed).
+(whitespace collapsed), and a whole one: a line its comma, semicolon or colon leaves open
+(a step of a list that is one sentence, a list's lead-in) is never quoted alone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usa
 from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace, without_section_number
-from textproc.sentences import sentence_spans
+from textproc.sentences import sentence_spans, whole_sentences
 from textproc.tokens import (
     IDENTIFIER_WEIGHT,
     MATCHING,
@@ -55,6 +56,9 @@ class ScoredSentence:
     quotable: bool = True
     section: int = 0  # which section of its passage (Source.section_starts) it is in
     defines: bool = False  # opens by defining a name the question writes as code
+    # A line that leaves its sentence open (textproc.sentences.whole_sentences): it helps
+    # choose the passage like any sentence but is never quoted.
+    whole: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class _Candidate:
     tokens: list[str]
     quotable: bool = True
     section: int = 0
+    whole: bool = True
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,7 @@ class ExtractiveBackend:
             defines = c.quotable and defines_name(c.text, names)
             scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex,
                                          score + cfg.definition_bonus * defines, c.quotable,
-                                         c.section, defines))
+                                         c.section, defines, c.whole))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
 
@@ -204,16 +209,17 @@ class ExtractiveBackend:
         # A sentence splitter reads "8.1.4. Localized messages" as two sentences, so the
         # heading is also known without its number.
         forms = {*headings, *(without_section_number(h) for h in headings)}
-        for index, span in enumerate(sentence_spans(source.text)):
+        spans = sentence_spans(source.text)
+        for index, (span, whole) in enumerate(zip(spans, whole_sentences(spans), strict=True)):
             text = strip_heading(collapse_whitespace(span.text), [*forms, source.title])
             tokens = word_forms(text)
             if (text in forms or word_count(text) < cfg.min_words or not tokens
                     or len(text) > cfg.max_sentence_chars):
                 continue
             candidates.append(_Candidate(source.n, index, text, tokens,
-                                         quotable=not _is_question(text),
+                                         quotable=whole and not _is_question(text),
                                          section=bisect_right(source.section_starts,
-                                                              span.start)))
+                                                              span.start), whole=whole))
         return candidates
 
     def _semantic_confidence(self, semantic: Sequence[float | None]) -> float:
@@ -395,7 +401,7 @@ def _names_the_question(best: ScoredSentence) -> bool:
     """The passage's best match is its heading (or a question it asks) holding every term
     of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
     an index?"), whatever passage retrieval ranked above it."""
-    return not best.quotable and best.lexical >= 1.0 - 1e-9
+    return not best.quotable and best.whole and best.lexical >= 1.0 - 1e-9
 
 
 def _is_question(text: str) -> bool:

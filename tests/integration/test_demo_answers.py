@@ -5,11 +5,14 @@ Before, search ranked the right section first for "How do I rebuild the indexes?
 the answer said "not found", "What file types can I upload?" quoted an unrelated
 paragraph, "What does CITEWISE_RECONCILE_SECONDS do?" quoted the row of another setting
 that shares words of its name, and "What is VLLM_BASE_URL?" quoted a row that mentions it
-before the row that defines it."""
+before the row that defines it. "How do I rebuild the indexes?" quoted the synopsis cut at
+its "..." and then "1. python manage.py rebuild_indexes --backend milvus:... while the
+current store keeps serving;", a step of the Milvus migration cut from its list."""
 
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -107,3 +110,18 @@ def test_a_refusal_is_not_grounded_and_the_gap_report_shows_how_close_it_came(an
     assert row["not_found"] and not row["grounded"] and not row["citations"]
     assert 0.0 < row["gap_score"] < 0.5  # the closest passage's cosine similarity
     assert all(not (r["not_found"] and r["grounded"]) for r in answers.values())
+
+
+def test_no_quote_is_a_line_cut_from_its_sentence(answers):
+    """Every quoted unit ends its sentence: not a list step closed by ";" or a lead-in
+    closed by ":" (textproc.sentences.whole_sentences)."""
+    for question in NEWCOMER:
+        quotes = re.split(r"\s*\[\d+\]\s*", answers[question]["answer"])
+        assert not [q for q in quotes if q.endswith(tuple(",;:"))], answers[question]
+
+
+def test_rebuilding_is_answered_with_the_whole_synopsis_and_no_migration_step(answers):
+    answer = answers["How do I rebuild the indexes?"]["answer"]
+    assert answer.startswith("python manage.py rebuild_indexes [--kb SLUG ...] "
+                             "[--backend faiss|milvus|milvus:URI] [1]"), answer
+    assert "keeps serving" not in answer and "1. python" not in answer, answer

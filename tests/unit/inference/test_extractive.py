@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,7 @@ from inference.backends.base import AnswerRequest, Delta, Done, Turn, collect
 from inference.backends.extractive import ExtractiveBackend, ExtractiveConfig, carry_key_terms
 from inference.citations import parse_citations
 from textproc.normalize import collapse_whitespace
-from textproc.sentences import split_sentences
+from textproc.sentences import sentence_spans, whole_sentences
 
 from .helpers import embed_passages, embed_query, source
 
@@ -95,7 +96,7 @@ def _random_text(rng: random.Random) -> str:
     sentences = []
     for _ in range(rng.randint(1, 6)):
         words = [rng.choice(WORDS) for _ in range(rng.randint(1, 12))]
-        sentences.append(" ".join(words) + rng.choice([".", "!", "?", "。", ""]))
+        sentences.append(" ".join(words) + rng.choice([".", "!", "?", "。", "", ";", ":"]))
     return rng.choice([" ", "\n", "  \n "]).join(sentences)
 
 
@@ -123,8 +124,10 @@ def test_never_writes_a_sentence_that_is_not_in_its_cited_source(seed):
         assert quoted, answer
         assert quoted in by_n[citation.numbers[0]], (quoted, by_n[citation.numbers[0]])
         # a whole sentence of the source, not a fragment
-        assert quoted in [collapse_whitespace(s)
-                          for s in split_sentences(sources[citation.numbers[0] - 1].text)]
+        spans = sentence_spans(sources[citation.numbers[0] - 1].text)
+        assert quoted in [collapse_whitespace(span.text)
+                          for span, whole in zip(spans, whole_sentences(spans), strict=True)
+                          if whole]
     assert text[previous:].strip() == ""
 
 
@@ -410,3 +413,54 @@ def test_a_numbered_heading_is_not_quoted_as_a_sentence(text, heading):
                                         [source(1, text, heading=heading)])
     assert [s.text for s in chosen] == ["Every rules file, like any other Makefile, "
                                         "consists of several rules."]
+
+
+# The demo knowledge base's "Rebuilding indexes" (docs/admin-guide.md): a synopsis, prose,
+# and a list whose steps make one sentence with its lead-in.
+REBUILDING = source(1, (
+    "Rebuilding indexes\n\n"
+    "python manage.py rebuild_indexes [--kb SLUG ...] [--backend faiss|milvus|milvus:URI]\n\n"
+    "The command rebuilds them (all knowledge bases, or the ones named) without "
+    "re-embedding. Search also rebuilds a missing or damaged index by itself the first time "
+    "it needs it.\n\n"
+    "To move a deployment from FAISS to Milvus (or back):\n\n"
+    "1. python manage.py rebuild_indexes --backend milvus:http://milvus:19530 while the "
+    "current store keeps serving;\n\n"
+    "2. set CITEWISE_VECTOR_STORE=milvus:http://milvus:19530 for every web process and "
+    "worker and restart them;\n\n"
+    "3. run step 1 again (it takes what was uploaded between 1 and 2), or pause uploads "
+    "during the move."), heading=("Administering knowledge bases", "Rebuilding indexes"))
+OPEN_ENDS = tuple(",;:，；：、")
+
+
+@pytest.mark.parametrize("question", ["How do I rebuild the indexes?",
+                                      "How do I move a deployment from FAISS to Milvus?",
+                                      "What do I run again during the move?"])
+def test_a_numbered_step_cut_at_a_semicolon_is_not_quoted(question):
+    """Each step of "To move ...: 1. ...; 2. ...; 3. ..." is part of one sentence; quoted
+    alone, "1. python manage.py rebuild_indexes --backend milvus:... while the current store
+    keeps serving;" answered "How do I rebuild the indexes?" with a migration step. A
+    line left open by its comma, semicolon or colon, or continuing one, is not quoted."""
+    for backend in backends():
+        answer = collect(backend.stream(AnswerRequest(question, [REBUILDING]))).text
+        quotes = re.split(r"\s*\[\d+\]\s*", answer)
+        assert not any(quote.endswith(OPEN_ENDS) for quote in quotes), answer
+        assert not any(step in answer for step in ("keeps serving", "restart them",
+                                                   "run step 1 again")), answer
+
+
+def test_the_synopsis_and_the_sentences_about_rebuilding_answer():
+    chosen = ExtractiveBackend(embed_query=embed_query, embed_passages=embed_passages).select(
+        "How do I rebuild the indexes?", [REBUILDING])
+    assert chosen[0].text == ("python manage.py rebuild_indexes [--kb SLUG ...] "
+                              "[--backend faiss|milvus|milvus:URI]")
+    assert all(not s.text.startswith(("1.", "2.", "3.", "To move")) for s in chosen)
+
+
+def test_the_steps_of_a_list_of_whole_sentences_are_quoted():
+    """A list announced by a colon whose items are sentences: each step reads whole."""
+    steps = source(1, "To install Python on Windows:\n1. Download the installer from "
+                      "python.org.\n2. Run the installer and tick Add Python to PATH.")
+    chosen = ExtractiveBackend().select("How do I install Python on Windows?", [steps])
+    assert [s.text for s in chosen] == ["1. Download the installer from python.org.",
+                                        "2. Run the installer and tick Add Python to PATH."]
