@@ -375,6 +375,9 @@ if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
         f"not {EMBEDDING_BACKEND!r}"
     )
 ONNX_CACHE_DIR = Path(env_str("CITEWISE_ONNX_CACHE", str(DATA_DIR / "onnx"))).expanduser()
+# The web server loads the knowledge bases' models when it starts, in the background
+# (citewise.knowledge.warmup), instead of on its first question.
+WARM_UP = env_bool("CITEWISE_WARM_UP", default=True)
 RERANKER_MODEL = env_str("CITEWISE_RERANKER_MODEL")
 DENSE_WEIGHT = env_float("CITEWISE_DENSE_WEIGHT", 1.0)
 LEXICAL_WEIGHT = env_float("CITEWISE_LEXICAL_WEIGHT", 1.0)
