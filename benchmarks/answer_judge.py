@@ -112,18 +112,24 @@ def report(scored: list[dict]) -> None:
             for tau in THRESHOLDS:
                 print(f"| {language} | {name} | {tau} | {gates(rows, policy, tau)} |")
     for language in ("en", "ko"):
-        rows = [r for r in scored if r["language"] == language and r["passages"]]
-        answerable = [r for r in rows if r["kind"] != "unanswerable"]
-        best = {kind: sorted(max(p["e5"] for p in r["passages"]) for r in rows
-                             if (r["kind"] == "unanswerable") == kind) for kind in (False, True)}
-        print(f"\n{language}: Recall@1 among the retrieved passages: search "
-              f"{sum(r['passages'][0]['holds'] for r in answerable) / len(answerable):.3f}, "
-              f"e5 {sum(max(r['passages'], key=lambda p: p['e5'])['holds'] for r in answerable) / len(answerable):.3f}; "  # noqa: E501
-              f"best e5 score, answerable 10th percentile / median "
-              f"{best[False][len(best[False]) // 10]:.3f} / {statistics.median(best[False]):.3f}, "
-              f"unanswerable median / 90th percentile {statistics.median(best[True]):.3f} / "
-              f"{best[True][int(len(best[True]) * 0.9)]:.3f}")
+        separation(language, [r for r in scored if r["language"] == language
+                              and r["passages"]])
 
+
+def separation(language: str, rows: list[dict]) -> None:
+    """e5 as a reranker of the retrieved passages, and its best score per question for
+    answerable against unanswerable questions."""
+    answerable = [r for r in rows if r["kind"] != "unanswerable"]
+    search_first = sum(r["passages"][0]["holds"] for r in answerable) / len(answerable)
+    e5_first = sum(max(r["passages"], key=lambda p: p["e5"])["holds"]
+                   for r in answerable) / len(answerable)
+    best = {kind: sorted(max(p["e5"] for p in r["passages"]) for r in rows
+                         if (r["kind"] == "unanswerable") == kind) for kind in (False, True)}
+    print(f"\n{language}: Recall@1 among the retrieved passages: search {search_first:.3f}, "
+          f"e5 {e5_first:.3f}; best e5 score, answerable 10th percentile / median "
+          f"{best[False][len(best[False]) // 10]:.3f} / {statistics.median(best[False]):.3f}, "
+          f"unanswerable median / 90th percentile {statistics.median(best[True]):.3f} / "
+          f"{best[True][int(len(best[True]) * 0.9)]:.3f}")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
