@@ -43,12 +43,15 @@ def paragraph_blocks(
 
 def table_blocks(
     rows: list[list[str]], *, page: int | None = None, heading_path: tuple[str, ...] = (),
-    lines: list[int] | None = None,
+    lines: list[int] | None = None, marked_header: bool = False,
 ) -> list[Block]:
     """A table as a header block ("A | B | C") and one record per row ("A: 1; B: 2"), so
     every row stays meaningful when a chunk holds only part of the table. `lines`, when
     given, holds each row's source line (a CSV line, a spreadsheet row number), which its
-    block keeps.
+    block keeps. `marked_header`: the format marks the first row as the header (Markdown's
+    row above its |---| line, HTML's row of th cells); a blank label there labels nothing
+    ("| Field | | |" gives records "Field: `file`; required; PDF, ..."), where guessing took
+    the first record's values for labels.
 
     Read as a person reads a small table: the header is the first row of two or more
     labels (no numbers or dates: a year is a label) with rows below it; rows above it (a
@@ -62,18 +65,19 @@ def table_blocks(
     def block(text: str, number: int | None, kind: str = "paragraph") -> Block:
         return Block(text, page=page, heading_path=heading_path, kind=kind, line=number)
 
-    start = _header_index([row for row, _ in numbered])
+    marked = marked_header and len(numbered) > 1 and any(rows[0])
+    start = 0 if marked else _header_index([row for row, _ in numbered])
     lead = [block(_line_text(row), number) for row, number in numbered[:start]]
     if start == len(numbered):
         return lead
     (first, first_line), *body = numbered[start:]
-    header = [cell or f"Column {i + 1}" for i, cell in enumerate(first)]
+    header = first if marked else [cell or f"Column {i + 1}" for i, cell in enumerate(first)]
     records = [(_record(header, row), number) for row, number in body]
     records = [(text, number) for text, number in records if text]
     if len(records) == 1:
         # The record names every label: a header block beside it would only repeat them.
         return [*lead, block(records[0][0], records[0][1])]
-    return [*lead, block(" | ".join(header), first_line, "table_header"),
+    return [*lead, block(" | ".join(filter(None, header)), first_line, "table_header"),
             *(block(text, number, "table_row") for text, number in records)]
 
 
@@ -116,8 +120,10 @@ def _distinct(row: list[str]) -> list[str]:
 
 
 def _record(header: list[str], row: list[str]) -> str:
-    return "; ".join(f"{header[i] if i < len(header) else f'Column {i + 1}'}: {value}"
-                     for i, value in enumerate(row) if value)
+    """ "A: 1; B: 2"; a value under a blank label stands alone."""
+    labels = [*header, *(f"Column {i + 1}" for i in range(len(header), len(row)))]
+    return "; ".join(f"{label}: {value}" if label else value
+                     for label, value in zip(labels, row, strict=False) if value)
 
 
 def _no_lines(rows: list[list[str]]) -> list[int | None]:

@@ -149,7 +149,8 @@ def parse_markdown(path: Path) -> ParsedDocument:  # noqa: C901, PLR0915
                 row_lines.append(i + 1 + skipped)
                 i += 1
             blocks.extend(table_blocks([[_inline(c) for c in r] for r in rows],
-                                       heading_path=headings.path, lines=row_lines))
+                                       heading_path=headings.path, lines=row_lines,
+                                       marked_header=True))
             continue
         elif (item := _LIST_ITEM.match(line)) is not None:
             flush()

@@ -348,8 +348,12 @@ class _Walker:
             self.blocks.append(Block(text, heading_path=path, kind="heading"))
 
     def table(self, tag: Tag) -> None:
-        rows = [[_text(cell) for cell in tr.find_all(["th", "td"])] for tr in tag.find_all("tr")]
-        self.blocks.extend(table_blocks(rows, heading_path=self.headings.path))
+        trs = tag.find_all("tr")
+        rows = [[_text(cell) for cell in tr.find_all(["th", "td"])] for tr in trs]
+        # A first row of th cells only is the header the page marks.
+        marked = bool(trs) and bool(trs[0].find("th")) and not trs[0].find("td")
+        self.blocks.extend(table_blocks(rows, heading_path=self.headings.path,
+                                        marked_header=marked))
 
     def walk(self, node: Tag, kind: str = "paragraph") -> None:
         """`kind` is "list" below a list item, so its paragraphs stay list items."""

@@ -144,6 +144,17 @@ def test_a_question_in_another_language_than_the_documents_is_told_so(it_kb):
     assert "Korean" not in english
 
 
+def test_a_refusal_that_found_nothing_names_no_closest_documents(it_kb):
+    """Nothing of a Korean question is in English documents (no shared word, and the
+    English model's similarities carry no signal): listing "the closest documents" would
+    only name the knowledge base's first files."""
+    text, result = answer(SYSTEM, "문서는 어떻게 업로드하나요?")
+    assert result.not_found and result.closest_documents == []
+    assert "handbook.md" not in text
+    _, near = answer(SYSTEM, "What is the capital city of Peru?")
+    assert near.not_found
+
+
 def test_a_korean_knowledge_base_answers_with_the_korean_embedding_model():
     kb = create_knowledge_base(SYSTEM, name="인사 규정", slug="hr-ko", language="ko")
     assert kb.embedding_model == "universal-sentence-encoder-multilingual-3"

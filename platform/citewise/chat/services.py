@@ -240,7 +240,7 @@ class _Answer:
         so (a failed one with its error code), never as a complete answer."""
         parser = reply.parser
         refused = reply.refused and not stopped and not reply.failed
-        closest = _closest_documents(passages) if refused else []
+        closest = self._closest(passages) if refused else []
         answer = parser.text
         if refused:
             if closest and not parser.citations:
@@ -297,7 +297,7 @@ class _Answer:
                                                                     self.question)
 
     def _not_found(self, search_query: str, passages: list[Passage]) -> Iterator[AskEvent]:
-        closest = _closest_documents(passages)
+        closest = self._closest(passages)
         message = not_found_message(self.language, self.kb_names)
         hint = other_language_hint(self.language, self._documents_language())
         message = f"{message} {hint}" if hint else message
@@ -310,6 +310,10 @@ class _Answer:
                           cited=[], supported={}, snippets={}, grounded=False,
                           backend=self.backend_name, usage=Usage(0, 0), notice="", invalid=0,
                           not_found=True, closest=closest)
+
+    def _closest(self, passages: list[Passage]) -> list[dict]:
+        other_language = bool(other_language_hint(self.language, self._documents_language()))
+        return _closest_documents(passages, shared_words_only=other_language)
 
     def _documents_language(self) -> str:
         """The language all the asked knowledge bases are written in ("" when they differ)."""
@@ -522,9 +526,17 @@ def source_path(chunk_id: int) -> str:
     return reverse("source", urlconf="frontend.urls", args=[chunk_id])
 
 
-def _closest_documents(passages: list[Passage]) -> list[dict]:
+def _closest_documents(passages: list[Passage], *, shared_words_only: bool = False) -> list[dict]:
+    """The documents of the best passages, first CLOSEST_DOCUMENTS. A passage that scored
+    0 found nothing; with `shared_words_only` (the question is in another language than
+    the documents, whose model then gives every passage about the same similarity) only
+    passages holding a word of the question count: naming the others would only list the
+    knowledge base's first files."""
     seen: dict[int, dict] = {}
     for passage in passages:
+        coverage = passage.scores.get("term_coverage") or 0
+        if passage.score <= 0 or (shared_words_only and coverage <= 0):
+            continue
         if passage.document_id not in seen:
             seen[passage.document_id] = {"document": passage.document, "title": passage.title,
                                          "url": source_path(passage.chunk_id),

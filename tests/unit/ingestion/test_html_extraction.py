@@ -366,3 +366,12 @@ def test_an_ordered_list_keeps_its_numbers_as_a_browser_shows_them(tmp_path: Pat
     texts = [block.text for block in doc.blocks]
     assert texts[1:] == ["1. Stop the worker.", "2. Run rebuild_indexes.", "5. Start it.",
                          "A bullet."]
+
+
+def test_a_row_of_th_cells_is_the_header_even_with_a_blank_label(tmp_path: Path):
+    doc = parse(tmp_path, "<html><body><h1>Leave</h1><table>"
+                          "<tr><th>Type</th><th></th></tr>"
+                          "<tr><td>Annual</td><td>25 days</td></tr>"
+                          "<tr><td>Sick</td><td>10 days</td></tr></table></body></html>")
+    assert [b.text for b in doc.blocks if b.kind == "table_row"] == [
+        "Type: Annual; 25 days", "Type: Sick; 10 days"]

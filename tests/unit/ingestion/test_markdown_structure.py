@@ -67,3 +67,17 @@ def test_an_ordered_list_keeps_its_numbers_and_a_bullet_list_does_not(tmp_path: 
     texts = [block.text for block in doc.blocks]
     assert "1. Stop the worker." in texts and "2. Run the command with care." in texts
     assert "A bullet." in texts
+
+
+def test_a_table_header_the_markdown_marks_is_the_header_even_with_blank_labels(tmp_path: Path):
+    """docs/api.md's "| Field | | |": guessed, the header was the first record's values
+    and every other row read "`file`: `knowledge_base`; required: required; ..."."""
+    doc = parse(tmp_path, "## Upload\n\n| Field | | |\n|---|---|---|\n"
+                          "| `file` | required | PDF or Word; at most 100 MB |\n"
+                          "| `knowledge_base` | required | the knowledge base's slug |\n"
+                          "| 2024 | 2025 | 2026 |\n")
+    rows = [b.text for b in doc.blocks if b.kind == "table_row"]
+    assert rows == ["Field: file; required; PDF or Word; at most 100 MB",
+                    "Field: knowledge_base; required; the knowledge base's slug",
+                    "Field: 2024; 2025; 2026"]
+    assert [b.text for b in doc.blocks if b.kind == "table_header"] == ["Field"]
