@@ -9,7 +9,9 @@ highlight exactly `char_start:char_end` in the extracted text.
 Rules: chunks follow the document's structure (a chunk holds one section, i.e. one
 heading path, except that a tiny section merges with its neighbours); each stays within
 `max_tokens` by the caller's tokenizer; splits fall on sentence boundaries (words, then
-characters, only for a sentence longer than the budget); consecutive chunks of one
+characters, only for a sentence longer than the budget), and a list that is one sentence
+(textproc.sentences.list_sentences: "To move ...:" / "1. ...;" / "2. ...") stays in one
+chunk when it fits, so the extractive backend can quote it whole; consecutive chunks of one
 section overlap by up to `overlap_tokens` of whole sentences; table chunks start with
 the table's header.
 
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ingestion.blocks import Block, ParsedDocument
-from textproc.sentences import sentence_spans
+from textproc.sentences import Span, list_sentences, sentence_spans
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -103,6 +105,11 @@ class _Unit:
     block: int  # index of the block it comes from
     header: str | None  # the table header, for table rows
     tokens: int = 0  # its own token count (0: not counted, as for a split piece)
+    last_block: int = -1  # the block it ends in, when not `block` (a list of blocks)
+
+    @property
+    def end_block(self) -> int:
+        return max(self.block, self.last_block)
 
 
 def extracted_text(doc: ParsedDocument) -> str:
@@ -183,6 +190,24 @@ def _units(
             else:
                 for ps, pe in _split_long(text, start, end, count, max(1, budget)):
                     units.append(_Unit(ps, pe, index, row_header))
+    return _with_whole_lists(doc, text, units, count, max_tokens)
+
+
+def _with_whole_lists(doc: ParsedDocument, text: str, units: list[_Unit],
+                      count: Callable[[str], int], max_tokens: int) -> list[_Unit]:
+    """`units` with each list that is one sentence (its lead-in and items, one block per
+    item) made one unit, when it fits the budget and one section holds it: cut between
+    two chunks, no passage holds the sentence and it cannot be quoted."""
+    spans = [Span(u.start, u.end, text[u.start:u.end]) for u in units]
+    for run in reversed(list_sentences(text, spans)):
+        parts = units[run.start:run.stop]
+        blocks = [doc.blocks[u.block] for u in parts]
+        tokens = count(text[parts[0].start:parts[-1].end])
+        if (tokens > max_tokens or any(b.kind not in {"paragraph", "list"} for b in blocks)
+                or len({b.heading_path for b in blocks}) > 1):
+            continue
+        units[run.start:run.stop] = [_Unit(parts[0].start, parts[-1].end, parts[0].block,
+                                           None, tokens, parts[-1].block)]
     return units
 
 
@@ -292,7 +317,7 @@ def _locations(doc: ParsedDocument, offsets: list[int], units: list[_Unit],
     the middle of a block, on one of its later lines)."""
     start, end = units[0].start, units[-1].end
     found: list[Location] = []
-    for index in range(units[0].block, units[-1].block + 1):
+    for index in range(units[0].block, units[-1].end_block + 1):
         block = doc.blocks[index]
         for at, line in _block_lines(block, offsets[index]):
             if found and at >= end:
@@ -365,7 +390,7 @@ def chunk_document(
     for chunk_units, paths in merged:
         path = _merged_path(paths)
         start, end = chunk_units[0].start, chunk_units[-1].end
-        blocks = range(chunk_units[0].block, chunk_units[-1].block + 1)
+        blocks = range(chunk_units[0].block, chunk_units[-1].end_block + 1)
         pages = [doc.blocks[i].page for i in blocks if doc.blocks[i].page is not None]
         chunk_text = packer.render(chunk_units)
         header_length = len(chunk_text) - (end - start)

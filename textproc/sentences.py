@@ -24,7 +24,9 @@ Rules, in order:
 A sentence that a line break ends may still be open: a line ending with a comma,
 semicolon or colon goes on in the next line (a list whose items make one sentence, the
 lead-in of a list). `whole_sentences` says which spans a reader sees as whole sentences;
-the extractive backend quotes only those.
+the extractive backend quotes only those, and `list_sentences` finds the lists that are one
+sentence (a lead-in closed by a colon, items closed by semicolons or commas, the last by a
+full stop), which it quotes whole and the verifier checks under the list's one marker.
 
 Why own rules and not a library: pysbd has no Korean rules; kss and kiwipiepy's
 split_into_sents analyse morphemes (a ~100 MB model, or a slow pure-Python analyser, per
@@ -38,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from textproc.scripts import is_cjk, is_hangul
 
@@ -68,6 +71,11 @@ _OPEN_ENDS = frozenset(",;:\uff0c\uff1b\uff1a\u3001")
 # ... and after these the next line is the same sentence's next item. A colon's next line
 # opens the list it announced, and a list item may be a whole sentence ("1. Install it.").
 _ITEM_ENDS = frozenset(",;\uff0c\uff1b\u3001")
+_LEAD_IN_ENDS = frozenset(":\uff1a")
+# A citation marker closing an answer's line ("2. switch over. [1]") is not its text.
+_ENDING_CHARS = 120
+_MARKER_TAIL = re.compile(r"(?:\s*[\[\uff3b\u3010]"
+                          r"[\s\d\uff10-\uff19,\uff0c\u3001\-\u2013\u2014~\uff5e]+[\]\uff3d\u3011])+$")
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,44 @@ def whole_sentences(spans: Sequence[Span]) -> list[bool]:
     ends = [span.text[-1] for span in spans]
     return [end not in _OPEN_ENDS and (i == 0 or ends[i - 1] not in _ITEM_ENDS)
             for i, end in enumerate(ends)]
+
+
+def list_sentences(text: str, spans: Sequence[Span]) -> list[range]:
+    """The lists of `text` that are one sentence, as ranges of indexes into `spans` (those
+    of `sentence_spans(text)`): a lead-in closed by a colon, then one item per
+    line closed by a semicolon or comma, the last by a full stop:
+
+        To move a deployment from FAISS to Milvus (or back):
+        1. rebuild the indexes into Milvus while the current store keeps serving;
+        2. point every process at Milvus and restart it.
+
+    A reader sees the run whole; its lines alone are cut from it (`whole_sentences`). A
+    trailing citation marker is not part of a line's ending."""
+    ends = [_ending(span.text)[-1:] for span in spans]
+    runs, first = [], 0
+    for i, end in enumerate(ends):
+        if end in _OPEN_ENDS:
+            continue
+        if _is_list(text, spans[first:i + 1], ends[first:i + 1]):
+            runs.append(range(first, i + 1))
+        first = i + 1
+    return runs
+
+
+def _is_list(text: str, spans: Sequence[Span], ends: Sequence[str]) -> bool:
+    """A lead-in closed by a colon, then items closed by a semicolon or comma, each on its
+    own line, the last closed by a full stop. Without the lead-in, items at a passage's
+    start may be the end of a list cut by the chunker."""
+    items, last = ends[1:-1], _ending(spans[-1].text).rstrip(_CLOSERS)[-1:]
+    own_lines = all("\n" in text[before.end:span.start] for before, span in pairwise(spans))
+    return (ends[0] in _LEAD_IN_ENDS and bool(items) and all(e in _ITEM_ENDS for e in items)
+            and own_lines and bool(last) and last in _STOPS + _FULL_WIDTH_STOPS)
+
+
+def _ending(sentence: str) -> str:
+    """The sentence's last characters without the citation markers after them; a bounded
+    look-back keeps this linear in the text's length."""
+    return _MARKER_TAIL.sub("", sentence[-_ENDING_CHARS:])
 
 
 def split_sentences(text: str) -> list[str]:

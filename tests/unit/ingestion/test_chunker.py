@@ -198,3 +198,24 @@ def test_locations_of_a_table_continued_over_pages_with_its_header_repeated():
     chunks = chunk_document(doc, words, max_tokens=12, overlap_tokens=0)
     assert len(chunks) > 2 and any(c.text.startswith("Day | Hours\n") for c in chunks[1:])
     assert assert_locations(doc, chunks) == len(rows)
+
+
+MIGRATION = ["To move a deployment from FAISS to Milvus (or back):",
+             "1. rebuild the indexes into Milvus while the current store keeps serving;",
+             "2. set CITEWISE_VECTOR_STORE for every web process and worker and restart them;",
+             "3. run step 1 again, or pause uploads during the move."]
+
+
+def test_a_list_that_is_one_sentence_stays_in_one_chunk():
+    """The demo's "Rebuilding indexes" was cut after step 1, so no passage held the list
+    and the extractive backend could not quote it (textproc.sentences.list_sentences)."""
+    doc = ParsedDocument(section("Rebuilding indexes", [long_english(4), *MIGRATION]),
+                         "text", None, None)
+    # Without the rule, a 64-word budget cuts the list after its first step.
+    chunks = chunk_document(doc, words, max_tokens=64, overlap_tokens=10)
+    assert_invariant(doc, chunks)
+    holding = [c for c in chunks if MIGRATION[0] in c.text]
+    assert holding and "\n\n".join(MIGRATION) in holding[-1].text
+    assert all(c.token_count <= 64 for c in chunks)
+    # Longer than the budget, it is packed sentence by sentence as before.
+    assert len(chunk_document(doc, words, max_tokens=30, overlap_tokens=5)) > 2

@@ -10,7 +10,7 @@ import pytest
 from inference.verify import Verifier
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.chunker import chunk_document
-from textproc.sentences import sentence_spans, split_sentences, whole_sentences
+from textproc.sentences import list_sentences, sentence_spans, split_sentences, whole_sentences
 
 ENGLISH = [
     "Python 3.5 added async syntax, e.g. async def in asyncio.",
@@ -152,3 +152,27 @@ def test_a_list_that_is_one_sentence_has_no_whole_sentence_in_its_lines():
     korean = sentence_spans("설치 순서는 다음과 같다：\n먼저 내려받고，\n그다음 실행한다.\n끝났다.")
     assert whole_sentences(korean) == [False, False, False, True]
     assert whole_sentences([]) == []
+
+
+def test_a_list_that_is_one_sentence_is_found_from_its_lead_in_to_its_full_stop():
+    """The lead-in closed by a colon and its items closed by semicolons, up to the one
+    closed by a full stop, make one unit; a list of whole sentences does not. A citation
+    marker after the last item (an answer) is not its ending."""
+    spans = sentence_spans(STEPS)
+    units = [[spans[i].text[:12] for i in run] for run in list_sentences(STEPS, spans)]
+    assert units == [["To move a de", "1. rebuild_i", "2. set CITEW", "3. run step "]]
+    answer = "To move:\n- rebuild the index;\n- switch over. [1]\nDone."
+    assert list_sentences(answer, sentence_spans(answer)) == [range(0, 3)]
+    korean = "설치 순서는 다음과 같다：\n먼저 내려받고，\n그다음 실행한다."
+    assert list_sentences(korean, sentence_spans(korean)) == [range(0, 3)]
+
+
+@pytest.mark.parametrize("text", [
+    "1. rebuild the index;\n2. switch over.",  # no lead-in: maybe a list cut by the chunker
+    "To move:\n1. rebuild the index;\n2. switch over",  # no full stop: the list goes on
+    "To move:\n1. Build it. Then wait;\n2. switch over.",  # an item split in two sentences
+    "To move:\n1. Build it.\n2. Switch over.",  # whole sentences
+    "To move: rebuild the index; switch over.",  # one line: already one sentence
+])
+def test_what_is_not_a_list_that_is_one_sentence(text):
+    assert list_sentences(text, sentence_spans(text)) == []
