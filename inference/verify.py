@@ -6,6 +6,10 @@ of the source, with an embed function passed in) and, when configured, an entail
 callable (premise, hypothesis) -> probability. A sentence that states something (a
 "claim") is supported when at least one of its cited sources supports it; the answer is
 `grounded` when every claim has a supported citation.
+
+A list that is one sentence (textproc.sentences.list_sentences: a lead-in closed by a
+colon, items closed by semicolons or commas) carries one marker, after its last item; its
+other lines are checked against the sources that marker cites.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from inference.citations import Citation
 from inference.languages import is_not_found
 from inference.sources import Source
 from textproc.normalize import fold
-from textproc.sentences import sentence_spans, split_sentences
+from textproc.sentences import list_sentences, sentence_spans, split_sentences
 from textproc.tokens import match_tokens
 
 EmbedTexts = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
@@ -108,7 +112,7 @@ class Verifier:
                sources: Sequence[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
         spans = sentence_spans(text)
-        cited = _cited_per_sentence(spans, citations, by_n)
+        cited = _cited_per_sentence(text, spans, citations, by_n)
         texts = [strip_markers(span.text) for span in spans]
         semantic = self._semantic(texts, cited, by_n)
         checks: list[SentenceCheck] = []
@@ -186,7 +190,7 @@ class Verifier:
         return Support(source.n, supported, lexical, cosine, entailment, snippet)
 
 
-def _cited_per_sentence(spans: Sequence, citations: Sequence[Citation],
+def _cited_per_sentence(text: str, spans: Sequence, citations: Sequence[Citation],
                         by_n: Mapping[int, Source]) -> list[list[int]]:
     """The source numbers each sentence span cites (known sources only, in order, once)."""
     cited: list[list[int]] = [[] for _ in spans]
@@ -203,6 +207,14 @@ def _cited_per_sentence(spans: Sequence, citations: Sequence[Citation],
         if not strip_markers(spans[i].text) and cited[i]:
             cited[i - 1].extend(n for n in cited[i] if n not in cited[i - 1])
             cited[i] = []
+    # A line of a list that is one sentence without a marker of its own belongs to the
+    # next marker in the list (normally the one after its last item), else the one before.
+    for run in list_sentences(text, spans):
+        for order in (reversed(run), run):
+            nearest: list[int] = []
+            for i in order:
+                cited[i] = cited[i] or list(nearest)
+                nearest = cited[i]
     return cited
 
 

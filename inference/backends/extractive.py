@@ -7,12 +7,15 @@ IDF-weighted share of the question's tokens the sentence contains, words plus Ha
 bigrams). The best sentences are printed in source order and position, so the answer
 reads like the documents. Every sentence written is a verbatim sentence of a source
 (whitespace collapsed), and a whole one: a line its comma, semicolon or colon leaves open
-(a step of a list that is one sentence, a list's lead-in) is never quoted alone.
+(a step of a list that is one sentence, a list's lead-in) is never quoted alone. A list
+that is one sentence (textproc.sentences.list_sentences) is quoted whole, its lead-in and
+items on their own lines as the document has them, under one marker, or not at all.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from bisect import bisect_right
 from collections import Counter, OrderedDict
@@ -25,7 +28,7 @@ from inference.backends.base import AnswerRequest, Delta, Done, Event, Turn, Usa
 from inference.languages import not_found_message
 from inference.sources import Source
 from textproc.normalize import collapse_whitespace, without_section_number
-from textproc.sentences import sentence_spans, whole_sentences
+from textproc.sentences import Span, list_sentences, sentence_spans, whole_sentences
 from textproc.tokens import (
     IDENTIFIER_WEIGHT,
     MATCHING,
@@ -59,6 +62,7 @@ class ScoredSentence:
     # A line that leaves its sentence open (textproc.sentences.whole_sentences): it helps
     # choose the passage like any sentence but is never quoted.
     whole: bool = True
+    is_list: bool = False  # a list that is one sentence, quoted whole (_Candidate.is_list)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class _Candidate:
     quotable: bool = True
     section: int = 0
     whole: bool = True
+    # A list that is one sentence, quoted whole. Its lines are candidates too, so the
+    # words it repeats are left out of the idf and of the semantic confidence: every other
+    # sentence scores as it did without it.
+    is_list: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,8 @@ class ExtractiveBackend:
         if not candidates:
             return []
         question_tokens = set(word_forms(question))
-        df = Counter(t for c in candidates for t in set(c.tokens))
+        df = Counter(t for c in candidates if not c.is_list for t in set(c.tokens))
+        counted = sum(not c.is_list for c in candidates)
         total = len(candidates)
         # A name the question writes as code weighs more than its other words: a sentence
         # sharing only the name's parts ("reconciler", "seconds") or the question's other
@@ -175,7 +184,7 @@ class ExtractiveBackend:
         names = asked_names(question)
         named = {t for name in names for t in name}
         idf = {t: (IDENTIFIER_WEIGHT if t in named else 1.0)
-               * math.log(1 + (total + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
+               * math.log(1 + (counted + 1) / (df.get(t, 0) + 0.5)) for t in question_tokens}
         idf_sum = sum(idf.values()) or 1.0
         lexical = [sum(idf[t] for t in question_tokens & set(c.tokens)) / idf_sum
                    for c in candidates]
@@ -185,14 +194,15 @@ class ExtractiveBackend:
             s = _unit(np.asarray(self.embed_passages([c.text for c in candidates]),
                                  dtype=np.float32))
             semantic = [float(x) for x in (s @ q[0])]
-        w = cfg.semantic_weight * self._semantic_confidence(semantic)
+        w = cfg.semantic_weight * self._semantic_confidence(
+            [v for v, c in zip(semantic, candidates, strict=True) if not c.is_list])
         scored = []
         for c, lex, sem in zip(candidates, lexical, semantic, strict=True):
             score = lex if sem is None else w * max(sem, 0.0) + (1 - w) * lex
             defines = c.quotable and defines_name(c.text, names)
             scored.append(ScoredSentence(c.n, c.index, c.text, sem, lex,
                                          score + cfg.definition_bonus * defines, c.quotable,
-                                         c.section, defines, c.whole))
+                                         c.section, defines, c.whole, c.is_list))
         scored.sort(key=lambda s: (-s.score, s.n, s.index))
         return scored
 
@@ -220,6 +230,20 @@ class ExtractiveBackend:
                                          quotable=whole and not _is_question(text),
                                          section=bisect_right(source.section_starts,
                                                               span.start), whole=whole))
+        return candidates + self._list_candidates(source, spans, [*forms, source.title])
+
+    def _list_candidates(self, source: Source, spans: list[Span],
+                         headings: list[str]) -> list[_Candidate]:
+        """Each list that is one sentence, its lines as the document breaks them, when the
+        whole of it fits `max_chars` (a cut list is no answer)."""
+        candidates = []
+        for run in list_sentences(source.text, spans):
+            first, last = spans[run.start], spans[run.stop - 1]
+            text = strip_heading(_lines(source.text[first.start:last.end]), headings)
+            if len(text) <= self.config.max_chars:
+                candidates.append(_Candidate(
+                    source.n, run.start, text, word_forms(text),
+                    section=bisect_right(source.section_starts, first.start), is_list=True))
         return candidates
 
     def _semantic_confidence(self, semantic: Sequence[float | None]) -> float:
@@ -255,6 +279,10 @@ class ExtractiveBackend:
         # explained by its neighbours defining other names: the rows of one table.
         if scored[0].defines:
             scored = [s for s in scored if s.defines or not defined_identifiers(s.text, MATCHING)]
+        # A whole list is quoted when it is what answers, not as context around a better
+        # answer: "How do I rebuild the indexes?" is the synopsis, not the migration steps
+        # that run the command.
+        scored = [scored[0], *(s for s in scored[1:] if not s.is_list)]
         # Relative to the best sentence that may be quoted: with a source_tolerance below
         # relative_cutoff, the chosen passage's own best sentence could otherwise fall
         # under the cut and nothing would be said.
@@ -315,7 +343,8 @@ class ExtractiveBackend:
         for i, sentence in enumerate(chosen):
             # The quote and its marker go separately: the quote is verbatim, so brackets the
             # document itself contains are never read as citations.
-            quote, marker = f"{' ' if i else ''}{sentence.text}", f" [{sentence.n}]"
+            quote = _separator(chosen[i - 1].text if i else None, sentence.text) + sentence.text
+            marker = f" [{sentence.n}]"
             parts += [quote, marker]
             yield Delta(quote, verbatim=True)
             yield Delta(marker)
@@ -402,6 +431,23 @@ def _names_the_question(best: ScoredSentence) -> bool:
     of the question: the section is about it ("Rebuilding indexes" for "How can I rebuild
     an index?"), whatever passage retrieval ranked above it."""
     return not best.quotable and best.whole and best.lexical >= 1.0 - 1e-9
+
+
+def _lines(text: str) -> str:
+    """`text` with the whitespace of each line collapsed, its line breaks and blank lines
+    kept: in the answer's Markdown, items that parsers gave a paragraph each ("1. ...;",
+    or an HTML list's items, which lose their bullets) still show one per line."""
+    paragraphs = (p for p in re.split(r"\n[ \t]*\n\s*", text) if p.strip())
+    return "\n\n".join("\n".join(collapse_whitespace(line) for line in p.splitlines()
+                                  if line.strip()) for p in paragraphs)
+
+
+def _separator(previous: str | None, quote: str) -> str:
+    """A list quoted whole stands in its own paragraph, so Markdown shows its lead-in and
+    items as the document does and the next quote does not join its last item."""
+    if previous is None:
+        return ""
+    return "\n\n" if "\n" in previous or "\n" in quote else " "
 
 
 def _is_question(text: str) -> bool:

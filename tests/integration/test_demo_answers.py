@@ -50,6 +50,11 @@ NEWCOMER = {
                                                  "Streamed answers"),
     "What is VLLM_BASE_URL?": ("configuration.md", "Configuration",
                                "The OpenAI-compatible base URL"),
+    # A list that is one sentence (a lead-in closed by ":", steps closed by ";"): quoted
+    # whole, not the synopsis and a sentence around it.
+    "How do I move a deployment from FAISS to Milvus?": ("admin-guide.md",
+                                                         "Rebuilding indexes",
+                                                         "2. set CITEWISE_VECTOR_STORE"),
     "Where do I see the questions the documents could not answer?": (
         "admin-guide.md", "What the documents are missing, and what answers cost",
         "Content gaps"),
@@ -125,3 +130,21 @@ def test_rebuilding_is_answered_with_the_whole_synopsis_and_no_migration_step(an
     assert answer.startswith("python manage.py rebuild_indexes [--kb SLUG ...] "
                              "[--backend faiss|milvus|milvus:URI] [1]"), answer
     assert "keeps serving" not in answer and "1. python" not in answer, answer
+
+
+MIGRATION_STEPS = (
+    "To move a deployment from FAISS to Milvus (or back):\n\n"
+    "1. python manage.py rebuild_indexes --backend milvus:http://milvus:19530 while the "
+    "current store keeps serving;\n\n"
+    "2. set CITEWISE_VECTOR_STORE=milvus:http://milvus:19530 for every web process and "
+    "worker and restart them;\n\n"
+    "3. run step 1 again (it takes what was uploaded between 1 and 2), or pause uploads "
+    "during the move. [1]")
+
+
+def test_the_migration_is_answered_with_all_its_steps_under_one_citation(answers):
+    """Before, the lead-in and the steps (lines a colon or semicolon leaves open) were
+    never quoted, and the answer was the synopsis and a sentence about --backend."""
+    row = answers["How do I move a deployment from FAISS to Milvus?"]
+    assert MIGRATION_STEPS in row["answer"] and row["grounded"], row
+    assert len(row["citations"]) == 1, row

@@ -156,3 +156,23 @@ def test_the_preview_does_not_repeat_the_title_as_its_heading_path():
         "Administering knowledge bases", "Rebuilding indexes"]}) == "Rebuilding indexes"
     assert where({**base, "title": "admin.md", "heading_path": [
         "Administering", "Rebuilding indexes"]}) == "Administering › Rebuilding indexes"
+
+
+def test_a_list_quoted_whole_reads_as_a_list_with_its_chip_after_the_last_step():
+    """The extractive backend quotes a list that is one sentence in a paragraph of its own,
+    lead-in and steps on their own lines as the passage has them (one paragraph each, the
+    parsers' blocks: inference.backends.extractive)."""
+    answer = ("Run the synopsis. [1]\n\nTo move a deployment (or back):\n\n"
+              "1. rebuild the indexes while the current store keeps serving;\n\n"
+              "2. set the store and restart;\n\n3. run step 1 again. [1]\n\nThen check. [1]")
+    root = lxml.html.fragment_fromstring(
+        citation_chips(render_answer(answer), SOURCES), create_parent="div")
+    assert [p.text_content()[:9] for p in root.findall("p")] == ["Run the s", "To move a",
+                                                                 "Then chec"]
+    steps = root.findall("ol/li")
+    assert [li.text_content().strip()[:12] for li in steps] == ["rebuild the ", "set the stor",
+                                                        "run step 1 a"]
+    assert [len(li.findall(".//a")) for li in steps] == [0, 0, 1]
+    # An HTML list's items reach the passage without bullets: still one line each.
+    bare = render_answer("To move:\n\nrebuild the indexes;\n\nswitch over. [1]")
+    assert bare.count("<p>") == 3

@@ -10,8 +10,9 @@ import pytest
 from inference.backends.base import AnswerRequest, Delta, Done, Turn, collect
 from inference.backends.extractive import ExtractiveBackend, ExtractiveConfig, carry_key_terms
 from inference.citations import parse_citations
+from inference.verify import Verifier
 from textproc.normalize import collapse_whitespace
-from textproc.sentences import sentence_spans, whole_sentences
+from textproc.sentences import list_sentences, sentence_spans, whole_sentences
 
 from .helpers import embed_passages, embed_query, source
 
@@ -122,13 +123,19 @@ def test_never_writes_a_sentence_that_is_not_in_its_cited_source(seed):
         previous = citation.end
         assert len(citation.numbers) == 1
         assert quoted, answer
-        assert quoted in by_n[citation.numbers[0]], (quoted, by_n[citation.numbers[0]])
-        # a whole sentence of the source, not a fragment
-        spans = sentence_spans(sources[citation.numbers[0] - 1].text)
-        assert quoted in [collapse_whitespace(span.text)
-                          for span, whole in zip(spans, whole_sentences(spans), strict=True)
-                          if whole]
+        assert collapse_whitespace(quoted) in by_n[citation.numbers[0]], (quoted, by_n)
+        # a whole sentence of the source, or a whole list that is one, not a fragment
+        assert collapse_whitespace(quoted) in _whole_units(sources[citation.numbers[0] - 1].text)
     assert text[previous:].strip() == ""
+
+
+def _whole_units(text: str) -> list[str]:
+    spans = sentence_spans(text)
+    sentences = [span.text for span, whole in zip(spans, whole_sentences(spans), strict=True)
+                 if whole]
+    lists = [text[spans[run.start].start:spans[run.stop - 1].end]
+             for run in list_sentences(text, spans)]
+    return [collapse_whitespace(unit) for unit in sentences + lists]
 
 
 def test_scores_are_cached_and_expose_parts():
@@ -433,20 +440,57 @@ REBUILDING = source(1, (
 OPEN_ENDS = tuple(",;:，；：、")
 
 
-@pytest.mark.parametrize("question", ["How do I rebuild the indexes?",
-                                      "How do I move a deployment from FAISS to Milvus?",
-                                      "What do I run again during the move?"])
-def test_a_numbered_step_cut_at_a_semicolon_is_not_quoted(question):
+MIGRATION = ("To move a deployment from FAISS to Milvus (or back):\n\n"
+             "1. python manage.py rebuild_indexes --backend milvus:http://milvus:19530 while "
+             "the current store keeps serving;\n\n"
+             "2. set CITEWISE_VECTOR_STORE=milvus:http://milvus:19530 for every web process "
+             "and worker and restart them;\n\n"
+             "3. run step 1 again (it takes what was uploaded between 1 and 2), or pause "
+             "uploads during the move.")
+
+
+def test_a_numbered_step_cut_at_a_semicolon_is_not_quoted():
     """Each step of "To move ...: 1. ...; 2. ...; 3. ..." is part of one sentence; quoted
     alone, "1. python manage.py rebuild_indexes --backend milvus:... while the current store
     keeps serving;" answered "How do I rebuild the indexes?" with a migration step. A
-    line left open by its comma, semicolon or colon, or continuing one, is not quoted."""
+    line left open by its comma, semicolon or colon, or continuing one, is not quoted, and
+    the whole list is no context for the synopsis that answers."""
     for backend in backends():
-        answer = collect(backend.stream(AnswerRequest(question, [REBUILDING]))).text
+        answer = collect(backend.stream(AnswerRequest("How do I rebuild the indexes?",
+                                                      [REBUILDING]))).text
         quotes = re.split(r"\s*\[\d+\]\s*", answer)
         assert not any(quote.endswith(OPEN_ENDS) for quote in quotes), answer
         assert not any(step in answer for step in ("keeps serving", "restart them",
                                                    "run step 1 again")), answer
+
+
+@pytest.mark.parametrize("question", ["How do I move a deployment from FAISS to Milvus?",
+                                      "What do I run again during the move?"])
+def test_a_list_that_is_one_sentence_is_quoted_whole_under_one_marker(question):
+    """The lead-in and every step, in order, one per line as the document has them, in a
+    paragraph of their own (Markdown shows the numbered list) and followed by one marker."""
+    for backend in backends():
+        answer = collect(backend.stream(AnswerRequest(question, [REBUILDING]))).text
+        assert f"\n\n{MIGRATION} [1]" in answer or answer.startswith(f"{MIGRATION} [1]"), answer
+        assert answer.count("[1]") == len(re.findall(r"\[1\](?:\n\n| |$)", answer))
+
+
+def test_a_list_longer_than_the_budget_is_not_quoted_cut():
+    """A list whose whole does not fit `max_chars` is not quoted at all, nor any piece."""
+    config = ExtractiveConfig(max_chars=len(MIGRATION) - 1)
+    for backend in backends():
+        backend.config = config
+        answer = collect(backend.stream(AnswerRequest(
+            "How do I move a deployment from FAISS to Milvus?", [REBUILDING]))).text
+        assert not any(line in answer for line in MIGRATION.split("\n\n")), answer
+
+
+def test_the_verifier_accepts_a_list_quoted_whole():
+    answer = collect(ExtractiveBackend().stream(AnswerRequest(
+        "How do I move a deployment from FAISS to Milvus?", [REBUILDING]))).text
+    text, citations, _ = parse_citations(answer, [REBUILDING])
+    result = Verifier().verify(text, citations, [REBUILDING])
+    assert result.grounded and all(s.cited == (1,) for s in result.sentences), result
 
 
 def test_the_synopsis_and_the_sentences_about_rebuilding_answer():

@@ -85,3 +85,33 @@ def test_lexical_support():
     assert lexical_support("It was first released in 1991.", SOURCES[0].text) == 1.0
     assert lexical_support("Bananas are yellow.", SOURCES[0].text) == 0.0
     assert lexical_support("대한민국의 수도는 서울", SOURCES[1].text) > 0.6
+
+
+STEPS = source(3, "To move a deployment (or back):\n\n1. rebuild the indexes while the "
+                  "current store keeps serving;\n\n2. set the store for every worker and "
+                  "restart them;\n\n3. run step 1 again, or pause uploads during the move.")
+
+
+def test_a_list_that_is_one_sentence_is_checked_under_its_one_marker():
+    """The lead-in and the steps before the marker are that marker's claims: each is
+    checked against source 3, and a step it does not hold is still caught."""
+    answer = ("To move a deployment (or back):\n1. rebuild the indexes while the current "
+              "store keeps serving;\n2. set the store for every worker and restart them;\n"
+              "3. run step 1 again, or pause uploads during the move. [3]")
+    text, citations, _ = parse_citations(answer, [*SOURCES, STEPS])
+    result = Verifier().verify(text, citations, [*SOURCES, STEPS])
+    assert result.grounded and [s.cited for s in result.sentences] == [(3,)] * 4
+    wrong = answer.replace("set the store for every worker and restart them",
+                           "email the vendor for a paid licence key")
+    text, citations, _ = parse_citations(wrong, [*SOURCES, STEPS])
+    result = Verifier().verify(text, citations, [*SOURCES, STEPS])
+    assert not result.grounded
+    assert [s.text[:2] for s in result.unsupported] == ["2."]
+
+
+def test_lines_that_are_not_one_sentence_do_not_borrow_a_marker():
+    text, citations, _ = parse_citations("To move a deployment (or back):\n"
+                                         "Rebuild the indexes while serving.\n"
+                                         "Then run step 1 again. [3]", [*SOURCES, STEPS])
+    result = Verifier().verify(text, citations, [*SOURCES, STEPS])
+    assert [s.cited for s in result.sentences] == [(), (), (3,)]
