@@ -71,6 +71,7 @@ _OPEN_ENDS = frozenset(",;:\uff0c\uff1b\uff1a\u3001")
 # ... and after these the next line is the same sentence's next item. A colon's next line
 # opens the list it announced, and a list item may be a whole sentence ("1. Install it.").
 _ITEM_ENDS = frozenset(",;\uff0c\uff1b\u3001")
+_CONTINUED = "\\"  # a shell command's line continuation
 _LEAD_IN_ENDS = frozenset(":\uff1a")
 # A citation marker closing an answer's line ("2. switch over. [1]") is not its text.
 _ENDING_CHARS = 120
@@ -106,9 +107,11 @@ def whole_sentences(spans: Sequence[Span]) -> list[bool]:
     whose line ends with a comma, semicolon or colon, nor the line after one ending with a
     comma or semicolon. Quoted alone, "1. rebuild the index into Milvus while the old one
     keeps serving;" is a step of a list that is one sentence, cut from its lead-in and
-    its other steps."""
+    its other steps. A command line ending with a backslash goes on in the next line, so
+    neither is whole: "apikey create --name bot --kb hr \\" pasted alone waits for more."""
     ends = [span.text[-1] for span in spans]
-    return [end not in _OPEN_ENDS and (i == 0 or ends[i - 1] not in _ITEM_ENDS)
+    return [end not in _OPEN_ENDS and end != _CONTINUED
+            and (i == 0 or (ends[i - 1] not in _ITEM_ENDS and ends[i - 1] != _CONTINUED))
             for i, end in enumerate(ends)]
 
 

@@ -55,6 +55,8 @@ NEWCOMER = {
     "How do I move a deployment from FAISS to Milvus?": ("admin-guide.md",
                                                          "Rebuilding indexes",
                                                          "2. set CITEWISE_VECTOR_STORE"),
+    # A command continued with a backslash is quoted whole or not at all.
+    "How do I create an API key?": ("api.md", "API keys", "creates a key"),
     "Where do I see the questions the documents could not answer?": (
         "admin-guide.md", "What the documents are missing, and what answers cost",
         "Content gaps"),
@@ -122,7 +124,7 @@ def test_no_quote_is_a_line_cut_from_its_sentence(answers):
     closed by ":" (textproc.sentences.whole_sentences)."""
     for question in NEWCOMER:
         quotes = re.split(r"\s*\[\d+\]\s*", answers[question]["answer"])
-        assert not [q for q in quotes if q.endswith(tuple(",;:"))], answers[question]
+        assert not [q for q in quotes if q.endswith(tuple(",;:\\"))], answers[question]
 
 
 def test_rebuilding_is_answered_with_the_whole_synopsis_and_no_migration_step(answers):

@@ -176,3 +176,16 @@ def test_a_list_that_is_one_sentence_is_found_from_its_lead_in_to_its_full_stop(
 ])
 def test_what_is_not_a_list_that_is_one_sentence(text):
     assert list_sentences(text, sentence_spans(text)) == []
+
+
+def test_a_command_continued_with_a_backslash_is_not_a_whole_sentence():
+    """Quoted alone, either line is a command cut short: pasted, the first waits for more."""
+    text = ("An admin creates a key for each program.\n\n"
+            "$ python manage.py apikey create --name bot --kb hr \\\n"
+            "    --scope ask,search --expires 90d\n\nKeys expire after 90 days.")
+    spans = sentence_spans(text)
+    assert [(s.text, whole) for s, whole in zip(spans, whole_sentences(spans), strict=True)] == [
+        ("An admin creates a key for each program.", True),
+        ("$ python manage.py apikey create --name bot --kb hr \\", False),
+        ("--scope ask,search --expires 90d", False),
+        ("Keys expire after 90 days.", True)]
