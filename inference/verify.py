@@ -24,13 +24,18 @@ from inference.citations import Citation
 from inference.languages import is_not_found
 from inference.sources import Source
 from textproc.normalize import fold
-from textproc.sentences import list_sentences, sentence_spans, split_sentences
+from textproc.sentences import (
+    CITATION_MARKER,
+    list_sentences,
+    sentence_spans,
+    split_sentences,
+)
 from textproc.tokens import match_tokens
 
 EmbedTexts = Callable[[list[str]], "np.ndarray | Sequence[Sequence[float]]"]
 Entail = Callable[[str, str], float]
 
-_MARKER = re.compile(r"\s*[\[［【][\s\d０-９,，、\-–—~～]+[\]］】]")
+_MARKER = re.compile(CITATION_MARKER)
 MIN_CLAIM_TOKENS = 3
 
 

@@ -73,10 +73,13 @@ _OPEN_ENDS = frozenset(",;:\uff0c\uff1b\uff1a\u3001")
 _ITEM_ENDS = frozenset(",;\uff0c\uff1b\u3001")
 _CONTINUED = "\\"  # a shell command's line continuation
 _LEAD_IN_ENDS = frozenset(":\uff1a")
+# A citation marker of an answer ("[1]", "[1, 3]", "[2-4]", full-width "［１］", "【1】"),
+# with the space before it; the verifier strips the same.
+CITATION_MARKER = (r"\s*[\[\uff3b\u3010]"
+                   r"[\s\d\uff10-\uff19,\uff0c\u3001\-\u2013\u2014~\uff5e]+[\]\uff3d\u3011]")
 # A citation marker closing an answer's line ("2. switch over. [1]") is not its text.
 _ENDING_CHARS = 120
-_MARKER_TAIL = re.compile(r"(?:\s*[\[\uff3b\u3010]"
-                          r"[\s\d\uff10-\uff19,\uff0c\u3001\-\u2013\u2014~\uff5e]+[\]\uff3d\u3011])+$")
+_MARKER_TAIL = re.compile(rf"(?:{CITATION_MARKER})+$")
 
 
 @dataclass(frozen=True)
