@@ -13,6 +13,7 @@ up over a knowledge base, and `decide` names its language from the sum.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,8 +43,23 @@ def letter_count(text: str) -> int:
     return len(_LETTER.findall(text))
 
 
-@cache
+_loading = threading.Lock()
+
+
 def _identifier() -> Any:
+    with _loading:  # one load, however many threads ask at once
+        return _load_identifier()
+
+
+def load_in_background() -> None:
+    """Start loading the identifier's model (~1.3 s, mostly LZMA decompression, which
+    releases the GIL) in a daemon thread, for a caller that will identify text after a
+    wait of its own (ingestion, while its first document is parsed)."""
+    threading.Thread(target=_identifier, name="language-model", daemon=True).start()
+
+
+@cache
+def _load_identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # ~1.5 s to load: lazily
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

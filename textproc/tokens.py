@@ -69,7 +69,9 @@ class TokenizerConfig:
     @property
     def name(self) -> str:
         """Recorded in the lexical manifest: an index is only valid with the same tokens."""
-        return f"v1;korean={self.korean};stem={int(self.stem)};stop={int(self.stop_words)}"
+        # v2: kiwi without its typo and multi-word dictionaries (_kiwi): an index built by
+        # v1 may hold a multi-word token that queries no longer produce, so it is rebuilt.
+        return f"v2;korean={self.korean};stem={int(self.stem)};stop={int(self.stop_words)}"
 
 
 # The answer step's comparisons (match_tokens): dictionary-free, unstemmed.
@@ -223,4 +225,8 @@ def _kiwi_morphemes(text: str) -> list[tuple[str, str]]:
 def _kiwi() -> Any:
     from kiwipiepy import Kiwi  # lazy: loads a ~100 MB model; only Korean text needs it
 
-    return Kiwi()
+    # Without the typo-correction and multi-word dictionaries: they made loading and the
+    # first analysis ~1.6 s longer (of ~3.4 s, once per process) and changed the tokens of
+    # none of the 345 Korean passages of the Debian corpus, nor the KorQuAD or Debian
+    # Korean recall (benchmarks/RESULTS.md, "Korean morphology: lighter dictionaries").
+    return Kiwi(load_typo_dict=False, load_multi_dict=False)
