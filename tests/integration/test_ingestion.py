@@ -198,6 +198,32 @@ def test_a_worker_indexes_a_folder_of_uploads_together(celery_worker):
     assert Chunk.objects.filter(document_id__in=ids).count() == 6
 
 
+def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_path,
+                                                                          monkeypatch):
+    """A forward pass pads its texts to the longest one: the chunks of the documents
+    ingested together reach the embedder longest first, whatever their documents' order,
+    and each is embedded exactly once."""
+    from citewise.knowledge import indexing
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    long_section = " ".join(f"Step {n}: the laptop image is rebuilt by the IT desk." for n in
+                            range(60))
+    for n in range(4):
+        (folder / f"short-{n}.md").write_text(f"# Note {n}\n\nBadge {n} opens door {n}.\n")
+        (folder / f"long-{n}.md").write_text(f"# Guide {n}\n\n{long_section}\n")
+    seen: list[int] = []
+    embed_and_store = indexing.embed_and_store
+    monkeypatch.setattr(indexing, "embed_and_store", lambda embedder, chunks, *rest: (
+        seen.extend(chunk.token_count for chunk in chunks),
+        embed_and_store(embedder, chunks, *rest))[1])
+    report, code = ingest_json(str(folder), "--kb", "mixed", "--create", "--sync")
+    assert code == 0 and report["indexed"] == 8
+    assert len(seen) == Chunk.objects.filter(knowledge_base__slug="mixed").count()
+    assert seen == sorted(seen, reverse=True)
+    assert seen[0] > 4 * seen[-1]
+
+
 def test_ingest_without_sync_hands_the_folder_to_a_worker_and_reports_it_done(
         celery_worker, tmp_path, capsys):
     """Without --sync the command queues the files, waits for the worker and reports the

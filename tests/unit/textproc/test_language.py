@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from textproc import language
 from textproc.language import (
     SAMPLE_LETTERS,
     LanguageProfile,
@@ -98,3 +99,12 @@ def test_short_english_headings_do_not_make_a_short_handbook_mixed():
     blocks = ["Pension plan", "The company pays five percent.", "Canteen", "Lunch is free.",
               "Versions", "See the list."]
     assert decide(profile_of(blocks)).language == "en"
+
+
+def test_the_model_loads_once_when_ingestion_starts_it_and_a_text_needs_it_meanwhile():
+    """ingest_many loads the identifier in a thread while its first document is parsed;
+    the first document identified before that load ends waits for it, not loads again."""
+    language._load_identifier.cache_clear()
+    language.load_in_background()
+    assert identify(ENGLISH)[0] == "en"
+    assert language._load_identifier.cache_info().misses == 1
