@@ -54,7 +54,10 @@ def _identifier() -> Any:
 def load_in_background() -> None:
     """Start loading the identifier's model (~1.3 s, mostly LZMA decompression, which
     releases the GIL) in a daemon thread, for a caller that will identify text after a
-    wait of its own (ingestion, while its first document is parsed)."""
+    wait of its own (ingestion, while its first document is parsed). Nothing when it is
+    loaded already."""
+    if _load_identifier.cache_info().currsize:
+        return
     threading.Thread(target=_identifier, name="language-model", daemon=True).start()
 
 

@@ -225,8 +225,8 @@ def _kiwi_morphemes(text: str) -> list[tuple[str, str]]:
 def _kiwi() -> Any:
     from kiwipiepy import Kiwi  # lazy: loads a ~100 MB model; only Korean text needs it
 
-    # Without the typo-correction and multi-word dictionaries: they made loading and the
-    # first analysis ~1.6 s longer (of ~3.4 s, once per process) and changed the tokens of
-    # none of the 345 Korean passages of the Debian corpus, nor the KorQuAD or Debian
-    # Korean recall (benchmarks/RESULTS.md, "Korean morphology: lighter dictionaries").
+    # Without the typo-correction and multi-word dictionaries: they nearly doubled the time to
+    # load and to analyse the first text (once per process) and changed none of the
+    # Korean Debian passages' tokens, nor KorQuAD's BM25 recall (benchmarks/RESULTS.md,
+    # "A third machine, padding, ...").
     return Kiwi(load_typo_dict=False, load_multi_dict=False)

@@ -138,8 +138,8 @@ def ingest(document_id: int, *, task_id: str = "", worker: str = "") -> str:
 
 
 # ingest_many: documents whose parses run ahead of the one being chunked, and chunks
-# embedded (longest first, so a forward pass pads little) and indexed together (one write
-# of each index file). Embedding groups of 128 padded 10 % more tokens than groups of 512.
+# embedded and indexed together (one write of each index file): embedded longest first, a
+# larger group pads its forward passes less.
 PARSE_AHEAD = 4
 INDEX_TOGETHER = 512
 
@@ -166,8 +166,8 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
     (a thread waits on each child, so the parse runs on another core); the chunks of a
     group of documents (up to INDEX_TOGETHER) are embedded together, longest first, and
     written to both indexes once per group instead of once per document (each index write
-    rewrites the knowledge base's files). Each document is claimed, published and recorded as by
-    ingest(), and a failure fails that document alone; should the process die, the
+    rewrites the knowledge base's files). Each document is claimed, published and recorded
+    as by ingest(), and a failure fails that document alone; should the process die, the
     documents it held are resumed as ingest() resumes them (their chunks and embeddings
     are saved as they are made). `finished` is called after each group is published,
     `chunked` with each document's id once it is parsed and chunked (progress: documents
@@ -500,8 +500,8 @@ def _embed_chunks(embedder: TextEmbedder, chunks: list[Chunk], batch_size: int,
     """Embeds `chunks` `batch_size` at a time, longest first, storing each batch's vectors
     as it goes (a rerun resumes from the chunks still without one); after_batch(batch)
     follows each. A forward pass pads its texts to the longest: batched in document order,
-    a heading-sized chunk beside full ones was padded to the model's 256 tokens, and the
-    English Debian chunks cost 36 % more tokens than they hold (benchmarks/RESULTS.md)."""
+    a heading-sized chunk beside full ones was padded to the model's longest input
+    (benchmarks/RESULTS.md, "A third machine, padding, ...")."""
     chunks = sorted(chunks, key=lambda chunk: -chunk.token_count)
     for first in range(0, len(chunks), batch_size):
         batch = chunks[first:first + batch_size]
