@@ -345,8 +345,8 @@ def chunk_document(
     `count_tokens` is the embedding model's tokenizer, so the budget is the model's."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be positive")
-    # A chunk's text is counted again when checked, trimmed and recorded: remembered, the
-    # English Debian documents tokenise 1.8 M characters instead of 3.0 M.
+    # A chunk's text is counted again when checked, trimmed and recorded: remembered, each
+    # distinct text is tokenised once (benchmarks/RESULTS.md, "A third machine, ...").
     count_tokens = functools.cache(count_tokens)
     text = extracted_text(doc)
     units = _units(doc, text, count_tokens, max_tokens)

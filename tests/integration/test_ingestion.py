@@ -214,9 +214,12 @@ def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_p
         (folder / f"long-{n}.md").write_text(f"# Guide {n}\n\n{long_section}\n")
     seen: list[int] = []
     embed_and_store = indexing.embed_and_store
-    monkeypatch.setattr(indexing, "embed_and_store", lambda embedder, chunks, *rest: (
-        seen.extend(chunk.token_count for chunk in chunks),
-        embed_and_store(embedder, chunks, *rest))[1])
+
+    def recording(embedder, chunks, *rest):
+        seen.extend(chunk.token_count for chunk in chunks)
+        return embed_and_store(embedder, chunks, *rest)
+
+    monkeypatch.setattr(indexing, "embed_and_store", recording)
     report, code = ingest_json(str(folder), "--kb", "mixed", "--create", "--sync")
     assert code == 0 and report["indexed"] == 8
     assert len(seen) == Chunk.objects.filter(knowledge_base__slug="mixed").count()
