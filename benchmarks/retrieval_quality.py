@@ -189,9 +189,10 @@ class Bench:
         started = time.perf_counter()
         self.embeddings = np.zeros((0, 0), dtype=np.float32)
         if dense:
-            embedder = get_embedder(self.embedder_config)
-            _memoize_queries(embedder)
-            self.embeddings = np.asarray(embedder.embed_passages(corpus.texts))
+            _memoize_queries(get_embedder(self.embedder_config))
+            # Passages on the backend ingestion uses for them (bulk), queries on search's.
+            passages = get_embedder(self.embedder_config, bulk=True)
+            self.embeddings = np.asarray(passages.embed_passages(corpus.texts))
         self.embed_seconds = time.perf_counter() - started
         self.set_vector_store(FAISS)
         self.set_tokenizer(tokenizer or TokenizerConfig())

@@ -224,9 +224,10 @@ def citewise_quality(items: dict[str, list[Item]]) -> dict[str, Any]:
 
 
 def citewise_floor() -> dict[str, Any]:
-    """Seconds the knowledge bases' own embedders take to embed their chunks again, alone
-    (same process, models loaded, best of two passes, all in one call: the embedder
-    orders them by length and batches them by tokens, the least padding it can)."""
+    """Seconds the knowledge bases' own passage embedders (the bulk backend ingestion
+    used) take to embed their chunks again, alone (same process, models loaded, best of
+    two passes, all in one call: the embedder orders them by length and batches them by
+    tokens, the least padding it can)."""
     from citewise.knowledge import indexing
     from citewise.knowledge.models import Chunk, KnowledgeBase
 
@@ -234,7 +235,7 @@ def citewise_floor() -> dict[str, Any]:
     for kb in KnowledgeBase.objects.filter(slug__startswith="diy-").order_by("slug"):
         texts = list(Chunk.objects.filter(knowledge_base=kb).order_by("pk")
                      .values_list("text", flat=True))
-        embedder = indexing.embedder_for(kb)
+        embedder = indexing.embedder_for(kb, bulk=True)
         passes = []
         for _ in range(2):
             began = time.perf_counter()

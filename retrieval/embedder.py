@@ -9,11 +9,15 @@ once (fp32, or dynamically quantised to int8) into a cache folder and reused aft
 The ONNX backends tokenise with the model's own tokenizer.json (the `tokenizers` library)
 and pool and normalise in numpy, so once the graph is cached neither torch nor
 transformers is imported (loading them cost seconds in every cold process); token counts
-(and so chunking) are identical whatever the backend. "auto" (the default) takes the
-backend recorded for the model (RECORDED_BACKENDS: the fastest at equal retrieval
-quality, measured in benchmarks/RESULTS.md), else "onnx" on CPU (the same vectors as
-torch), else torch where a GPU is present or the model's pipeline is not one the ONNX
-path reproduces.
+(and so chunking) are identical whatever the backend. "torch-bf16" runs the same
+transformer through torch with bf16 matrix products (autocast), tokenising and pooling as
+the ONNX backends do. "auto" (the default) takes the backend recorded for the model
+(RECORDED_BACKENDS: the fastest at equal retrieval quality, measured in
+benchmarks/RESULTS.md), else "onnx" on CPU (the same vectors as torch), else torch where a
+GPU is present or the model's pipeline is not one the ONNX path reproduces. Passages
+embedded in bulk (get_embedder(..., bulk=True): ingestion, re-embedding) take bf16 instead
+on a CPU with AMX where the model is recorded as equal in bf16 (BULK_BACKENDS_ON_AMX);
+queries stay on the recorded backend, so answering never loads torch.
 
 Passages are embedded longest first in batches sized by tokens (max_batch_tokens padded
 tokens per forward pass, at most batch_size texts): a batch of short passages is not padded
@@ -22,6 +26,7 @@ to the length of a long one, and a batch of long ones does not grow past what fi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -43,7 +48,7 @@ import numpy as np
 # default model loads with no network (model hubs are unreachable on-premises).
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 CHOICES = ("auto", *BACKENDS)
 # The fastest backend at equal retrieval quality, per model, measured on this kind of CPU
 # (benchmarks/RESULTS.md, "Embedding backend per model"). A model not listed gets "onnx":
@@ -55,6 +60,14 @@ CHOICES = ("auto", *BACKENDS)
 RECORDED_BACKENDS = {
     "all-MiniLM-L6-v2": "onnx",
     "sentence-transformers/all-MiniLM-L6-v2": "onnx",
+}
+# Passages in bulk on a CPU with AMX (bf16 tiles): bf16 products with fp32 accumulation,
+# about twice ONNX fp32's speed there, vectors at cosine >= 0.99997 to fp32's, retrieval
+# equal on every eval set and answers equal but one (benchmarks/RESULTS.md, "bf16 passages
+# on AMX"). Without AMX torch's bf16 is emulated or unmeasured: the recorded backend stays.
+BULK_BACKENDS_ON_AMX = {
+    "all-MiniLM-L6-v2": "torch-bf16",
+    "sentence-transformers/all-MiniLM-L6-v2": "torch-bf16",
 }
 _ONNX_FILE = "model.onnx"
 _ONNX_OPSET = 17
@@ -70,7 +83,7 @@ class EmbedderConfig:
     passage_prefix: str = ""
     batch_size: int = 32  # most texts in one forward pass
     device: str | None = None  # None: CUDA when available, else CPU (torch backend only)
-    backend: str = "auto"  # "auto", "torch", "onnx" or "onnx-int8" (ONNX Runtime on CPU)
+    backend: str = "auto"  # "auto" or one of BACKENDS
     cache_dir: str | None = None  # ONNX exports; None: default_onnx_cache_dir()
     max_batch_tokens: int = 8192  # most padded tokens in one forward pass
 
@@ -212,9 +225,22 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def choose_backend(config: EmbedderConfig) -> str:
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def choose_backend(config: EmbedderConfig, *, bulk: bool = False) -> str:
     """The backend `config` runs on: its own unless "auto"; then torch on a GPU (the ONNX
-    backends run on CPU) or for a model whose pipeline the ONNX path does not reproduce,
+    backends run on CPU) or for a model whose pipeline the ONNX path does not reproduce;
+    for passages in `bulk` on a CPU with AMX, the model's entry in BULK_BACKENDS_ON_AMX;
     else the backend recorded for the model, else "onnx"."""
     if config.backend != "auto":
         return config.backend
@@ -223,10 +249,12 @@ def choose_backend(config: EmbedderConfig) -> str:
     folder = _model_folder(config.model)
     if folder is None or _pooling_of(folder) is None:
         return "torch"
+    if bulk and config.model in BULK_BACKENDS_ON_AMX and "amx_bf16" in _cpu_flags():
+        return BULK_BACKENDS_ON_AMX[config.model]
     return RECORDED_BACKENDS.get(config.model, "onnx")
 
 
-# ----- ONNX backends ------------------------------------------------------------------------
+# ----- Outside sentence-transformers: the ONNX and torch bf16 backends ----------------------------
 
 _POOLING_KEYS = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
                  "max": "pooling_mode_max_tokens"}
@@ -374,13 +402,14 @@ def _cpu_count() -> int:
         os.cpu_count() or 1
 
 
-class OnnxEmbedder(PrefixedEmbedder):
-    """The model's transformer through ONNX Runtime on CPU; tokenisation by its
-    tokenizer.json, pooling and normalisation in numpy (what its Pooling and Normalize
-    modules compute)."""
+class _TokenisedEmbedder(PrefixedEmbedder):
+    """A model's transformer run outside sentence-transformers: tokenisation by its
+    tokenizer.json, token states from the subclass's `_hidden`, pooling and normalisation
+    in numpy (what its Pooling and Normalize modules compute)."""
+
+    dimension: int  # set by the subclass once its model is loaded
 
     def __init__(self, config: EmbedderConfig, backend: str) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = _model_folder(config.model)
@@ -390,9 +419,7 @@ class OnnxEmbedder(PrefixedEmbedder):
                              "sentence-transformers model of Transformer, Pooling and "
                              "Normalize modules); use the torch backend")
         self.config, self.model_name, self.backend = config, config.model, backend
-        self._pooling = pooling
-        graph = export_onnx(folder, Path(config.cache_dir) if config.cache_dir
-                            else default_onnx_cache_dir(), quantize=backend == "onnx-int8")
+        self.folder, self._pooling = folder, pooling
         # Two copies of the tokenizer: counting sees the whole text, embedding the first
         # max_seq_length tokens (what the model reads). tokenizer.json may carry a fixed
         # padding and another truncation length from its export: both are reset.
@@ -402,17 +429,6 @@ class OnnxEmbedder(PrefixedEmbedder):
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(pooling.max_seq_length)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = _cpu_count()
-        options.inter_op_num_threads = 1
-        # Spinning workers wait for each other by burning CPU: on a machine whose cores
-        # other processes (the parsers, other workers) also want, that time is lost.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(graph), options,
-                                             providers=["CPUExecutionProvider"])
-        self._inputs = [i.name for i in self._session.get_inputs()]
-        self.dimension = int(self._session.get_outputs()[0].shape[-1])
         self._encode_guard = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
@@ -445,10 +461,67 @@ class OnnxEmbedder(PrefixedEmbedder):
             ids[row, :n], mask[row, :n], types[row, :n] = (
                 encoding.ids, encoding.attention_mask, encoding.type_ids)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = self._session.run(["last_hidden_state"],
-                                   {n: feeds[n] for n in self._inputs})[0]
-        vectors = _pool(hidden, mask, self._pooling.mode)
+        vectors = _pool(self._hidden(feeds), mask, self._pooling.mode)
         return unit_rows(vectors) if self._pooling.normalize else vectors
+
+    def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """(batch, tokens, dim) float32 token states for the padded `feeds`."""
+        raise NotImplementedError
+
+
+class OnnxEmbedder(_TokenisedEmbedder):
+    """The model's transformer through ONNX Runtime on CPU, fp32 or int8."""
+
+    def __init__(self, config: EmbedderConfig, backend: str) -> None:
+        import onnxruntime as ort
+
+        super().__init__(config, backend)
+        graph = export_onnx(self.folder, Path(config.cache_dir) if config.cache_dir
+                            else default_onnx_cache_dir(), quantize=backend == "onnx-int8")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
+        # Spinning workers wait for each other by burning CPU: on a machine whose cores
+        # other processes (the parsers, other workers) also want, that time is lost.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(graph), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self._session.run(["last_hidden_state"],
+                                 {n: feeds[n] for n in self._inputs})[0]
+
+
+class TorchBf16Embedder(_TokenisedEmbedder):
+    """The model's transformer through torch (transformers' model, not sentence-
+    transformers: half the import time) with its matrix products in bf16 (autocast: fp32
+    accumulation, layer norms and softmax stay fp32). Fast only where the CPU multiplies
+    bf16 natively (AMX); choose_backend() picks it for bulk passages there."""
+
+    def __init__(self, config: EmbedderConfig, backend: str = "torch-bf16") -> None:
+        import inspect
+
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
+
+        super().__init__(config, backend)
+        transformers_logging.disable_progress_bar()  # a bar per load, on the worker's log
+        self._torch = torch
+        self._model = AutoModel.from_pretrained(str(self.folder)).eval()
+        accepted = inspect.signature(self._model.forward).parameters
+        self._inputs = [n for n in _ONNX_INPUTS if n in accepted]
+        self.dimension = int(self._model.config.hidden_size)
+
+    def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            states = self._model(**{n: torch.from_numpy(feeds[n]) for n in self._inputs},
+                                 return_dict=True).last_hidden_state
+        return states.float().numpy()
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -471,14 +544,29 @@ def load_embedder(config: EmbedderConfig) -> TextEmbedder:
     backend = choose_backend(config)
     if backend == "torch":
         return TorchEmbedder(config)
+    if backend == "torch-bf16":
+        return TorchBf16Embedder(config)
     return OnnxEmbedder(config, backend)
 
 
-def get_embedder(config: EmbedderConfig | None = None) -> TextEmbedder:
-    """The process-wide embedder for `config` (loaded on first use, then reused)."""
-    return _load(config or EmbedderConfig())
+def get_embedder(config: EmbedderConfig | None = None, *, bulk: bool = False) -> TextEmbedder:
+    """The process-wide embedder for `config` (loaded on first use, then reused; threads
+    asking for one being loaded wait for it). `bulk`: for passages embedded many at once
+    (ingestion), which may take a faster backend than queries (choose_backend)."""
+    return _resolved(config or EmbedderConfig(), bulk=bulk)
 
 
 @functools.cache
+def _resolved(config: EmbedderConfig, *, bulk: bool) -> TextEmbedder:
+    return _load(dataclasses.replace(config, backend=choose_backend(config, bulk=bulk)))
+
+
+_loaded: dict[EmbedderConfig, TextEmbedder] = {}
+_loading = threading.Lock()
+
+
 def _load(config: EmbedderConfig) -> TextEmbedder:
-    return load_embedder(config)
+    with _loading:
+        if config not in _loaded:
+            _loaded[config] = load_embedder(config)
+        return _loaded[config]

@@ -368,7 +368,7 @@ MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
 # "onnx-int8" force one. Exported models are cached here.
 EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "auto")
 # retrieval.embedder.CHOICES, spelt out: importing it here would load numpy at start-up.
-EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+EMBEDDING_BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
     raise ImproperlyConfigured(
         f"CITEWISE_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "

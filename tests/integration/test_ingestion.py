@@ -227,6 +227,43 @@ def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_p
     assert seen[0] > 4 * seen[-1]
 
 
+def test_on_a_cpu_with_amx_passages_are_embedded_in_bf16_and_fp32_queries_find_them(
+        tmp_path, monkeypatch):
+    """Mocked: the CPU's feature flags (whether a machine has AMX is its draw); the model,
+    torch, both indexes and the search are real. Ingestion embeds the passages on the bulk
+    backend, a search embeds its query on the recorded one and still ranks them as it
+    would have."""
+    from citewise.knowledge import indexing
+    from retrieval import embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "_cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    monkeypatch.setattr(embedder_module, "_gpu_present", lambda: False)
+    embedder_module._resolved.cache_clear()  # choices made before the flags changed
+    backends: list[str] = []
+    embed_and_store = indexing.embed_and_store
+
+    def recording(embedder, chunks, *rest):
+        backends.append(embedder.backend)
+        return embed_and_store(embedder, chunks, *rest)
+
+    monkeypatch.setattr(indexing, "embed_and_store", recording)
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    (folder / "vpn.md").write_text(VPN_GUIDE, encoding="utf-8")
+    (folder / "printers.md").write_text(
+        "# Printers\n\nThe third-floor printer takes badge releases; toner is in room 3.12.\n",
+        encoding="utf-8")
+    try:
+        report, code = ingest_json(str(folder), "--kb", "amx", "--create", "--sync")
+        assert code == 0 and report["indexed"] == 2
+        assert set(backends) == {"torch-bf16"}
+        hits = search_json("Which client do I open to connect to the VPN?", "amx")["results"]
+        assert "WireGuard" in hits[0]["text"]
+        assert indexing.embedder_for(KnowledgeBase.objects.get(slug="amx")).backend == "onnx"
+    finally:
+        embedder_module._resolved.cache_clear()
+
+
 def test_ingest_without_sync_hands_the_folder_to_a_worker_and_reports_it_done(
         celery_worker, tmp_path, capsys):
     """Without --sync the command queues the files, waits for the worker and reports the

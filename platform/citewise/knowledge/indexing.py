@@ -51,10 +51,13 @@ def embedder_config(kb: KnowledgeBase) -> EmbedderConfig:
                           cache_dir=str(settings.ONNX_CACHE_DIR))
 
 
-def embedder_for(kb: KnowledgeBase, model: str | None = None) -> TextEmbedder:
-    """The knowledge base's embedder, or the one of `model` (a re-embedding's target)."""
+def embedder_for(kb: KnowledgeBase, model: str | None = None, *,
+                 bulk: bool = False) -> TextEmbedder:
+    """The knowledge base's embedder, or the one of `model` (a re-embedding's target);
+    `bulk` for its passages embedded many at once (retrieval.embedder.get_embedder)."""
     config = embedder_config(kb)
-    return get_embedder(dataclasses.replace(config, model=model) if model else config)
+    return get_embedder(dataclasses.replace(config, model=model) if model else config,
+                        bulk=bulk)
 
 
 def chunk_budget(kb: KnowledgeBase) -> int:
@@ -214,7 +217,7 @@ def embed_next(kb: KnowledgeBase, model: str, *,
     """Embed every chunk still without a `next_embedding` with `model`, batch by batch
     (a rerun resumes), calling `heartbeat` after each batch; returns how many it
     embedded. The served index is untouched."""
-    embedder = embedder_for(kb, model)
+    embedder = embedder_for(kb, model, bulk=True)
     done = 0
     while batch := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
                         .only("pk", "text")[:settings.EMBED_BATCH_SIZE]):

@@ -17,6 +17,7 @@ killed, finishes the work without duplicates:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -189,6 +190,8 @@ def ingest_many(document_ids: Iterable[int], *, task_id: str = "", worker: str =
                 if group and _model_of(group[0]) != _model_of(work):
                     _finish_group(group, finished)
                     group = []
+                if not group:
+                    _load_embedder_in_background(work)
                 group.append(work)
             if _chunk_count(group) >= INDEX_TOGETHER:
                 _finish_group(group, finished)
@@ -261,6 +264,22 @@ def _begin(document_id: int, parser: ThreadPoolExecutor, task_id: str,
     return _Work(document, attempt, parsing)
 
 
+def _load_embedder_in_background(work: _Work) -> None:
+    """Load the embedder of the group `work` opens in a daemon thread while the group's
+    other documents are parsed and chunked (the bf16 backend imports torch: seconds); the
+    group's embedding then finds it loaded, or waits for the load under way. Nothing to
+    do, and the thread ends at once, when it is loaded already."""
+    kb = work.document.knowledge_base
+
+    def load() -> None:
+        try:
+            indexing.embedder_for(kb, bulk=True)
+        except Exception:  # the group's embedding loads it again and fails with the error
+            logger.debug("loading %s's embedder ahead failed", kb.slug, exc_info=True)
+
+    threading.Thread(target=load, name="embedder-load", daemon=True).start()
+
+
 def _model_of(work: _Work) -> tuple[int, str]:
     kb = work.document.knowledge_base
     return kb.pk, kb.embedding_model
@@ -306,7 +325,7 @@ def _embed_group(group: list[_Work]) -> None:
                 Document.objects.filter(pk=pk).update(
                     progress=round(_embedding_progress(done[pk], totals[pk]), 3))
 
-        embedder = indexing.embedder_for(alive[0].document.knowledge_base)
+        embedder = indexing.embedder_for(alive[0].document.knowledge_base, bulk=True)
         _embed_chunks(embedder, pending, settings.EMBED_BATCH_SIZE, progressed)
     _share(alive, "embed", time.perf_counter() - began, sizes)
 
@@ -426,7 +445,7 @@ def _parse_and_chunk(document: Document, timings: dict[str, float],
 
 
 def _embed_pending(document: Document) -> None:
-    embedder = indexing.embedder_for(document.knowledge_base)
+    embedder = indexing.embedder_for(document.knowledge_base, bulk=True)
     total = document.chunks.count()
     pending = list(document.chunks.filter(embedding=None).only("pk", "text", "token_count"))
     done = total - len(pending)

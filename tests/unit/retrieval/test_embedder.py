@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -77,7 +79,8 @@ def test_backend_defaults_to_auto_and_the_config_stays_hashable():
 
 @pytest.mark.parametrize("name", ["tensorrt", "ONNX", "onnx_int8", ""])
 def test_an_unknown_backend_is_refused_with_the_allowed_values(name):
-    with pytest.raises(ValueError, match="allowed values: auto, torch, onnx, onnx-int8"):
+    with pytest.raises(ValueError,
+                       match="allowed values: auto, torch, torch-bf16, onnx, onnx-int8"):
         EmbedderConfig(backend=name)
 
 
@@ -108,7 +111,7 @@ def test_a_model_with_no_recorded_choice_runs_on_onnx_fp32(no_gpu, tmp_path):
     assert choose_backend(EmbedderConfig(model=str(copy))) == "torch"
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["torch", "torch-bf16", "onnx", "onnx-int8"])
 def test_a_configured_backend_overrides_the_recorded_choice(no_gpu, backend):
     assert choose_backend(EmbedderConfig(backend=backend)) == backend
 
@@ -117,6 +120,61 @@ def test_auto_stays_on_torch_where_a_gpu_is_present(monkeypatch):
     monkeypatch.setattr(embedder_module, "_gpu_present", lambda: True)
     assert choose_backend(EmbedderConfig()) == "torch"
     assert choose_backend(EmbedderConfig(device="cpu")) == RECORDED_BACKENDS["all-MiniLM-L6-v2"]
+
+
+@pytest.fixture
+def cpu_flags(monkeypatch, no_gpu):
+    """Mocked: the CPU's feature flags (whether a machine has AMX is its draw, not the
+    test's); each test's choices are made afresh and forgotten after it."""
+    flags: set[str] = set()
+    monkeypatch.setattr(embedder_module, "_cpu_flags", lambda: flags)
+    embedder_module._resolved.cache_clear()
+    yield flags
+    embedder_module._resolved.cache_clear()
+
+
+def test_bulk_passages_take_bf16_on_a_cpu_with_amx_and_queries_never(cpu_flags, tmp_path):
+    recorded = RECORDED_BACKENDS["all-MiniLM-L6-v2"]
+    assert choose_backend(EmbedderConfig(), bulk=True) == recorded  # no AMX: as queries
+    cpu_flags.update({"avx512f", "avx512_bf16"})  # bf16 instructions without AMX's tiles
+    assert choose_backend(EmbedderConfig(), bulk=True) == recorded
+    cpu_flags.add("amx_bf16")
+    assert choose_backend(EmbedderConfig(), bulk=True) == "torch-bf16"
+    assert choose_backend(EmbedderConfig()) == recorded  # a query never loads torch
+    assert choose_backend(EmbedderConfig(backend="onnx"), bulk=True) == "onnx"  # configured
+    # A model not measured in bf16 keeps its backend for passages too.
+    copy = tmp_path / "unmeasured"
+    shutil.copytree(resolve_model_path("all-MiniLM-L6-v2"), copy)
+    assert choose_backend(EmbedderConfig(model=str(copy)), bulk=True) == "onnx"
+
+
+def test_queries_and_bulk_passages_share_the_loaded_model_where_the_choice_agrees(
+        cpu_flags):
+    assert get_embedder(bulk=True) is get_embedder()
+    cpu_flags.add("amx_bf16")
+    embedder_module._resolved.cache_clear()
+    bulk = get_embedder(bulk=True)
+    assert bulk.backend == "torch-bf16" and bulk is not get_embedder()
+
+
+def test_threads_asking_for_a_model_being_loaded_wait_for_that_one_load(monkeypatch,
+                                                                        onnx_cache):
+    """Ingestion loads a group's embedder ahead in a thread; a search or the group's
+    embedding asking meanwhile must not load a second copy."""
+    loads: list[EmbedderConfig] = []
+    load = embedder_module.load_embedder
+
+    def slow_counted_load(config):
+        loads.append(config)
+        time.sleep(0.3)  # a load long enough for every thread to ask during it
+        return load(config)
+
+    monkeypatch.setattr(embedder_module, "load_embedder", slow_counted_load)
+    config = EmbedderConfig(backend="onnx", cache_dir=str(onnx_cache), batch_size=7)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        embedders = list(pool.map(lambda _: get_embedder(config), range(4)))
+    assert len(loads) == 1
+    assert all(e is embedders[0] for e in embedders)
 
 
 def test_the_default_embedder_runs_on_the_recorded_backend(embedder, no_gpu):
@@ -196,6 +254,19 @@ def test_onnx_export_is_reused_not_redone(onnx_cache):
     load_embedder(config)  # a fresh load, as in another worker process
     assert graph.stat().st_mtime_ns == before
     assert [p.name for p in onnx_cache.rglob("*") if p.name.startswith(".")] == []
+
+
+def test_bf16_backend_gives_torchs_vectors_within_rounding(torch_embedder):
+    bf16 = get_embedder(EmbedderConfig(backend="torch-bf16"))
+    vectors = bf16.embed_passages(SENTENCES)
+    assert vectors.shape == (len(SENTENCES), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    # bf16 products with fp32 accumulation: far closer than int8 (whose minimum on real
+    # passages is about 0.987), so stored passages and fp32 queries still meet.
+    assert _cosines(vectors, torch_embedder.embed_passages(SENTENCES)).min() > 0.9995
+    assert bf16.count_tokens(SENTENCES[3]) == torch_embedder.count_tokens(SENTENCES[3])
+    assert bf16.max_tokens == torch_embedder.max_tokens
+    assert bf16.embed_passages([]).shape == (0, 384)
 
 
 def test_int8_backend_stays_close_to_torch(torch_embedder, onnx_cache):
