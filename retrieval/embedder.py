@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -501,14 +502,12 @@ class TorchBf16Embedder(_TokenisedEmbedder):
     accumulation, layer norms and softmax stay fp32). Fast only where the CPU multiplies
     bf16 natively (AMX); choose_backend() picks it for bulk passages there."""
 
-    def __init__(self, config: EmbedderConfig, backend: str = "torch-bf16") -> None:
-        import inspect
-
+    def __init__(self, config: EmbedderConfig) -> None:
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as transformers_logging
 
-        super().__init__(config, backend)
+        super().__init__(config, "torch-bf16")
         transformers_logging.disable_progress_bar()  # a bar per load, on the worker's log
         self._torch = torch
         self._model = AutoModel.from_pretrained(str(self.folder)).eval()
