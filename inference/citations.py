@@ -17,13 +17,18 @@ from dataclasses import dataclass
 
 from inference.backends.base import Delta
 from inference.sources import Source
+from textproc.sentences import (
+    MARKER_CLOSERS,
+    MARKER_INNER,
+    MARKER_OPENERS,
+    MARKER_RANGE_DASHES,
+)
 
-_OPEN = "[［【"
-_CHARS = r"\s\d０-９,，、\-–—~～"
-_FULL = re.compile(rf"[\[［【]([{_CHARS}]*)[\]］】]")
-_PARTIAL = re.compile(rf"[\[［【][{_CHARS}]*\Z")
+_OPEN = rf"[{re.escape(MARKER_OPENERS)}]"
+_FULL = re.compile(rf"{_OPEN}([{MARKER_INNER}]*)[{re.escape(MARKER_CLOSERS)}]")
+_PARTIAL = re.compile(rf"{_OPEN}[{MARKER_INNER}]*\Z")
 _NUMBER = re.compile(r"\d+")
-_RANGE = re.compile(r"(\d+)\s*[-–—~～]\s*(\d+)")
+_RANGE = re.compile(rf"(\d+)\s*[{MARKER_RANGE_DASHES}]\s*(\d+)")
 MAX_MARKER_CHARS = 40
 MAX_RANGE = 20  # [1-200] is not a citation range anyone means
 
@@ -138,7 +143,7 @@ class CitationParser:
             ch = text[k]
             if ch == "`":
                 ticks += 1
-            elif ch in _OPEN and ticks % 2 == 0:
+            elif ch in MARKER_OPENERS and ticks % 2 == 0:
                 return k
         return -1
 

@@ -58,8 +58,16 @@ _STOPS = ".?!\u2026\uff0e"
 _CANDIDATE = re.compile(
     rf"\n|[{_FULL_WIDTH_STOPS}{_STOPS}]+[{re.escape(_CLOSERS)}]*"
 )
+# A citation marker of an answer ("[1]", "[1, 3]", "[2-4]", full-width "［１］", "【1】",
+# "[1～3]"): its brackets, and the digits and separators inside. One definition for the
+# splitter, the verifier and the answer stream's parser (inference.citations).
+MARKER_OPENERS = "[\uff3b\u3010"
+MARKER_CLOSERS = "]\uff3d\u3011"
+MARKER_RANGE_DASHES = "\\-\u2013\u2014~\uff5e"  # escaped for a character class
+MARKER_INNER = rf"\s\d\uff10-\uff19,\uff0c\u3001{MARKER_RANGE_DASHES}"
+_MARKER = rf"[{re.escape(MARKER_OPENERS)}][{MARKER_INNER}]+[{re.escape(MARKER_CLOSERS)}]"
 # A citation marker right after the punctuation belongs to the sentence before it.
-_MARKER_AFTER = re.compile(r"(?:[ \t]*[\[［【][\s\d０-９,，、\-–—~]+[\]］】])+")
+_MARKER_AFTER = re.compile(rf"(?:[ \t]*{_MARKER})+")
 _DATE = re.compile(r"(?:\d{4}|[\u2019']\d{2})\. ?\d{1,2}\. ?\d{1,2}\.?")
 _LIST_NUMBER = re.compile(r"\d{1,3}|[ivxlcIVXLC]{1,4}")
 _ELLIPSIS = re.compile(r"\.{2,}|\u2026")
@@ -73,10 +81,8 @@ _OPEN_ENDS = frozenset(",;:\uff0c\uff1b\uff1a\u3001")
 _ITEM_ENDS = frozenset(",;\uff0c\uff1b\u3001")
 _CONTINUED = "\\"  # a shell command's line continuation
 _LEAD_IN_ENDS = frozenset(":\uff1a")
-# A citation marker of an answer ("[1]", "[1, 3]", "[2-4]", full-width "［１］", "【1】"),
-# with the space before it; the verifier strips the same.
-CITATION_MARKER = (r"\s*[\[\uff3b\u3010]"
-                   r"[\s\d\uff10-\uff19,\uff0c\u3001\-\u2013\u2014~\uff5e]+[\]\uff3d\u3011]")
+# A citation marker with the space before it; the verifier strips the same.
+CITATION_MARKER = rf"\s*{_MARKER}"
 # A citation marker closing an answer's line ("2. switch over. [1]") is not its text.
 _ENDING_CHARS = 120
 _MARKER_TAIL = re.compile(rf"(?:{CITATION_MARKER})+$")

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from inference.citations import parse_citations
+from inference.sources import Source
 from inference.verify import Verifier
 from ingestion.blocks import Block, ParsedDocument
 from ingestion.chunker import chunk_document
@@ -75,6 +77,20 @@ def test_citation_markers_stay_with_their_sentence():
     assert [s.text for s in spans] == ["Paris is the capital. [1]", "It is old [2].",
                                        "Version 3.11 is out.【3】"]
     assert all(text[s.start:s.end] == s.text for s in spans)
+
+
+@pytest.mark.parametrize("marker", ["[1～2]", "［１～２］", "【1, 2】", "[1–2]"])
+def test_a_marker_written_with_any_range_sign_the_parser_reads_stays_with_its_sentence(
+        marker):
+    """The splitter and the answer's citation parser read one marker alphabet: a range
+    with the full-width tilde Korean and Japanese answers write is cited by the sentence
+    before it, not read as the start of the next one."""
+    text = f"연차는 3일 전에 신청한다. {marker} 이월은 3월까지다. [3]"
+    assert split_sentences(text) == [f"연차는 3일 전에 신청한다. {marker}", "이월은 3월까지다. [3]"]
+    sources = [Source(n=n, chunk_id=n, title=f"Doc {n}", document=f"doc{n}.md", page=None,
+                      heading_path=(), text=f"text {n}", score=1.0) for n in (1, 2, 3)]
+    _, citations, _ = parse_citations(f"연차는 신청한다. {marker}", sources)
+    assert [c.numbers for c in citations] == [(1, 2)]
 
 
 def test_a_line_break_ends_a_heading_or_a_korean_line_without_a_stop():
