@@ -212,12 +212,15 @@ class HybridSearcher:
 
     def _finish(self, query: str, results: list[SearchResult], options: SearchOptions,
                 texts: TextLookup | None) -> list[SearchResult]:
-        window = max(options.k, options.rerank_candidates if self.reranker else 0)
+        names = asked_names(query) if texts is not None else []
+        # The reranker, and a question naming code (whose passage defining the name comes
+        # first), look rerank_candidates deep: the first results do not depend on k.
+        deep = self.reranker is not None or bool(names)
+        window = max(options.k, options.rerank_candidates if deep else 0)
         found: dict[Key, str] = {}
         if texts is not None and options.dedupe_threshold is not None:
             results, found = self._deduped(results, window, texts, options.dedupe_threshold)
-        if texts is not None and (names := asked_names(query)) and \
-                not self._names_a_section(results):
+        if texts is not None and names and not self._names_a_section(results):
             with self.timer("definitions"):
                 results = _definitions_first(results, window, names, found, texts)
         if self.reranker is not None and texts is not None:

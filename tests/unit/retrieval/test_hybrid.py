@@ -235,6 +235,27 @@ def test_a_question_naming_code_gets_the_passage_defining_it_first(embedder, tmp
     assert searcher.search(question, refs("ops"), texts=lookup)[0].chunk_id == 43
 
 
+def test_the_passage_defining_a_name_comes_first_however_few_passages_are_asked_for(
+        embedder, tmp_path):
+    """The answer step asks for six passages, the search page for ten: a definition
+    ranked below the k asked for was never seen, and the same question's first passage
+    changed with k (the demo's "What does /readyz report?" quoted a passage that only
+    mentions /readyz)."""
+    vectors, lexical = _indexed(tmp_path, embedder, "ops", PROBES)
+    searcher = HybridSearcher(vectors, lexical)
+
+    def lookup(keys):
+        return {key: PROBES[key[1]] for key in keys}
+
+    question = "What does /readyz report?"
+    assert searcher.search(question, refs("ops"), options=SearchOptions(k=3))[-1].chunk_id \
+        == 43  # by fusion alone the definition is last of three
+    for k in (1, 2, 3):
+        found = searcher.search(question, refs("ops"), options=SearchOptions(k=k),
+                                texts=lookup)
+        assert [r.chunk_id for r in found][:1] == [43] and len(found) == k
+
+
 
 REMOTE = {  # the answer's section has an unrelated heading; another's shares three words
     41: ("Detaching sessions", "Suddenly you need to leave your terminal, but you do not want "
