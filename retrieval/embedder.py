@@ -9,15 +9,15 @@ once (fp32, or dynamically quantised to int8) into a cache folder and reused aft
 The ONNX backends tokenise with the model's own tokenizer.json (the `tokenizers` library)
 and pool and normalise in numpy, so once the graph is cached neither torch nor
 transformers is imported (loading them cost seconds in every cold process); token counts
-(and so chunking) are identical whatever the backend. "torch-bf16" runs the same
-transformer through torch with bf16 matrix products (autocast), tokenising and pooling as
-the ONNX backends do. "auto" (the default) takes the backend recorded for the model
+(and so chunking) are identical whatever the backend. "openvino-bf16" runs the same
+exported graph through OpenVINO with bf16 matrix products, tokenising and pooling as the
+ONNX backends do. "auto" (the default) takes the backend recorded for the model
 (RECORDED_BACKENDS: the fastest at equal retrieval quality, measured in
 benchmarks/RESULTS.md), else "onnx" on CPU (the same vectors as torch), else torch where a
 GPU is present or the model's pipeline is not one the ONNX path reproduces. Passages
 embedded in bulk (get_embedder(..., bulk=True): ingestion, re-embedding) take bf16 instead
-on a CPU with AMX where the model is recorded as equal in bf16 (BULK_BACKENDS_ON_AMX);
-queries stay on the recorded backend, so answering never loads torch.
+on a CPU that multiplies bf16 natively, where the model is recorded as equal in bf16
+(BULK_BACKENDS_ON_BF16_CPUS); queries stay on the recorded backend.
 
 Passages are embedded longest first in batches sized by tokens (max_batch_tokens padded
 tokens per forward pass, at most batch_size texts): a batch of short passages is not padded
@@ -29,12 +29,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import inspect
 import json
 import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -49,7 +49,7 @@ import numpy as np
 # default model loads with no network (model hubs are unreachable on-premises).
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
-BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-bf16")
 CHOICES = ("auto", *BACKENDS)
 # The fastest backend at equal retrieval quality, per model, measured on this kind of CPU
 # (benchmarks/RESULTS.md, "Embedding backend per model"). A model not listed gets "onnx":
@@ -62,13 +62,15 @@ RECORDED_BACKENDS = {
     "all-MiniLM-L6-v2": "onnx",
     "sentence-transformers/all-MiniLM-L6-v2": "onnx",
 }
-# Passages in bulk on a CPU with AMX (bf16 tiles): bf16 products with fp32 accumulation,
-# about twice ONNX fp32's speed there, vectors at cosine >= 0.99997 to fp32's, retrieval
-# equal on every eval set and answers equal but one (benchmarks/RESULTS.md, "bf16 passages
-# on AMX"). Without AMX torch's bf16 is emulated or unmeasured: the recorded backend stays.
-BULK_BACKENDS_ON_AMX = {
-    "all-MiniLM-L6-v2": "torch-bf16",
-    "sentence-transformers/all-MiniLM-L6-v2": "torch-bf16",
+# Passages in bulk on a CPU with bf16 dot products (BF16_CPU_FLAGS: Intel's AMX tiles,
+# AVX-512 BF16 on AMD Zen 4 and later): the exported graph run by OpenVINO in bf16, ~2x ONNX
+# fp32's speed, vectors at cosine >= 0.99997 to fp32's, retrieval equal on every eval set
+# and answers equal but two (benchmarks/RESULTS.md, "bf16 passages through OpenVINO", "bf16
+# passages on AMX"). Without bf16 products it would be emulated: the recorded backend stays.
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+BULK_BACKENDS_ON_BF16_CPUS = {
+    "all-MiniLM-L6-v2": "openvino-bf16",
+    "sentence-transformers/all-MiniLM-L6-v2": "openvino-bf16",
 }
 _ONNX_FILE = "model.onnx"
 _ONNX_OPSET = 17
@@ -241,7 +243,8 @@ def _cpu_flags() -> set[str]:
 def choose_backend(config: EmbedderConfig, *, bulk: bool = False) -> str:
     """The backend `config` runs on: its own unless "auto"; then torch on a GPU (the ONNX
     backends run on CPU) or for a model whose pipeline the ONNX path does not reproduce;
-    for passages in `bulk` on a CPU with AMX, the model's entry in BULK_BACKENDS_ON_AMX;
+    for passages in `bulk` on a CPU with one of BF16_CPU_FLAGS, the model's entry in
+    BULK_BACKENDS_ON_BF16_CPUS;
     else the backend recorded for the model, else "onnx"."""
     if config.backend != "auto":
         return config.backend
@@ -250,8 +253,8 @@ def choose_backend(config: EmbedderConfig, *, bulk: bool = False) -> str:
     folder = _model_folder(config.model)
     if folder is None or _pooling_of(folder) is None:
         return "torch"
-    if bulk and config.model in BULK_BACKENDS_ON_AMX and "amx_bf16" in _cpu_flags():
-        return BULK_BACKENDS_ON_AMX[config.model]
+    if bulk and config.model in BULK_BACKENDS_ON_BF16_CPUS and BF16_CPU_FLAGS & _cpu_flags():
+        return BULK_BACKENDS_ON_BF16_CPUS[config.model]
     return RECORDED_BACKENDS.get(config.model, "onnx")
 
 
@@ -496,31 +499,43 @@ class OnnxEmbedder(_TokenisedEmbedder):
                                  {n: feeds[n] for n in self._inputs})[0]
 
 
-class TorchBf16Embedder(_TokenisedEmbedder):
-    """The model's transformer through torch (transformers' model, not sentence-
-    transformers: half the import time) with its matrix products in bf16 (autocast: fp32
-    accumulation, layer norms and softmax stay fp32). Fast only where the CPU multiplies
-    bf16 natively (AMX); choose_backend() picks it for bulk passages there."""
+def _openvino() -> Any:
+    """The openvino package, imported without its usage statistics. `import openvino`
+    imports its model-conversion tools, which start the openvino_telemetry client: it
+    writes a client id under ~/intel and reports the import to Google Analytics unless a
+    consent file there says no. Where that package cannot be imported the tools use their
+    own no-op stub, so it is made unimportable first (None in sys.modules: Python's way
+    of marking a module as absent). Citewise's data and its use stay inside."""
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino
+
+    return openvino
+
+
+class OpenVinoBf16Embedder(_TokenisedEmbedder):
+    """The exported ONNX graph (the "onnx" backend's) compiled by OpenVINO for the CPU with
+    bf16 inference precision: its matrix products in bf16, accumulated in fp32. Loads in
+    under a second (no torch). Needs a CPU that multiplies bf16 natively (AMX, AVX-512
+    BF16); choose_backend() picks it for bulk passages there. Raises ValueError on a CPU
+    without (OpenVINO would run it in fp32 under this backend's name)."""
 
     def __init__(self, config: EmbedderConfig) -> None:
-        import torch
-        from transformers import AutoModel
-        from transformers.utils import logging as transformers_logging
-
-        super().__init__(config, "torch-bf16")
-        transformers_logging.disable_progress_bar()  # a bar per load, on the worker's log
-        self._torch = torch
-        self._model = AutoModel.from_pretrained(str(self.folder)).eval()
-        accepted = inspect.signature(self._model.forward).parameters
-        self._inputs = [n for n in _ONNX_INPUTS if n in accepted]
-        self.dimension = int(self._model.config.hidden_size)
+        super().__init__(config, "openvino-bf16")
+        core = _openvino().Core()
+        if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise ValueError("the openvino-bf16 backend needs a CPU with bf16 products "
+                             "(AMX or AVX-512 BF16); this one has none: use onnx")
+        graph = export_onnx(self.folder, Path(config.cache_dir) if config.cache_dir
+                            else default_onnx_cache_dir(), quantize=False)
+        self._compiled = core.compile_model(str(graph), "CPU", {
+            "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": _cpu_count()})
+        self._inputs = [port.get_any_name() for port in self._compiled.inputs]
+        self.dimension = int(self._compiled.outputs[0].get_partial_shape()[-1].get_length())
 
     def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        torch = self._torch
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            states = self._model(**{n: torch.from_numpy(feeds[n]) for n in self._inputs},
-                                 return_dict=True).last_hidden_state
-        return states.float().numpy()
+        return self._compiled({n: feeds[n] for n in self._inputs})[0]
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -543,8 +558,8 @@ def load_embedder(config: EmbedderConfig) -> TextEmbedder:
     backend = choose_backend(config)
     if backend == "torch":
         return TorchEmbedder(config)
-    if backend == "torch-bf16":
-        return TorchBf16Embedder(config)
+    if backend == "openvino-bf16":
+        return OpenVinoBf16Embedder(config)
     return OnnxEmbedder(config, backend)
 
 

@@ -365,11 +365,11 @@ MILVUS_INDEX_TYPE = env_str("CITEWISE_MILVUS_INDEX_TYPE", "FLAT")
 # "auto": the backend recorded for the model as the fastest at equal quality (onnx, i.e.
 # fp32, for all-MiniLM-L6-v2 on CPU), "onnx" for other models on CPU, torch on a GPU
 # (retrieval.embedder.choose_backend; benchmarks/RESULTS.md); for passages in bulk on a CPU
-# with AMX, "torch-bf16". "torch", "torch-bf16", "onnx" or "onnx-int8" force one for
-# everything. Exported models are cached here.
+# with bf16 products (AMX, AVX-512 BF16), "openvino-bf16". "torch", "onnx", "onnx-int8" or
+# "openvino-bf16" force one for everything. Exported models are cached here.
 EMBEDDING_BACKEND = env_str("CITEWISE_EMBEDDING_BACKEND", "auto")
 # retrieval.embedder.CHOICES, spelt out: importing it here would load numpy at start-up.
-EMBEDDING_BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino-bf16")
 if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
     raise ImproperlyConfigured(
         f"CITEWISE_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "

@@ -227,12 +227,12 @@ def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_p
     assert seen[0] > 4 * seen[-1]
 
 
-def test_on_a_cpu_with_amx_passages_are_embedded_in_bf16_and_fp32_queries_find_them(
+def test_on_a_cpu_with_bf16_products_passages_are_embedded_in_bf16_and_fp32_queries_find_them(
         tmp_path, monkeypatch):
-    """Mocked: the CPU's feature flags (whether a machine has AMX is its draw); the model,
-    torch, both indexes and the search are real. Ingestion embeds the passages on the bulk
-    backend, a search embeds its query on the recorded one and still ranks them as it
-    would have."""
+    """Mocked: the CPU's feature flags (whether a machine multiplies bf16 natively is its
+    draw); the model, torch, both indexes and the search are real. Ingestion embeds the
+    passages on the bulk backend, a search embeds its query on the recorded one and still
+    ranks them as it would have."""
     from citewise.knowledge import indexing
     from retrieval import embedder as embedder_module
 
@@ -256,7 +256,7 @@ def test_on_a_cpu_with_amx_passages_are_embedded_in_bf16_and_fp32_queries_find_t
     try:
         report, code = ingest_json(str(folder), "--kb", "amx", "--create", "--sync")
         assert code == 0 and report["indexed"] == 2
-        assert set(backends) == {"torch-bf16"}
+        assert set(backends) == {"openvino-bf16"}
         hits = search_json("Which client do I open to connect to the VPN?", "amx")["results"]
         assert "WireGuard" in hits[0]["text"]
         assert indexing.embedder_for(KnowledgeBase.objects.get(slug="amx")).backend == "onnx"

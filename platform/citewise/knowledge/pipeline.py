@@ -266,9 +266,10 @@ def _begin(document_id: int, parser: ThreadPoolExecutor, task_id: str,
 
 def _load_embedder_in_background(work: _Work) -> None:
     """Load the embedder of the group `work` opens in a daemon thread while the group's
-    other documents are parsed and chunked (the bf16 backend imports torch: seconds); the
-    group's embedding then finds it loaded, or waits for the load under way. Nothing to
-    do, and the thread ends at once, when it is loaded already."""
+    other documents are parsed and chunked (exporting a model's graph on its first use
+    takes a minute, compiling the bf16 one most of a second); the group's embedding then
+    finds it loaded, or waits for the load under way. Nothing to do, and the thread ends
+    at once, when it is loaded already."""
     kb = work.document.knowledge_base
 
     def load() -> None:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,8 @@ from retrieval.embedder import (
     resolve_model_path,
     token_batches,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_default_model_loads_offline_and_returns_normalised_float32(embedder):
@@ -80,7 +86,7 @@ def test_backend_defaults_to_auto_and_the_config_stays_hashable():
 @pytest.mark.parametrize("name", ["tensorrt", "ONNX", "onnx_int8", ""])
 def test_an_unknown_backend_is_refused_with_the_allowed_values(name):
     with pytest.raises(ValueError,
-                       match="allowed values: auto, torch, torch-bf16, onnx, onnx-int8"):
+                       match="allowed values: auto, torch, onnx, onnx-int8, openvino-bf16"):
         EmbedderConfig(backend=name)
 
 
@@ -111,7 +117,7 @@ def test_a_model_with_no_recorded_choice_runs_on_onnx_fp32(no_gpu, tmp_path):
     assert choose_backend(EmbedderConfig(model=str(copy))) == "torch"
 
 
-@pytest.mark.parametrize("backend", ["torch", "torch-bf16", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8", "openvino-bf16"])
 def test_a_configured_backend_overrides_the_recorded_choice(no_gpu, backend):
     assert choose_backend(EmbedderConfig(backend=backend)) == backend
 
@@ -124,8 +130,8 @@ def test_auto_stays_on_torch_where_a_gpu_is_present(monkeypatch):
 
 @pytest.fixture
 def cpu_flags(monkeypatch, no_gpu):
-    """Mocked: the CPU's feature flags (whether a machine has AMX is its draw, not the
-    test's); each test's choices are made afresh and forgotten after it."""
+    """Mocked: the CPU's feature flags (whether a machine multiplies bf16 natively is its
+    draw, not the test's); each test's choices are made afresh and forgotten after it."""
     flags: set[str] = set()
     monkeypatch.setattr(embedder_module, "_cpu_flags", lambda: flags)
     embedder_module._resolved.cache_clear()
@@ -133,13 +139,15 @@ def cpu_flags(monkeypatch, no_gpu):
     embedder_module._resolved.cache_clear()
 
 
-def test_bulk_passages_take_bf16_on_a_cpu_with_amx_and_queries_never(cpu_flags, tmp_path):
+@pytest.mark.parametrize("bf16_flag", ["amx_bf16", "avx512_bf16"])
+def test_bulk_passages_take_bf16_on_a_cpu_with_bf16_products_and_queries_never(
+        cpu_flags, tmp_path, bf16_flag):
     recorded = RECORDED_BACKENDS["all-MiniLM-L6-v2"]
-    assert choose_backend(EmbedderConfig(), bulk=True) == recorded  # no AMX: as queries
-    cpu_flags.update({"avx512f", "avx512_bf16"})  # bf16 instructions without AMX's tiles
+    assert choose_backend(EmbedderConfig(), bulk=True) == recorded  # no bf16: as queries
+    cpu_flags.update({"avx2", "avx512f", "avx512_vnni"})  # AVX-512 without bf16 products
     assert choose_backend(EmbedderConfig(), bulk=True) == recorded
-    cpu_flags.add("amx_bf16")
-    assert choose_backend(EmbedderConfig(), bulk=True) == "torch-bf16"
+    cpu_flags.add(bf16_flag)
+    assert choose_backend(EmbedderConfig(), bulk=True) == "openvino-bf16"
     assert choose_backend(EmbedderConfig()) == recorded  # a query never loads torch
     assert choose_backend(EmbedderConfig(backend="onnx"), bulk=True) == "onnx"  # configured
     # A model not measured in bf16 keeps its backend for passages too.
@@ -154,7 +162,7 @@ def test_queries_and_bulk_passages_share_the_loaded_model_where_the_choice_agree
     cpu_flags.add("amx_bf16")
     embedder_module._resolved.cache_clear()
     bulk = get_embedder(bulk=True)
-    assert bulk.backend == "torch-bf16" and bulk is not get_embedder()
+    assert bulk.backend == "openvino-bf16" and bulk is not get_embedder()
 
 
 def test_threads_asking_for_a_model_being_loaded_wait_for_that_one_load(monkeypatch,
@@ -256,8 +264,13 @@ def test_onnx_export_is_reused_not_redone(onnx_cache):
     assert [p.name for p in onnx_cache.rglob("*") if p.name.startswith(".")] == []
 
 
-def test_bf16_backend_gives_torchs_vectors_within_rounding(torch_embedder):
-    bf16 = get_embedder(EmbedderConfig(backend="torch-bf16"))
+def test_bf16_backend_gives_torchs_vectors_within_rounding(torch_embedder, onnx_cache):
+    config = EmbedderConfig(backend="openvino-bf16", cache_dir=str(onnx_cache))
+    if not embedder_module.BF16_CPU_FLAGS & embedder_module._cpu_flags():
+        with pytest.raises(ValueError, match="needs a CPU with bf16 products"):
+            load_embedder(config)  # it would run fp32 under the bf16 backend's name
+        return
+    bf16 = load_embedder(config)
     vectors = bf16.embed_passages(SENTENCES)
     assert vectors.shape == (len(SENTENCES), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
@@ -267,6 +280,32 @@ def test_bf16_backend_gives_torchs_vectors_within_rounding(torch_embedder):
     assert bf16.count_tokens(SENTENCES[3]) == torch_embedder.count_tokens(SENTENCES[3])
     assert bf16.max_tokens == torch_embedder.max_tokens
     assert bf16.embed_passages([]).shape == (0, 384)
+
+
+def test_the_openvino_backend_never_starts_openvinos_usage_statistics(onnx_cache, tmp_path):
+    """`import openvino` starts a telemetry client (openvino_telemetry) that writes a
+    client id under ~/intel and reports the import to Google Analytics; Citewise's data
+    and its use stay inside. A fresh interpreter (the import happens once per process),
+    with a home folder of its own, loads the backend and embeds."""
+    pytest.importorskip("openvino")
+    script = (
+        "import sys\n"
+        "from retrieval.embedder import EmbedderConfig, load_embedder\n"
+        f"config = EmbedderConfig(backend='openvino-bf16', cache_dir={str(onnx_cache)!r})\n"
+        "try:\n"
+        "    load_embedder(config).embed_passages(['The printer is on the third floor.'])\n"
+        "except ValueError:\n"  # a CPU without bf16 products: refused after the import
+        "    pass\n"
+        "assert 'openvino' in sys.modules\n"
+        "print(sys.modules['openvino.tools.ovc.telemetry_utils'].tm.__name__)\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "HOME": str(home), "CI": ""},
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[-1] == "openvino.tools.ovc.telemetry_stub"
+    assert list(home.iterdir()) == []  # no ~/intel/openvino_ga_cid, no stats
 
 
 def test_int8_backend_stays_close_to_torch(torch_embedder, onnx_cache):
