@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from io import BytesIO, StringIO
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -198,20 +199,21 @@ def test_a_worker_indexes_a_folder_of_uploads_together(celery_worker):
     assert Chunk.objects.filter(document_id__in=ids).count() == 6
 
 
-def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_path,
-                                                                          monkeypatch):
-    """A forward pass pads its texts to the longest one: the chunks of the documents
-    ingested together reach the embedder longest first, whatever their documents' order,
-    and each is embedded exactly once."""
-    from citewise.knowledge import indexing
-
-    folder = tmp_path / "mixed"
+def _short_and_long_notes(folder: Path) -> Path:
+    """Four one-line notes and four long guides, alternating in name order."""
     folder.mkdir()
     long_section = " ".join(f"Step {n}: the laptop image is rebuilt by the IT desk." for n in
                             range(60))
     for n in range(4):
         (folder / f"short-{n}.md").write_text(f"# Note {n}\n\nBadge {n} opens door {n}.\n")
         (folder / f"long-{n}.md").write_text(f"# Guide {n}\n\n{long_section}\n")
+    return folder
+
+
+def _recording_embedded_lengths(monkeypatch) -> list[int]:
+    """The token count of each chunk handed to the embedder, in order."""
+    from citewise.knowledge import indexing
+
     seen: list[int] = []
     embed_and_store = indexing.embed_and_store
 
@@ -220,11 +222,37 @@ def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_p
         return embed_and_store(embedder, chunks, *rest)
 
     monkeypatch.setattr(indexing, "embed_and_store", recording)
+    return seen
+
+
+def test_a_folder_is_embedded_longest_first_so_short_chunks_are_not_padded(tmp_path,
+                                                                          monkeypatch):
+    """A forward pass pads its texts to the longest one: the chunks of the documents
+    ingested together reach the embedder longest first, whatever their documents' order,
+    and each is embedded exactly once."""
+    seen = _recording_embedded_lengths(monkeypatch)
+    folder = _short_and_long_notes(tmp_path / "mixed")
     report, code = ingest_json(str(folder), "--kb", "mixed", "--create", "--sync")
     assert code == 0 and report["indexed"] == 8
     assert len(seen) == Chunk.objects.filter(knowledge_base__slug="mixed").count()
     assert seen == sorted(seen, reverse=True)
     assert seen[0] > 4 * seen[-1]
+
+
+def test_a_re_embedding_embeds_longest_first_in_every_batch(tmp_path, monkeypatch, settings):
+    """Moving a knowledge base to another model embeds all its chunks again: in small
+    batches, longest first as ingestion does, each chunk once."""
+    from citewise.knowledge import indexing
+
+    folder = _short_and_long_notes(tmp_path / "notes")
+    report, code = ingest_json(str(folder), "--kb", "notes", "--create", "--sync")
+    assert code == 0 and report["indexed"] == 8
+    kb = KnowledgeBase.objects.get(slug="notes")
+    settings.EMBED_BATCH_SIZE = 3
+    seen = _recording_embedded_lengths(monkeypatch)
+    assert indexing.embed_next(kb, kb.embedding_model) == kb.chunks.count() == len(seen)
+    assert seen == sorted(seen, reverse=True) and seen[0] > 4 * seen[-1]
+    assert not kb.chunks.filter(next_embedding=None).exists()
 
 
 def test_on_a_cpu_with_bf16_products_passages_are_embedded_in_bf16_and_fp32_queries_find_them(

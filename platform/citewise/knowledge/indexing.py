@@ -214,17 +214,26 @@ def embed_and_store(embedder: TextEmbedder, chunks: list[Chunk],
 
 def embed_next(kb: KnowledgeBase, model: str, *,
                heartbeat: Callable[[], None] | None = None) -> int:
-    """Embed every chunk still without a `next_embedding` with `model`, batch by batch
-    (a rerun resumes), calling `heartbeat` after each batch; returns how many it
-    embedded. The served index is untouched."""
+    """Embed every chunk still without a `next_embedding` with `model`, batch by batch,
+    longest first as ingestion embeds (a forward pass pads its texts to the longest), a
+    rerun resuming where one stopped; calls `heartbeat` after each batch and returns how
+    many it embedded. Chunks added meanwhile are embedded in a further pass. The served
+    index is untouched."""
     embedder = embedder_for(kb, model, bulk=True)
+    size = settings.EMBED_BATCH_SIZE
     done = 0
-    while batch := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
-                        .only("pk", "text")[:settings.EMBED_BATCH_SIZE]):
-        embed_and_store(embedder, batch, "next_embedding")
-        done += len(batch)
-        if heartbeat is not None:
-            heartbeat()
+    while pending := list(Chunk.objects.filter(knowledge_base=kb, next_embedding=None)
+                          .order_by("-token_count", "pk").values_list("pk", flat=True)):
+        for first in range(0, len(pending), size):
+            # A chunk deleted since the listing (its document was) is skipped.
+            batch = list(Chunk.objects.filter(pk__in=pending[first:first + size],
+                                              next_embedding=None)
+                         .order_by("-token_count", "pk").only("pk", "text", "token_count"))
+            if batch:
+                embed_and_store(embedder, batch, "next_embedding")
+                done += len(batch)
+            if heartbeat is not None:
+                heartbeat()
     return done
 
 
