@@ -254,12 +254,12 @@ def embedding_setting(torch_threads: int | None) -> str:
     """The query embedder as measured: model, backend and its threads."""
     from django.conf import settings
 
-    from retrieval.embedder import EmbedderConfig, _cpu_count, choose_backend
+    from retrieval.embedder import EmbedderConfig, choose_backend, usable_cpus
 
     config = EmbedderConfig(backend=settings.EMBEDDING_BACKEND)
     backend = choose_backend(config)
     threads = (torch_threads or "default" if backend == "torch"
-               else _cpu_count())
+               else usable_cpus())
     return f"{config.model} ({backend}, {threads} intra-op threads)"
 
 

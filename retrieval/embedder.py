@@ -401,7 +401,8 @@ def _quantize_int8(fp32: Path, out: Path) -> None:
         logging.disable(logging.NOTSET)
 
 
-def _cpu_count() -> int:
+def usable_cpus() -> int:
+    """Cores this process may run on (its affinity mask, else the machine's count)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
         os.cpu_count() or 1
 
@@ -484,7 +485,7 @@ class OnnxEmbedder(_TokenisedEmbedder):
                             else default_onnx_cache_dir(), quantize=backend == "onnx-int8")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = _cpu_count()
+        options.intra_op_num_threads = usable_cpus()
         options.inter_op_num_threads = 1
         # Spinning workers wait for each other by burning CPU: on a machine whose cores
         # other processes (the parsers, other workers) also want, that time is lost.
@@ -530,7 +531,7 @@ class OpenVinoBf16Embedder(_TokenisedEmbedder):
                             else default_onnx_cache_dir(), quantize=False)
         self._compiled = core.compile_model(str(graph), "CPU", {
             "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": _cpu_count()})
+            "INFERENCE_NUM_THREADS": usable_cpus()})
         self._inputs = [port.get_any_name() for port in self._compiled.inputs]
         self.dimension = int(self._compiled.outputs[0].get_partial_shape()[-1].get_length())
 

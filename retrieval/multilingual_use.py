@@ -18,12 +18,14 @@ surface as retrieval.embedder.Embedder; the torch/ONNX backend setting does not 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from retrieval.embedder import EmbedderConfig, PrefixedEmbedder, unit_rows
+from retrieval.embedder import EmbedderConfig, PrefixedEmbedder, unit_rows, usable_cpus
 
 NAMES = frozenset({"universal-sentence-encoder-multilingual-3", "usem3"})
 DIMENSION = 512
@@ -86,13 +88,17 @@ class UseMultilingualEmbedder(PrefixedEmbedder):
         self.config = config
         self.model_name = config.model
         self.dimension = DIMENSION
-        # One BLAS thread: its forward pass is many small matrix products, where more
-        # threads only add hand-offs (4.8x the wall time on two threads, identical vectors;
-        # benchmarks/RESULTS.md, "Korean embedding on one thread").
+        # One BLAS thread per call: its forward pass is many small matrix products, where
+        # more BLAS threads only add hand-offs (4.8x the wall time on two; benchmarks/
+        # RESULTS.md, "Korean embedding on one thread"). Many texts are cut into slices
+        # encoded side by side instead, one per core: the engine keeps its scratch buffers
+        # per call and its numpy work releases the GIL ("Korean passages on every core").
         self._model: Any = USE(threads=1)
         self._pieces = ModelPieces()
         self._model._sp = self._pieces  # the tokenizer USE builds lazily (version pinned)
-        # The engine keeps scratch buffers per call; one encode at a time per process.
+        self._cores = usable_cpus()
+        self._slices = ThreadPoolExecutor(self._cores, thread_name_prefix="use-encode")
+        # One encode at a time per process: its slices already take every core.
         self._guard = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
@@ -108,9 +114,22 @@ class UseMultilingualEmbedder(PrefixedEmbedder):
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        size = min(_BATCH, -(-len(texts) // self._cores))
+        slices = [texts[i:i + size] for i in range(0, len(texts), size)]
         with self._guard:
-            parts = [np.asarray(self._model.encode(texts[i:i + _BATCH]), dtype=np.float32)
-                     for i in range(0, len(texts), _BATCH)]
+            parts = self._encode_slices(slices)
         # The engine already returns unit vectors; normalise again so that holds exactly
         # for the inner-product index.
         return np.ascontiguousarray(unit_rows(np.vstack(parts)), dtype=np.float32)
+
+    def _encode_slices(self, slices: list[list[str]]) -> list[np.ndarray]:
+        if len(slices) == 1:  # a question: no hand-off to another thread
+            return [self._encoded(slices[0])]
+        # Each engine call sets the process's BLAS threads to one and restores what it
+        # found on return; calls side by side would restore each other's setting (and
+        # leave it at one, or at the default mid-call). One limit around them all holds.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return list(self._slices.map(self._encoded, slices))
+
+    def _encoded(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts), dtype=np.float32)

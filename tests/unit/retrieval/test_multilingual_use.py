@@ -30,6 +30,21 @@ def test_loads_offline_and_returns_normalised_float32(use):
     assert use.embed_passages([]).shape == (0, 512)
 
 
+def test_many_passages_are_encoded_in_slices_side_by_side_with_each_ones_own_vector(use):
+    """Bulk passages are cut into slices encoded on every core at once: each passage
+    still gets exactly the vector it gets alone, in its place, and the process's BLAS
+    thread setting is left as it was found."""
+    from threadpoolctl import threadpool_info
+
+    texts = [f"{n}번 회의실은 {n % 7 + 2}층에 있으며 예약은 사내 포털에서 한다." * (1 + n % 5)
+             for n in range(70)]
+    blas_before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    together = use.embed_passages(texts)
+    alone = np.vstack([use.embed_passages([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == blas_before
+
+
 def test_a_korean_question_is_closest_to_the_passage_that_answers_it(use):
     query = use.embed_query("대한민국의 수도는 어디인가?")
     passages = use.embed_passages(["대한민국의 수도는 서울이며 가장 큰 도시이다.",
