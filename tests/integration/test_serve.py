@@ -94,6 +94,19 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group `pgid` (zombies have finished)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
 def assert_address_and_password_come_last(output: str, port: int) -> None:
     """The last lines serve prints itself are the URL, the admin account and how to stop,
     together, after uvicorn's and Celery's start-up output (which a newcomer would
@@ -188,14 +201,19 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path):
 
 def test_serve_stops_when_its_worker_dies(tmp_path):
     serve = Serve(tmp_path / "data", free_port())
+    killed = []
     try:
         serve.wait_ready()
         for child in children_of(serve.process.pid):
             if "celery" in Path(f"/proc/{child}/cmdline").read_text():
-                os.kill(child, signal.SIGKILL)
+                os.kill(child, signal.SIGKILL)  # as the out-of-memory killer would
+                killed.append(child)
         assert serve.process.wait(timeout=60) == 1
         assert "The worker process exited" in serve.output()
         assert children_of(serve.process.pid) == []
+        # Nor its pool process, orphaned when the worker died: it would hold the models'
+        # memory and run beside the worker of the next start.
+        assert killed and [pid for group in killed for pid in group_members(group)] == []
     finally:
         if serve.process.poll() is None:
             serve.interrupt()

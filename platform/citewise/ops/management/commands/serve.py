@@ -16,8 +16,10 @@ Running it again is safe: every step checks what is already there.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -207,13 +209,20 @@ def _answers(url: str) -> bool:
 
 
 def _stop_all(children: Any) -> None:
-    children = [child for child in children if child.poll() is None]
-    for child in children:
+    """Stop the children (each leads a process group of its own), then whatever their
+    groups still hold: a worker killed outright (the out-of-memory killer, say) leaves its
+    pool process behind, holding the models' memory, and a next start would run beside
+    it."""
+    running = [child for child in children if child.poll() is None]
+    for child in running:
         child.send_signal(signal.SIGTERM)  # both finish what they are doing, then exit
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in children:
+    for child in running:
         try:
             child.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left
+            os.killpg(child.pid, signal.SIGKILL)
