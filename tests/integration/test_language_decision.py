@@ -194,6 +194,12 @@ def test_the_admin_form_starts_on_auto_and_the_page_shows_what_auto_chose(client
     kb = KnowledgeBase.objects.get(slug="it")
     page = client.get(f"/admin/knowledge/knowledgebase/{kb.pk}/change/").content.decode()
     assert "auto: the first document with text decides" in page
+    # Before any document, the English default is not presented as the decided model.
+    overview = client.get(f"/console/knowledge-bases/{kb.slug}/").content.decode()
+    assert "until the first document shows the language" in overview
+    overview = client.get(f"/console/knowledge-bases/{kb.slug}/",
+                          HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "첫 문서로 언어가 정해지기 전까지" in overview
 
     add_and_ingest(kb, "it-faq.html", KOREAN_FAQ_HTML)
     page = client.get(f"/admin/knowledge/knowledgebase/{kb.pk}/change/").content.decode()
@@ -201,6 +207,7 @@ def test_the_admin_form_starts_on_auto_and_the_page_shows_what_auto_chose(client
     # The console names the detected language as a reader says it, in the page's language.
     overview = client.get(f"/console/knowledge-bases/{kb.slug}/").content.decode()
     assert "Detect from the documents (detected: Korean)" in overview
+    assert "until the first document shows the language" not in overview
     overview = client.get(f"/console/knowledge-bases/{kb.slug}/",
                           HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "(알아낸 언어: 한국어)" in overview

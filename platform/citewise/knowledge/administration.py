@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from citewise.audit.models import Action
 from citewise.audit.services import changes, record
-from citewise.knowledge.languages import queue_reembedding
+from citewise.knowledge.languages import model_awaits_documents, queue_reembedding
 from citewise.knowledge.models import (
     DocumentStatus,
     KnowledgeBase,
@@ -96,6 +96,11 @@ class Summary:
     failed: int
     size: int
     last_update: datetime
+
+    @property
+    def model_awaits_documents(self) -> bool:
+        """Its model is the English default only until its documents show their language."""
+        return model_awaits_documents(self.knowledge_base)
 
     @property
     def busy_now(self) -> bool:

@@ -105,6 +105,13 @@ def _adopt(kb: KnowledgeBase, wanted: str) -> list[str]:
     return []
 
 
+def model_awaits_documents(kb: KnowledgeBase) -> bool:
+    """True while a knowledge base on "auto" has no language yet: its model is only the
+    English default until its first document with text decides (step 2 above)."""
+    return (kb.language == LanguageHint.AUTO and not kb.detected_language
+            and _model_is_ours(kb))
+
+
 def _model_is_ours(kb: KnowledgeBase) -> bool:
     """False when an admin named a model of their own at creation."""
     return kb.embedding_model in {settings.EMBEDDING_MODEL, settings.EMBEDDING_MODEL_KOREAN}
