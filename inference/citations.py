@@ -5,7 +5,8 @@ the separators , ， 、 - – — ~, also when a marker is split across deltas.
 existing sources are rewritten to one canonical form ("[1, 2]") and reported as
 `Citation` events; numbers without a source are removed (and counted), and a marker with
 no valid number disappears with the space before it. Brackets inside `code` are text, and
-so is a delta fed as verbatim (a quote from a source: its "[1, 2, 3]" is a Python list).
+so is a delta fed as verbatim (a quote from a source: its "[1, 2, 3]" is a Python list),
+whose marker-shaped brackets are made inert (textproc.sentences.inert_markers).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textproc.sentences import (
     MARKER_INNER,
     MARKER_OPENERS,
     MARKER_RANGE_DASHES,
+    inert_markers,
 )
 
 _OPEN = rf"[{re.escape(MARKER_OPENERS)}]"
@@ -98,9 +100,13 @@ class CitationParser:
             raise RuntimeError("feed() after close()")
         if not verbatim:
             return self._process(self._buffer + delta, final=False)
-        # What came before cannot continue into a quote: settle it, then pass the quote.
+        # What came before cannot continue into a quote: settle it, then pass the quote,
+        # its own marker-shaped brackets made inert so that nothing downstream (the page's
+        # chips, an API client) reads them as citations.
         events = self._process(self._buffer, final=True)
-        return events + self._emit(delta, hold_ws=True, count_code=False) if delta else events
+        if not delta:
+            return events
+        return events + self._emit(inert_markers(delta), hold_ws=True, count_code=False)
 
     def close(self) -> list[CitationEvent]:
         events = self._process(self._buffer, final=True)

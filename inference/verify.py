@@ -26,6 +26,7 @@ from inference.sources import Source
 from textproc.normalize import fold
 from textproc.sentences import (
     CITATION_MARKER,
+    INERT_MARKER,
     list_sentences,
     sentence_spans,
     split_sentences,
@@ -80,7 +81,8 @@ class VerifierConfig:
 
 
 def strip_markers(text: str) -> str:
-    return _MARKER.sub("", text).strip()
+    """The sentence without its citation markers, a quote's inert brackets as written."""
+    return _MARKER.sub("", text).replace(INERT_MARKER, "").strip()
 
 
 def is_claim(sentence: str) -> bool:
