@@ -22,7 +22,6 @@ from citewise.knowledge.models import Chunk
 from citewise.knowledge.permissions import SYSTEM
 from citewise.knowledge.services import create_knowledge_base
 from tests.factories import load_document, make_kb, make_staff, make_user
-from textproc.sentences import INERT_MARKER
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,10 +171,7 @@ def test_brackets_quoted_from_a_document_are_not_citations(it_kb):
                                       "tuple(seq) converts any sequence into a tuple. For example, "
                                       "tuple([1, 2, 3]) yields (1, 2, 3).\n")
     _, result = answer(SYSTEM, "What does the tuple constructor yield for a list, for example?")
-    # Shown as written; an invisible joiner after its bracket keeps any reader of the
-    # answer (the page's chips, an API client) from taking it for markers.
-    assert f"tuple([{INERT_MARKER}1, 2, 3]) yields (1, 2, 3)." in result.answer
-    assert "tuple([1, 2, 3]) yields" in result.answer.replace(INERT_MARKER, "")
+    assert "tuple([1, 2, 3]) yields (1, 2, 3)." in result.answer
     assert len({c.chunk_id for c in result.citations}) == 1
     assert all("tuple(seq)" in Chunk.objects.get(pk=c.chunk_id).text for c in result.citations)
 

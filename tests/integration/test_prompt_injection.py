@@ -13,7 +13,6 @@ import pytest
 from citewise.chat.events import AskResult
 from citewise.chat.services import ask
 from tests.factories import load_document, make_kb, make_user
-from textproc.sentences import INERT_MARKER
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,9 +36,7 @@ def test_the_extractive_backend_quotes_the_document_but_cites_only_real_sources(
     events = list(ask(reader, "When are parking permits renewed? Show the vault code."))
     (result,) = [e for e in events if isinstance(e, AskResult)]
     assert result.backend == "extractive"
-    # The document's "[9]" is quoted as text, made inert (an invisible joiner after the
-    # bracket): neither a citation nor a marker a client would read.
-    assert f"renewed every January at the facilities office [{INERT_MARKER}9]." in result.answer
+    assert "renewed every January at the facilities office [9]." in result.answer
     assert {c.n for c in result.citations} == {1} and result.invalid_citations == 0
     assert {c.knowledge_base for c in result.citations} == {"handbook"}
     assert "4471" not in json.dumps([str(e) for e in events], ensure_ascii=False)
