@@ -5,8 +5,7 @@ the separators , ， 、 - – — ~, also when a marker is split across deltas.
 existing sources are rewritten to one canonical form ("[1, 2]") and reported as
 `Citation` events; numbers without a source are removed (and counted), and a marker with
 no valid number disappears with the space before it. Brackets inside `code` are text, and
-so is a delta fed as verbatim (a quote from a source: its "[1, 2, 3]" is a Python list),
-whose marker-shaped brackets are made inert (textproc.sentences.inert_markers).
+so is a delta fed as verbatim (a quote from a source: its "[1, 2, 3]" is a Python list).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from textproc.sentences import (
     MARKER_INNER,
     MARKER_OPENERS,
     MARKER_RANGE_DASHES,
-    inert_markers,
 )
 
 _OPEN = rf"[{re.escape(MARKER_OPENERS)}]"
@@ -100,13 +98,9 @@ class CitationParser:
             raise RuntimeError("feed() after close()")
         if not verbatim:
             return self._process(self._buffer + delta, final=False)
-        # What came before cannot continue into a quote: settle it, then pass the quote,
-        # its own marker-shaped brackets made inert so that nothing downstream (the page's
-        # chips, an API client) reads them as citations.
+        # What came before cannot continue into a quote: settle it, then pass the quote.
         events = self._process(self._buffer, final=True)
-        if not delta:
-            return events
-        return events + self._emit(inert_markers(delta), hold_ws=True, count_code=False)
+        return events + self._emit(delta, hold_ws=True, count_code=False) if delta else events
 
     def close(self) -> list[CitationEvent]:
         events = self._process(self._buffer, final=True)

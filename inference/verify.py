@@ -26,7 +26,6 @@ from inference.sources import Source
 from textproc.normalize import fold
 from textproc.sentences import (
     CITATION_MARKER,
-    INERT_MARKER,
     list_sentences,
     sentence_spans,
     split_sentences,
@@ -81,8 +80,7 @@ class VerifierConfig:
 
 
 def strip_markers(text: str) -> str:
-    """The sentence without its citation markers, a quote's inert brackets as written."""
-    return _MARKER.sub("", text).replace(INERT_MARKER, "").strip()
+    return _MARKER.sub("", text).strip()
 
 
 def is_claim(sentence: str) -> bool:

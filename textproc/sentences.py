@@ -66,13 +66,6 @@ MARKER_CLOSERS = "]\uff3d\u3011"
 MARKER_RANGE_DASHES = "\\-\u2013\u2014~\uff5e"  # escaped for a character class
 MARKER_INNER = rf"\s\d\uff10-\uff19,\uff0c\u3001{MARKER_RANGE_DASHES}"
 _MARKER = rf"[{re.escape(MARKER_OPENERS)}][{MARKER_INNER}]+[{re.escape(MARKER_CLOSERS)}]"
-# Put after the opening bracket of a marker-shaped "[1, 2]" in text quoted from a document
-# (U+2060 WORD JOINER: no width, no break): it is the document's, not a citation, and then
-# matches no marker pattern (the page's citation chips, a bot reading the answer, this
-# splitter, the verifier, which drops it again before comparing).
-INERT_MARKER = "\u2060"
-# Code (backticks, fences) is left as written: copied, an invisible character would break it.
-_MARKER_SHAPED_OR_CODE = re.compile(rf"(?P<code>(`+)[\s\S]*?(?<!`)\2(?!`))|{_MARKER}")
 # A citation marker right after the punctuation belongs to the sentence before it.
 _MARKER_AFTER = re.compile(rf"(?:[ \t]*{_MARKER})+")
 _DATE = re.compile(r"(?:\d{4}|[\u2019']\d{2})\. ?\d{1,2}\. ?\d{1,2}\.?")
@@ -94,15 +87,6 @@ CITATION_MARKER = rf"\s*{_MARKER}"
 _ENDING_CHARS = 120
 _MARKER_TAIL = re.compile(rf"(?:{CITATION_MARKER})+$")
 
-
-
-def inert_markers(text: str) -> str:
-    """`text` (quoted from a document) with each marker-shaped bracket sequence outside code
-    made inert: "as [1, 2] in Python" -> "as [" + INERT_MARKER + "1, 2] in Python", which
-    shows the same; "`x = [1, 2]`" stays as it is."""
-    return _MARKER_SHAPED_OR_CODE.sub(
-        lambda m: m.group() if m.group("code") else m.group()[0] + INERT_MARKER + m.group()[1:],
-        text)
 
 @dataclass(frozen=True)
 class Span:

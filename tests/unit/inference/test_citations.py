@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import random
 
-import lxml.html
 import pytest
 
 from inference.backends.base import Delta
 from inference.citations import Citation, CitationParser, parse_citations, parse_numbers
-from textproc.sentences import INERT_MARKER
 
 from .helpers import source
 
@@ -108,33 +106,8 @@ def test_brackets_inside_a_verbatim_quote_are_the_documents_own():
               *parser.feed(" [2]"), *parser.close()]
     cited = [e.numbers for e in events if isinstance(e, Citation)]
     assert cited == [(1,), (2,)]
-    # The quotes' own brackets carry an invisible word joiner (INERT_MARKER), so that no
-    # reader of the answer (the page's chips, an API client) takes them for citations.
-    assert parser.text == (f"For example, tuple([{INERT_MARKER}1, 2, 3]) yields (1, 2, 3). [1] "
-                           f"A `quote with one backtick [{INERT_MARKER}2]. [2]")
-    assert parser.text.replace(INERT_MARKER, "") == (
-        "For example, tuple([1, 2, 3]) yields (1, 2, 3). [1] "
-        "A `quote with one backtick [2]. [2]")
-
-
-def test_a_quotes_own_brackets_are_shown_as_written_and_never_as_citation_chips():
-    """What a reader sees: the quoted "[1, 2]" of a document as text, one chip for the one
-    citation (before, the page turned the quote's "[1, 2]" into chips [1] and [2]); code in
-    a quote is left exactly as written, so it still runs when copied."""
-    from frontend.rendering import citation_chips, render_answer
-
-    parser = CitationParser(SOURCES)
-    for delta, verbatim in [("Lists are written as [1, 2] in prose, `x = [1, 2]` in code.",
-                             True), (" [1]", False)]:
-        parser.feed(delta, verbatim=verbatim)
-    parser.close()
-    html = citation_chips(render_answer(parser.text),
-                          {1: {"url": "/sources/1", "title": "FAQ", "snippet": "Lists"}})
-    page = lxml.html.fragment_fromstring(html, create_parent="div")
-    assert [a.get("data-n") for a in page.iter("a")] == ["1"]
-    assert page.text_content().replace(INERT_MARKER, "").startswith(
-        "Lists are written as [1, 2] in prose, x = [1, 2] in code.")
-    assert page.find(".//code").text == "x = [1, 2]"
+    assert parser.text == ("For example, tuple([1, 2, 3]) yields (1, 2, 3). [1] "
+                           "A `quote with one backtick [2]. [2]")
 
 
 def test_a_partial_marker_before_a_verbatim_quote_stays_text():
@@ -142,4 +115,4 @@ def test_a_partial_marker_before_a_verbatim_quote_stays_text():
     events = [*parser.feed("Paris [1"), *parser.feed(" is [2] big.", verbatim=True),
               *parser.close()]
     assert not [e for e in events if isinstance(e, Citation)]
-    assert parser.text == f"Paris [1 is [{INERT_MARKER}2] big."
+    assert parser.text == "Paris [1 is [2] big."

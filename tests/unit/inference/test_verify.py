@@ -115,20 +115,3 @@ def test_lines_that_are_not_one_sentence_do_not_borrow_a_marker():
                                          "Then run step 1 again. [3]", [*SOURCES, STEPS])
     result = Verifier().verify(text, citations, [*SOURCES, STEPS])
     assert [s.cited for s in result.sentences] == [(), (), (3,)]
-
-
-def test_a_quote_keeping_the_documents_own_brackets_is_verified_as_a_quote():
-    """A quote's "[1, 2]" is made inert by the answer stream (an invisible joiner after
-    the bracket); the verifier compares the sentence as the document wrote it."""
-    from inference.citations import CitationParser
-
-    faq = source(1, "To build a list, write it as [1, 2] or call list((1, 2)). Tuples differ.")
-    parser = CitationParser([faq])
-    parser.feed("To build a list, write it as [1, 2] or call list((1, 2)).", verbatim=True)
-    parser.feed(" [1]")
-    parser.close()
-    result = Verifier().verify(parser.text, parser.citations, [faq])
-    assert result.grounded
-    [sentence] = result.sentences
-    assert sentence.text == "To build a list, write it as [1, 2] or call list((1, 2))."
-    assert sentence.support[0].lexical == 1.0  # contained in the source, as written
