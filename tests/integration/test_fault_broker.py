@@ -47,6 +47,7 @@ def test_redis_restarted_empty_loses_no_document(redis, own_worker):
     # (a task that goes on with its knowledge base's queue would take them itself).
     own_worker("beat", beat=True, CELERY_BROKER_URL=redis.url, REDIS_URL=redis.url,
                CITEWISE_RECONCILE_SECONDS="2", CITEWISE_EMBED_BATCH_SIZE="1",
+               CITEWISE_EMBEDDING_BACKEND="onnx",
                CITEWISE_INGEST_BATCH_SECONDS="0")
     running = add_document(SYSTEM, kb, BytesIO(long_manual()),
                            original_name="procedures.md").document

@@ -59,7 +59,9 @@ def test_a_killed_worker_leaves_the_document_to_finish_without_duplicates(own_wo
     kb = make_kb("manuals")
     sections = SECTIONS
     # Tiny batches so the embedding stage lasts long enough to be interrupted.
-    slow = own_worker("slow", CITEWISE_EMBED_BATCH_SIZE="1")
+    # One passage per batch on ONNX fp32: bf16 passages (where the CPU has it) embed this
+    # document so fast that the whole re-embedding could end between two looks.
+    slow = own_worker("slow", CITEWISE_EMBED_BATCH_SIZE="1", CITEWISE_EMBEDDING_BACKEND="onnx")
     document = add_document(SYSTEM, kb, BytesIO(sections.encode()),
                             original_name="procedures.md").document
     wait_for(lambda: Document.objects.filter(pk=document.pk, stage="embedding",
@@ -87,7 +89,9 @@ def test_a_worker_killed_mid_reindex_leaves_it_to_finish(own_worker):
     load_document(kb, "procedures.md", SECTIONS)
     chunks = Chunk.objects.filter(knowledge_base=kb)
     total = chunks.count()
-    slow = own_worker("slow", CITEWISE_EMBED_BATCH_SIZE="1")
+    # One passage per batch on ONNX fp32: bf16 passages (where the CPU has it) embed this
+    # document so fast that the whole re-embedding could end between two looks.
+    slow = own_worker("slow", CITEWISE_EMBED_BATCH_SIZE="1", CITEWISE_EMBEDDING_BACKEND="onnx")
     administration.reindex(SYSTEM, kb)
     wait_for(lambda: chunks.exclude(next_embedding=None).count() > total // 4)
     slow.kill()
