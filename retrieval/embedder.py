@@ -436,6 +436,12 @@ class _TokenisedEmbedder(PrefixedEmbedder):
         self._tokenizer.enable_truncation(pooling.max_seq_length)
         self._encode_guard = threading.Lock()
 
+    def _graph(self, *, quantize: bool) -> Path:
+        """The model's exported ONNX graph (int8 if `quantize`), from the cache folder."""
+        cache = self.config.cache_dir
+        return export_onnx(self.folder, Path(cache) if cache else default_onnx_cache_dir(),
+                           quantize=quantize)
+
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text` (without special tokens), for the chunker."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
@@ -481,8 +487,7 @@ class OnnxEmbedder(_TokenisedEmbedder):
         import onnxruntime as ort
 
         super().__init__(config, backend)
-        graph = export_onnx(self.folder, Path(config.cache_dir) if config.cache_dir
-                            else default_onnx_cache_dir(), quantize=backend == "onnx-int8")
+        graph = self._graph(quantize=backend == "onnx-int8")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = usable_cpus()
@@ -527,8 +532,7 @@ class OpenVinoBf16Embedder(_TokenisedEmbedder):
         if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             raise ValueError("the openvino-bf16 backend needs a CPU with bf16 products "
                              "(AMX or AVX-512 BF16); this one has none: use onnx")
-        graph = export_onnx(self.folder, Path(config.cache_dir) if config.cache_dir
-                            else default_onnx_cache_dir(), quantize=False)
+        graph = self._graph(quantize=False)
         self._compiled = core.compile_model(str(graph), "CPU", {
             "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": usable_cpus()})
